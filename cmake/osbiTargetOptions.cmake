@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Options for osbi's *own* targets (tests, examples, benchmarks); never applied to osbi::osbi.
+
+# Warnings (as errors when OSBI_WARNINGS_AS_ERRORS) and the sanitizers named in OSBI_SANITIZE.
+function(osbi_target_options target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+  if(OSBI_WARNINGS_AS_ERRORS)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(OSBI_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${OSBI_SANITIZE} -fno-omit-frame-pointer
+                                             -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${OSBI_SANITIZE})
+  endif()
+endfunction()
+
+# Examples and benchmarks are about speed: vectorization decides it, so they get the host's ISA.
+function(osbi_native_arch target)
+  if(OSBI_NATIVE_ARCH)
+    include(CheckCXXCompilerFlag)
+    check_cxx_compiler_flag(-march=native OSBI_HAS_MARCH_NATIVE)
+    if(OSBI_HAS_MARCH_NATIVE)
+      target_compile_options(${target} PRIVATE -march=native)
+    endif()
+  endif()
+endfunction()

@@ -1,0 +1,26 @@
+# SPDX-License-Identifier: BSD-3-Clause
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE status OUTPUT_VARIABLE log ERROR_VARIABLE log)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "failed (${status}): ${ARGV}\n${log}")
+  endif()
+endfunction()
+
+file(REMOVE_RECURSE "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix")
+run("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}")
+if(NOT EXISTS "${prefix}/lib/cmake/osbi/osbiConfig.cmake" OR NOT EXISTS "${prefix}/include/osbi/osbi.hpp")
+  message(FATAL_ERROR "the install into ${prefix} lacks osbiConfig.cmake or osbi/osbi.hpp")
+endif()
+run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/examples" -B "${WORK_DIR}/build" -DCMAKE_BUILD_TYPE=Release
+    -DCMAKE_CXX_COMPILER=${CXX} -Dosbi_ROOT=${prefix} -DKokkos_DIR=${Kokkos_DIR} -DEigen3_DIR=${Eigen3_DIR})
+run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build" -j 2)
+# The first example must also run against the installed headers.
+file(GLOB_RECURSE programs "${WORK_DIR}/build/*/osbi_example_01_*")
+list(FILTER programs EXCLUDE REGEX "CMakeFiles")
+list(LENGTH programs count)
+if(NOT count EQUAL 1)
+  message(FATAL_ERROR "expected one built example 01 program, found: ${programs}")
+endif()
+run(${programs} --quick --output "${WORK_DIR}/out")
+message(STATUS "outside project built and ran against ${prefix}")
