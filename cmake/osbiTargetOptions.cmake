@@ -21,6 +21,11 @@ function(osbi_native_arch target)
     check_cxx_compiler_flag(-march=native OSBI_HAS_MARCH_NATIVE)
     if(OSBI_HAS_MARCH_NATIVE)
       target_compile_options(${target} PRIVATE -march=native)
+      # GCC 12 reports a false "may be used uninitialized" inside Eigen 3.4's AVX-512 transposes
+      # (avx512fintrin.h's `__m256d __Y = __Y;` idiom); it only appears with AVX-512 enabled.
+      if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+        target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
+      endif()
     endif()
   endif()
 endfunction()

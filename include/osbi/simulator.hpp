@@ -5,5 +5,6 @@
 #include <osbi/simulator/gaussian_linear.hpp>
 #include <osbi/simulator/lotka_volterra.hpp>
 #include <osbi/simulator/point_simulator.hpp>
+#include <osbi/simulator/simulation_report.hpp>
 #include <osbi/simulator/simulator.hpp>
 #include <osbi/simulator/two_moons.hpp>

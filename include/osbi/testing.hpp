@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief Testing aids for users' own parts: archetypes and run-time conformance checks (not in osbi.hpp).
+#pragma once
+
+#include <osbi/testing/check_prior.hpp>
+#include <osbi/testing/check_simulator.hpp>
+#include <osbi/testing/conformance_report.hpp>
+#include <osbi/testing/prior_archetype.hpp>
+#include <osbi/testing/simulator_archetype.hpp>
