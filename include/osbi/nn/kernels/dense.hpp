@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief The dense-layer kernels: forward with fused bias + activation, and the two backward products.
+#pragma once
+
+#include <osbi/nn/kernels/activation.hpp>
+#include <osbi/nn/kernels/gemm.hpp>
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/types.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstddef>
+#include <type_traits>
+
+namespace osbi::nn::kernels {
+
+/*
+ * Shapes (PyTorch's convention): x is batch × in, weight is out × in, bias has out entries, y is
+ * batch × out. A non-empty `mask` (out × in, entries 0 or 1) makes the layer use weight ⊙ mask (MADE).
+ *
+ *   dense_forward                y = activation(x · (weight ⊙ mask)ᵀ + bias)          (overwrites y)
+ *   dense_backward_input         grad_x = grad_z · (weight ⊙ mask)                    (overwrites)
+ *   dense_backward_parameters    grad_weight += (grad_zᵀ · x) ⊙ mask, grad_bias += Σ_rows grad_z
+ *                                (accumulate: several backward passes may add into one gradient)
+ * grad_z is the gradient with respect to the pre-activation. Each call validates shapes on the host
+ * and throws DimensionMismatch naming both sizes; then it only enqueues work on `space`.
+ */
+
+template <class Type>
+using same_t = std::type_identity_t<Type>; // keeps a parameter out of template deduction
+
+namespace detail {
+
+template <class XView, class WeightView>
+void check_dense(std::string_view step, const XView& x, const WeightView& weight, std::size_t y_rows,
+                 std::size_t y_columns, std::size_t bias_size, std::size_t mask_rows, std::size_t mask_columns,
+                 bool has_mask) {
+  require_extent(x.extent(1), weight.extent(1), step, "x's column count (must equal weight's in)");
+  require_extent(y_rows, x.extent(0), step, "the output's row count (must equal x's)");
+  require_extent(y_columns, weight.extent(0), step, "the output's column count (must equal weight's out)");
+  if (bias_size != 0) require_extent(bias_size, weight.extent(0), step, "bias's size (must equal weight's out)");
+  if (has_mask) {
+    require_extent(mask_rows, weight.extent(0), step, "mask's row count (must equal weight's)");
+    require_extent(mask_columns, weight.extent(1), step, "mask's column count (must equal weight's)");
+  }
+}
+
+} // namespace detail
+
+/// y = activation(x · (weight ⊙ mask)ᵀ + bias). An empty bias means none.
+template <class Activation = activation::Identity, class ExecutionSpace, class Scalar>
+void dense_forward(const ExecutionSpace& space, const same_t<ConstMatrix<Scalar, ExecutionSpace>>& x,
+                   const same_t<ConstMatrix<Scalar, ExecutionSpace>>& weight,
+                   const same_t<ConstVector<Scalar, ExecutionSpace>>& bias,
+                   const same_t<Matrix<Scalar, ExecutionSpace>>& y, GemmWorkspace<Scalar, ExecutionSpace>& workspace,
+                   const same_t<ConstMatrix<Scalar, ExecutionSpace>>& mask = {},
+                   GemmAlgorithm algorithm = GemmAlgorithm::automatic) {
+  detail::check_dense("osbi::nn::dense_forward", x, weight, y.extent(0), y.extent(1), bias.extent(0), mask.extent(0),
+                      mask.extent(1), mask.data() != nullptr);
+  const epilogue::BiasActivation<Scalar, Activation> finish{bias.extent(0) != 0 ? bias.data() : nullptr};
+  gemm(space, x.extent(0), weight.extent(0), x.extent(1), operand(x), masked_operand(weight, mask).transposed(),
+       y.data(), static_cast<std::ptrdiff_t>(y.stride(0)), finish, workspace, algorithm);
+}
+
+/// grad_x = grad_z · (weight ⊙ mask).
+template <class ExecutionSpace, class Scalar>
+void dense_backward_input(const ExecutionSpace& space, const same_t<ConstMatrix<Scalar, ExecutionSpace>>& grad_z,
+                          const same_t<ConstMatrix<Scalar, ExecutionSpace>>& weight,
+                          const same_t<Matrix<Scalar, ExecutionSpace>>& grad_x,
+                          GemmWorkspace<Scalar, ExecutionSpace>& workspace,
+                          const same_t<ConstMatrix<Scalar, ExecutionSpace>>& mask = {},
+                          GemmAlgorithm algorithm = GemmAlgorithm::automatic) {
+  constexpr std::string_view step = "osbi::nn::dense_backward_input";
+  require_extent(grad_z.extent(1), weight.extent(0), step, "grad_z's column count (must equal weight's out)");
+  require_extent(grad_x.extent(0), grad_z.extent(0), step, "grad_x's row count (must equal grad_z's)");
+  require_extent(grad_x.extent(1), weight.extent(1), step, "grad_x's column count (must equal weight's in)");
+  if (mask.data() != nullptr) {
+    require_extent(mask.extent(0), weight.extent(0), step, "mask's row count (must equal weight's)");
+    require_extent(mask.extent(1), weight.extent(1), step, "mask's column count (must equal weight's)");
+  }
+  gemm(space, grad_z.extent(0), weight.extent(1), weight.extent(0), operand(grad_z), masked_operand(weight, mask),
+       grad_x.data(), static_cast<std::ptrdiff_t>(grad_x.stride(0)), epilogue::Store{}, workspace, algorithm);
+}
+
+/// grad_weight += (grad_zᵀ · x) ⊙ mask; grad_bias += column sums of grad_z (skipped if empty).
+template <class ExecutionSpace, class Scalar>
+void dense_backward_parameters(const ExecutionSpace& space, const same_t<ConstMatrix<Scalar, ExecutionSpace>>& grad_z,
+                               const same_t<ConstMatrix<Scalar, ExecutionSpace>>& x,
+                               const same_t<Matrix<Scalar, ExecutionSpace>>& grad_weight,
+                               const same_t<Vector<Scalar, ExecutionSpace>>& grad_bias,
+                               GemmWorkspace<Scalar, ExecutionSpace>& workspace,
+                               const same_t<ConstMatrix<Scalar, ExecutionSpace>>& mask = {},
+                               GemmAlgorithm algorithm = GemmAlgorithm::automatic) {
+  constexpr std::string_view step = "osbi::nn::dense_backward_parameters";
+  require_extent(x.extent(0), grad_z.extent(0), step, "x's row count (must equal grad_z's)");
+  require_extent(grad_weight.extent(0), grad_z.extent(1), step, "grad_weight's row count (must equal grad_z's columns)");
+  require_extent(grad_weight.extent(1), x.extent(1), step, "grad_weight's column count (must equal x's columns)");
+  if (grad_bias.extent(0) != 0)
+    require_extent(grad_bias.extent(0), grad_z.extent(1), step, "grad_bias's size (must equal grad_z's columns)");
+  const std::size_t out = grad_z.extent(1), batch = grad_z.extent(0);
+  if (mask.data() != nullptr) {
+    require_extent(mask.extent(0), out, step, "mask's row count (must equal grad_weight's)");
+    require_extent(mask.extent(1), x.extent(1), step, "mask's column count (must equal grad_weight's)");
+    gemm(space, out, x.extent(1), batch, operand(grad_z).transposed(), operand(x), grad_weight.data(),
+         static_cast<std::ptrdiff_t>(grad_weight.stride(0)),
+         epilogue::AccumulateMasked<Scalar>{mask.data(), static_cast<std::ptrdiff_t>(mask.stride(0))}, workspace,
+         algorithm);
+  } else {
+    gemm(space, out, x.extent(1), batch, operand(grad_z).transposed(), operand(x), grad_weight.data(),
+         static_cast<std::ptrdiff_t>(grad_weight.stride(0)), epilogue::Accumulate{}, workspace, algorithm);
+  }
+  if (grad_bias.extent(0) != 0) {
+    const auto grad_z_view = grad_z;
+    const auto grad_bias_view = grad_bias;
+    Kokkos::parallel_for(
+        "osbi::nn::dense_backward_parameters::bias", Kokkos::RangePolicy<ExecutionSpace>(space, 0, out),
+        KOKKOS_LAMBDA(const std::size_t column) {
+          Scalar sum = 0;
+          for (std::size_t row = 0; row < batch; ++row) sum += grad_z_view(row, column);
+          grad_bias_view(column) += sum;
+        });
+  }
+}
+
+} // namespace osbi::nn::kernels
