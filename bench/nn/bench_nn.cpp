@@ -79,6 +79,59 @@ double dense_step_seconds(std::size_t batch, std::size_t in, std::size_t out) {
   });
 }
 
+/// The sbi-default MADE block as the PyTorch peer times it: masked Linear(4,50)+ReLU, Linear(50,50)+ReLU,
+/// Linear(50,4), forward + backward with input gradients, gradients zeroed each step (one flat buffer).
+template <class Space>
+double made_step_seconds(std::size_t batch) {
+  using M = osbi::Matrix<float, Space>;
+  using V = osbi::Vector<float, Space>;
+  namespace k = osbi::nn::kernels;
+  const std::size_t dims[4] = {4, 50, 50, 4};
+  std::size_t total = 0;
+  for (int l = 0; l < 3; ++l) total += dims[l + 1] * dims[l] + dims[l + 1];
+  V parameters("p", total), gradients("g", total);
+  M weight[3], grad_weight[3], mask[3], h[4], grad_h[4], grad_z[3];
+  V bias[3], grad_bias[3];
+  std::size_t offset = 0;
+  for (int l = 0; l < 3; ++l) {
+    const std::size_t in = dims[l], out = dims[l + 1];
+    weight[l] = M(parameters.data() + offset, out, in), grad_weight[l] = M(gradients.data() + offset, out, in);
+    offset += out * in;
+    bias[l] = V(parameters.data() + offset, out), grad_bias[l] = V(gradients.data() + offset, out);
+    offset += out;
+    mask[l] = M("mask", out, in);
+    Kokkos::deep_copy(mask[l], 1.0f);
+    fill(weight[l], 0.2f);
+    grad_z[l] = M("gz", batch, out);
+  }
+  for (int l = 0; l < 4; ++l) h[l] = M("h", batch, dims[l]), grad_h[l] = M("gh", batch, dims[l]);
+  fill(h[0], 1.0f), fill(grad_h[3], 1.0f);
+  k::GemmWorkspace<float, Space> workspace;
+  Space space;
+  return osbi::bench::seconds_per_call([&] {
+    Kokkos::deep_copy(space, gradients, 0.0f);
+    k::dense_forward<osbi::nn::activation::ReLU>(space, h[0], weight[0], bias[0], h[1], workspace, mask[0]);
+    k::dense_forward<osbi::nn::activation::ReLU>(space, h[1], weight[1], bias[1], h[2], workspace, mask[1]);
+    k::dense_forward(space, h[2], weight[2], bias[2], h[3], workspace, mask[2]);
+    for (int l = 2; l >= 0; --l) {
+      M gz = grad_z[l];
+      const M gh = grad_h[l + 1], out = h[l + 1];
+      if (l == 2) {
+        gz = grad_h[3];
+      } else {
+        Kokkos::parallel_for(
+            "osbi::bench::relu_backward", Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {gz.extent(0), gz.extent(1)}),
+            KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
+              gz(i, j) = out(i, j) > 0.0f ? gh(i, j) : 0.0f;
+            });
+      }
+      k::dense_backward_parameters(space, gz, h[l], grad_weight[l], grad_bias[l], workspace, mask[l]);
+      k::dense_backward_input(space, gz, weight[l], grad_h[l], workspace, mask[l]);
+    }
+    space.fence();
+  });
+}
+
 struct Row {
   std::string name, space;
   int threads;
@@ -98,6 +151,19 @@ void run_dense(std::vector<Row>& rows, double peak) {
   }
 }
 
+template <class Space>
+void run_made(std::vector<Row>& rows) {
+  const int threads = Space().concurrency();
+  for (const std::size_t batch : {std::size_t{200}, std::size_t{1024}}) {
+    const double seconds = made_step_seconds<Space>(batch);
+    const double gflops = 6.0 * batch * (4 * 50 + 50 * 50 + 50 * 4) / seconds / 1e9;
+    const std::string name = "made_sbi_b" + std::to_string(batch);
+    rows.push_back({name, Space::name(), threads, seconds, gflops});
+    std::printf("%-22s %-8s %2d thr %10.1f us %8.2f GFLOP/s\n", name.c_str(), Space::name(), threads, seconds * 1e6,
+                gflops);
+  }
+}
+
 } // namespace
 
 int main(int argc, char* argv[]) {
@@ -110,6 +176,8 @@ int main(int argc, char* argv[]) {
   std::vector<Row> rows;
   run_dense<Kokkos::Serial>(rows, peak_1);
   run_dense<Kokkos::DefaultHostExecutionSpace>(rows, peak_n);
+  run_made<Kokkos::Serial>(rows);
+  run_made<Kokkos::DefaultHostExecutionSpace>(rows);
   std::printf("CASE peak 1 %.3f\nCASE peak %d %.3f\n", peak_1, threads, peak_n);
   for (const Row& row : rows)
     std::printf("CASE %s %d %.3f %.3f\n", row.name.c_str(), row.threads, row.seconds * 1e6, row.gflops);

@@ -147,46 +147,100 @@ enum class GemmAlgorithm { automatic, packed, portable };
 
 namespace detail {
 
-/// acc = Σ_k a[k·MR + r] · b[k·NR + c]: the register-tiled inner loop over packed panels.
+/// acc[r][c] = Σ_k A(r, k) · b[k·NR + c], A row r at a_rows[r] + k·a_step (a packed panel has
+/// a_step = MR and a_rows[r] = panel + r; a row-major A is read in place with a_step = 1): the
+/// register-tiled inner loop.
 template <class Scalar, int MR, int NR>
-KOKKOS_INLINE_FUNCTION void micro_kernel(std::size_t k_count, const Scalar* __restrict__ a, const Scalar* __restrict__ b,
-                                         Scalar (&acc)[MR][NR]) {
+KOKKOS_INLINE_FUNCTION void micro_kernel(std::size_t k_count, const Scalar* const (&a_rows)[MR], std::size_t a_step,
+                                         const Scalar* __restrict__ b, Scalar (&acc)[MR][NR]) {
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) acc[r][c] = Scalar(0);
   for (std::size_t k = 0; k < k_count; ++k) {
-    const Scalar* a_k = a + k * MR;
     const Scalar* b_k = b + k * NR;
     for (int r = 0; r < MR; ++r) {
-      const Scalar a_rk = a_k[r];
+      const Scalar a_rk = a_rows[r][k * a_step];
       for (int c = 0; c < NR; ++c) acc[r][c] += a_rk * b_k[c];
+    }
+  }
+}
+
+/// Where C(row, column) lives and which (row, column) its epilogue sees: a transposed problem
+/// (Cᵀ = Bᵀ·Aᵀ, chosen for skinny outputs) swaps both.
+struct OutputMap {
+  std::ptrdiff_t row_stride, column_stride;
+  bool swap_indices;
+};
+
+/// Writes one finished register tile through the epilogue. The plain case (row-major C, one K block)
+/// is a contiguous loop the compiler vectorizes; the others are rare or small.
+template <class Scalar, int MR, int NR, class Epilogue>
+KOKKOS_INLINE_FUNCTION void write_tile(const Scalar (&acc)[MR][NR], std::size_t rows, std::size_t columns,
+                                       std::size_t row0, std::size_t column0, Scalar* c, const OutputMap& output,
+                                       const Epilogue& finish, bool first, bool last) {
+  if (!output.swap_indices && output.column_stride == 1 && first && last) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::size_t row = row0 + r;
+      Scalar* c_row = c + static_cast<std::ptrdiff_t>(row) * output.row_stride + column0;
+      if constexpr (Epilogue::accumulates) {
+        for (std::size_t cc = 0; cc < columns; ++cc) c_row[cc] += finish.finish(row, column0 + cc, acc[r][cc]);
+      } else {
+        for (std::size_t cc = 0; cc < columns; ++cc) c_row[cc] = finish.finish(row, column0 + cc, acc[r][cc]);
+      }
+    }
+    return;
+  }
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t row = row0 + r;
+    for (std::size_t cc = 0; cc < columns; ++cc) {
+      const std::size_t column = column0 + cc;
+      const std::size_t epilogue_row = output.swap_indices ? column : row;
+      const std::size_t epilogue_column = output.swap_indices ? row : column;
+      Scalar& out = c[static_cast<std::ptrdiff_t>(row) * output.row_stride +
+                      static_cast<std::ptrdiff_t>(column) * output.column_stride];
+      if constexpr (Epilogue::accumulates) {
+        out += finish.finish(epilogue_row, epilogue_column, acc[r][cc]);
+      } else if (first && last) {
+        out = finish.finish(epilogue_row, epilogue_column, acc[r][cc]);
+      } else if (first) {
+        out = acc[r][cc];
+      } else if (!last) {
+        out += acc[r][cc];
+      } else {
+        out = finish.finish(epilogue_row, epilogue_column, out + acc[r][cc]);
+      }
     }
   }
 }
 
 template <class Scalar, class ExecutionSpace, class Epilogue>
 void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t k, const Operand<Scalar>& a,
-                 const Operand<Scalar>& b, Scalar* c, std::ptrdiff_t ldc, const Epilogue& finish,
+                 const Operand<Scalar>& b, Scalar* c, const OutputMap& output, const Epilogue& finish,
                  GemmWorkspace<Scalar, ExecutionSpace>& workspace) {
   constexpr int MR = HostTile<Scalar>::rows;
   constexpr int NR = HostTile<Scalar>::columns;
   constexpr std::size_t KC = HostTile<Scalar>::k_block;
   const std::size_t row_panels = (m + MR - 1) / MR;
   const std::size_t column_panels = (n + NR - 1) / NR;
-  workspace.reserve(row_panels * MR * k, column_panels * NR * k);
+  // A row-major A (unit column stride, no mask) is read where it is; anything else is packed.
+  const bool pack_a = a.column_stride != 1 || a.mask != nullptr;
+  workspace.reserve(pack_a ? row_panels * MR * k : 0, column_panels * NR * k);
   Scalar* const packed_a = workspace.packed_a().data();
   Scalar* const packed_b = workspace.packed_b().data();
 
   // Panel layouts: A panel p holds rows p·MR.. as [k][MR]; B panel q holds columns q·NR.. as [k][NR];
   // zero padding past m and n keeps the micro-kernel branch-free.
-  Kokkos::parallel_for(
-      "osbi::nn::gemm::pack_a", Kokkos::RangePolicy<ExecutionSpace>(space, 0, row_panels), KOKKOS_LAMBDA(const std::size_t p) {
-        Scalar* panel = packed_a + p * MR * k;
-        for (std::size_t kk = 0; kk < k; ++kk)
-          for (int r = 0; r < MR; ++r) {
-            const std::size_t row = p * MR + r;
-            panel[kk * MR + r] = row < m ? a(row, kk) : Scalar(0);
-          }
-      });
+  if (pack_a) {
+    Kokkos::parallel_for(
+        "osbi::nn::gemm::pack_a", Kokkos::RangePolicy<ExecutionSpace>(space, 0, row_panels),
+        KOKKOS_LAMBDA(const std::size_t p) {
+          Scalar* panel = packed_a + p * MR * k;
+          for (std::size_t kk = 0; kk < k; ++kk)
+            for (int r = 0; r < MR; ++r) {
+              const std::size_t row = p * MR + r;
+              panel[kk * MR + r] = row < m ? a(row, kk) : Scalar(0);
+            }
+        });
+  }
   Kokkos::parallel_for(
       "osbi::nn::gemm::pack_b", Kokkos::RangePolicy<ExecutionSpace>(space, 0, column_panels),
       KOKKOS_LAMBDA(const std::size_t q) {
@@ -206,30 +260,23 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
     Kokkos::parallel_for(
         "osbi::nn::gemm::micro_tiles", Kokkos::RangePolicy<ExecutionSpace>(space, 0, row_panels),
         KOKKOS_LAMBDA(const std::size_t p) {
-          const Scalar* a_panel = packed_a + p * MR * k + k_begin * MR;
           const std::size_t rows = m - p * MR < std::size_t(MR) ? m - p * MR : std::size_t(MR);
+          const Scalar* a_rows[MR];
+          std::size_t a_step = 1;
+          if (pack_a) {
+            for (int r = 0; r < MR; ++r) a_rows[r] = packed_a + p * MR * k + k_begin * MR + r;
+            a_step = MR;
+          } else {
+            // Rows past m repeat the last row: valid memory, results discarded.
+            for (int r = 0; r < MR; ++r)
+              a_rows[r] = a.data + static_cast<std::ptrdiff_t>(p * MR + (std::size_t(r) < rows ? r : rows - 1)) * a.row_stride +
+                          static_cast<std::ptrdiff_t>(k_begin);
+          }
           for (std::size_t q = 0; q < column_panels; ++q) {
             Scalar acc[MR][NR];
-            micro_kernel<Scalar, MR, NR>(k_count, a_panel, packed_b + q * NR * k + k_begin * NR, acc);
+            micro_kernel<Scalar, MR, NR>(k_count, a_rows, a_step, packed_b + q * NR * k + k_begin * NR, acc);
             const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
-            for (std::size_t r = 0; r < rows; ++r) {
-              const std::size_t row = p * MR + r;
-              Scalar* c_row = c + static_cast<std::ptrdiff_t>(row) * ldc + q * NR;
-              for (std::size_t cc = 0; cc < columns; ++cc) {
-                const std::size_t column = q * NR + cc;
-                if constexpr (Epilogue::accumulates) {
-                  c_row[cc] += finish.finish(row, column, acc[r][cc]);
-                } else if (first && last) {
-                  c_row[cc] = finish.finish(row, column, acc[r][cc]);
-                } else if (first) {
-                  c_row[cc] = acc[r][cc];
-                } else if (!last) {
-                  c_row[cc] += acc[r][cc];
-                } else {
-                  c_row[cc] = finish.finish(row, column, c_row[cc] + acc[r][cc]);
-                }
-              }
-            }
+            write_tile<Scalar, MR, NR>(acc, rows, columns, p * MR, q * NR, c, output, finish, first, last);
           }
         });
   }
@@ -269,7 +316,15 @@ void gemm(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t
   if (algorithm == GemmAlgorithm::automatic) algorithm = host ? GemmAlgorithm::packed : GemmAlgorithm::portable;
   if constexpr (host) {
     if (algorithm == GemmAlgorithm::packed) {
-      detail::gemm_packed(space, m, n, k, a, b, c, ldc, finish, workspace);
+      // A skinny C (few columns, many rows) wastes most of a 32-wide register tile; Cᵀ = Bᵀ·Aᵀ puts
+      // the long side along the tile instead (the MADE output layer: n = 2·D).
+      constexpr std::size_t tile_columns = HostTile<Scalar>::columns;
+      if (n < tile_columns / 2 && m > n) {
+        detail::gemm_packed(space, n, m, k, b.transposed(), a.transposed(), c, detail::OutputMap{1, ldc, true}, finish,
+                            workspace);
+      } else {
+        detail::gemm_packed(space, m, n, k, a, b, c, detail::OutputMap{ldc, 1, false}, finish, workspace);
+      }
       return;
     }
   }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Builds and runs one area's benchmarks: scripts/bench.sh <area> [options for the area's runner].
+# Each area's runner (bench/<area>/run.sh) ends with one `RESULT <dotted.name> <number>` line per
+# headline figure. Results are also kept under bench/results/<area>-<timestamp>/.
+#
+#   scripts/bench.sh nn       dense layers and the sbi MADE block vs our FMA peak and the PyTorch peer
+#
+# The PyTorch peer (../shared/bench, or $OSBI_PEER_DIR) runs only where it exists; without it the
+# runner prints our own figures alone.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+area=${1:-}
+[ -n "$area" ] && [ -x "$root/bench/$area/run.sh" ] || {
+  echo "usage: scripts/bench.sh <area> [options]; areas: $(cd "$root/bench" && for d in */run.sh; do printf '%s ' "${d%/run.sh}"; done)" >&2
+  exit 2
+}
+shift
+kokkos_root=$("$root/scripts/install-deps.sh")
+build=${OSBI_BUILD_DIR:-$root/build}/bench
+kokkos_arg=()
+[ -n "$kokkos_root" ] && kokkos_arg=(-DKokkos_ROOT="$kokkos_root")
+cmake -S "$root" -B "$build" "${kokkos_arg[@]}" -DCMAKE_BUILD_TYPE=Release -DOSBI_BUILD_TESTS=OFF \
+      -DOSBI_BUILD_EXAMPLES=OFF -DOSBI_BUILD_BENCHMARKS=ON >/dev/null
+cmake --build "$build" -j "$(nproc)" --target "osbi_bench_$area" >&2
+
+peer_dir=${OSBI_PEER_DIR:-$root/../shared/bench}
+results="$root/bench/results/$area-$(date +%Y%m%dT%H%M%S)"
+mkdir -p "$results"
+export OSBI_BENCH_BINARY="$build/bench/osbi_bench_$area" OSBI_BENCH_RESULTS="$results" OSBI_PEER_DIR="$peer_dir"
+export OMP_PROC_BIND=${OMP_PROC_BIND:-false}
+"$root/bench/$area/run.sh" "$@" | tee "$results/summary.txt"
