@@ -33,10 +33,10 @@ namespace osbi {
  *                                positive definite (Eigen::LLT succeeds); else InvalidArgument naming the
  *                                problem. The stored covariance is the symmetrized (Σ + Σᵀ)/2.
  *   Gaussian::diagonal(mean, sd) Σ = diag(sd²); requires sd_i finite and > 0. L = diag(sd) exactly.
- *   sample                       θ_i = μ + L z, z_k the k-th rng.row(i).normal(). A full L has row j use
- *                                z_0..z_j, so each row replays its generator rather than keep a run-time
- *                                sized array of z in device code: O(D²) normals per row instead of O(D),
- *                                next to the O(D²) of L z itself. A diagonal L draws z once. Either way
+ *   sample                       θ_i = μ + L z, z_k the k-th rng.row(i).normal(). Each z_k is drawn once and added
+ *                                into every θ_ij it feeds (j ≥ k), the output row serving as the
+ *                                accumulator (no run-time sized scratch in device code): O(D) normals
+ *                                and O(D²) multiply-adds per row. Either way
  *                                the same z_k feed the same θ, so diagonal(μ, sd) and the full
  *                                constructor with diag(sd²) give the same draws up to rounding of L.
  *   log_prob                     −½‖L⁻¹(θ−μ)‖² − Σ log L_ii − D/2·log 2π. L⁻¹ is formed once on the host
@@ -113,12 +113,13 @@ public:
             for (std::size_t j = 0; j < columns; ++j)
               theta(i, j) = static_cast<Scalar>(mean(j) + factor(j, j) * generator.normal());
           } else {
-            for (std::size_t j = 0; j < columns; ++j) {
-              RowRandom generator = start;
-              double value = mean(j);
-              for (std::size_t k = 0; k <= j; ++k)
-                value += factor(j, k) * generator.normal();
-              theta(i, j) = static_cast<Scalar>(value);
+            // θ_i itself is the accumulator: z_k is drawn once and added to every θ_ij it feeds (j ≥ k).
+            RowRandom generator = start;
+            for (std::size_t j = 0; j < columns; ++j) theta(i, j) = static_cast<Scalar>(mean(j));
+            for (std::size_t k = 0; k < columns; ++k) {
+              const double z = generator.normal();
+              for (std::size_t j = k; j < columns; ++j)
+                theta(i, j) = static_cast<Scalar>(static_cast<double>(theta(i, j)) + factor(j, k) * z);
             }
           }
         });
