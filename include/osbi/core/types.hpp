@@ -43,11 +43,11 @@ inline std::string label(std::string_view area, std::string_view part, std::stri
 /// True if ViewType is a rank-2 Kokkos::View whose memory the given execution space can access.
 template <class ViewType, class ExecutionSpace>
 concept BatchViewFor = compat::is_view_v<ViewType> && (ViewType::rank == 2) &&
-                       Kokkos::SpaceAccessibility<ExecutionSpace, typename ViewType::memory_space>::accessible;
+                       static_cast<bool>(Kokkos::SpaceAccessibility<ExecutionSpace, typename ViewType::memory_space>::accessible);
 
 /// True if ViewType is a rank-1 Kokkos::View whose memory the given execution space can access.
 template <class ViewType, class ExecutionSpace>
 concept ValueViewFor = compat::is_view_v<ViewType> && (ViewType::rank == 1) &&
-                       Kokkos::SpaceAccessibility<ExecutionSpace, typename ViewType::memory_space>::accessible;
+                       static_cast<bool>(Kokkos::SpaceAccessibility<ExecutionSpace, typename ViewType::memory_space>::accessible);
 
 } // namespace osbi
