@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief Umbrella header: all of osbi.
+/// \brief Umbrella header: all of osbi (the testing aids are in <osbi/testing.hpp>).
 #pragma once
 
 #include <osbi/core.hpp>
+#include <osbi/flow.hpp>
 #include <osbi/io.hpp>
+#include <osbi/nn.hpp>
+#include <osbi/optim.hpp>
 #include <osbi/prior.hpp>
 #include <osbi/simulator.hpp>

@@ -5,5 +5,6 @@
 #include <osbi/testing/check_prior.hpp>
 #include <osbi/testing/check_simulator.hpp>
 #include <osbi/testing/conformance_report.hpp>
+#include <osbi/testing/gradient_check.hpp>
 #include <osbi/testing/prior_archetype.hpp>
 #include <osbi/testing/simulator_archetype.hpp>

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief Machinery shared by the layers: grow-only batch buffers and the pointwise activation kernels.
+#pragma once
+
+#include <osbi/nn/kernels/activation.hpp>
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/types.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace osbi::nn::detail {
+
+/// A layer-owned batch × columns scratch matrix. rows(n) hands out the first n rows as a Matrix
+/// (a row subview: LayoutRight and contiguous); storage grows when a batch is larger than any before
+/// and never shrinks, so a training loop allocates once. Contents are not preserved across growth.
+template <class Scalar, class ExecutionSpace>
+class BatchBuffer {
+public:
+  BatchBuffer() = default;
+  BatchBuffer(std::string label, std::size_t columns) : m_label(std::move(label)), m_columns(columns) {}
+
+  Matrix<Scalar, ExecutionSpace> rows(std::size_t count) {
+    if (m_storage.data() == nullptr || m_storage.extent(0) < count)
+      m_storage =
+          Matrix<Scalar, ExecutionSpace>(Kokkos::view_alloc(Kokkos::WithoutInitializing, m_label), count, m_columns);
+    return Kokkos::subview(m_storage, std::make_pair(std::size_t{0}, count), Kokkos::ALL);
+  }
+
+  std::size_t columns() const { return m_columns; }
+  /// Rows allocated so far (tests check that smaller batches reuse the storage).
+  std::size_t capacity() const { return m_storage.extent(0); }
+  const Scalar* storage_data() const { return m_storage.data(); }
+
+private:
+  std::string m_label;
+  std::size_t m_columns = 0;
+  Matrix<Scalar, ExecutionSpace> m_storage;
+};
+
+/// y = f(x) elementwise (x and y have the same shape; they may be the same view).
+template <class Activation, class Scalar, class ExecutionSpace>
+void activation_forward(const ExecutionSpace& space, const std::string& kernel_label,
+                        const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& x,
+                        const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& y) {
+  if (x.extent(0) == 0 || x.extent(1) == 0) return;
+  const ConstMatrix<Scalar, ExecutionSpace> in = x;
+  const Matrix<Scalar, ExecutionSpace> out = y;
+  using Policy = Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>;
+  Kokkos::parallel_for(
+      kernel_label, Policy(space, {0, 0}, {x.extent(0), x.extent(1)}),
+      KOKKOS_LAMBDA(const std::size_t row, const std::size_t column) {
+        out(row, column) = Activation::value(in(row, column));
+      });
+}
+
+/// grad_x = grad_y ⊙ f'(x, y). When the activation does not need its input, `x` may be empty and y
+/// stands in for it (derivative() ignores that argument then).
+template <class Activation, class Scalar, class ExecutionSpace>
+void activation_backward(const ExecutionSpace& space, const std::string& kernel_label,
+                         const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& x,
+                         const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& y,
+                         const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& grad_y,
+                         const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& grad_x) {
+  if (grad_y.extent(0) == 0 || grad_y.extent(1) == 0) return;
+  const ConstMatrix<Scalar, ExecutionSpace> input = Activation::needs_input ? x : y;
+  const ConstMatrix<Scalar, ExecutionSpace> output = y;
+  const ConstMatrix<Scalar, ExecutionSpace> upstream = grad_y;
+  const Matrix<Scalar, ExecutionSpace> result = grad_x;
+  using Policy = Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>;
+  Kokkos::parallel_for(
+      kernel_label, Policy(space, {0, 0}, {grad_y.extent(0), grad_y.extent(1)}),
+      KOKKOS_LAMBDA(const std::size_t row, const std::size_t column) {
+        result(row, column) = upstream(row, column) * Activation::derivative(input(row, column), output(row, column));
+      });
+}
+
+} // namespace osbi::nn::detail

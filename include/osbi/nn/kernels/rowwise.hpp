@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief Row-wise reductions over batch × features: log-sum-exp, softmax, log-softmax, layer norm; each forward beside
+/// its backward.
+#pragma once
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/kokkos_compat.hpp>
+#include <osbi/core/types.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <climits>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace osbi::nn::kernels {
+
+/*
+ * Every kernel here treats one row of a batch × features matrix as one independent problem and
+ * reduces along it. Views may have any layout; x and the outputs share the scalar type.
+ *
+ *   log_sum_exp_rows(space, x, out)                  out(i) = log Σ_j exp x(i, j)
+ *   softmax_rows(space, x, y)                        y(i, j) = exp x(i, j) / Σ_k exp x(i, k)
+ *   softmax_rows_backward(space, y, grad_y, grad_x)  grad_x = y ⊙ (grad_y − ⟨grad_y, y⟩_row)
+ *   log_softmax_rows(space, x, z)                    z(i, j) = x(i, j) − log Σ_k exp x(i, k)
+ *   log_softmax_rows_backward(space, z, grad_z, grad_x)
+ *                                                    grad_x = grad_z − exp z ⊙ Σ_row grad_z
+ *   layer_norm_statistics(space, x, mean, inv_std, epsilon)
+ *                                                    mean(i) = Σ_j x(i, j) / n,
+ *                                                    inv_std(i) = 1 / √(Σ_j (x(i, j) − mean(i))² / n + ε)
+ *                                                    (biased variance, as PyTorch's LayerNorm)
+ *   layer_norm_forward(space, x, mean, inv_std, gain, bias, y)
+ *                                                    y = (x − mean) · inv_std · gain + bias
+ *   layer_norm_backward_input(space, x, mean, inv_std, gain, grad_y, grad_x)
+ *                                                    grad_x = inv_std · (ĝ − mean_row(ĝ) − x̂ · mean_row(ĝ ⊙ x̂)),
+ *                                                    ĝ = grad_y ⊙ gain, x̂ = (x − mean) · inv_std
+ *   layer_norm_backward_parameters(space, x, mean, inv_std, grad_y, grad_gain, grad_bias)
+ *                                                    grad_gain += Σ_rows grad_y ⊙ x̂, grad_bias += Σ_rows grad_y
+ *
+ * Outputs are overwritten except the two parameter gradients, which accumulate (several backward
+ * passes may add into one gradient, as in dense.hpp). Each call checks shapes on the host and throws
+ * DimensionMismatch naming both sizes; then it only enqueues work on `space`.
+ *
+ * Numerics. Exponentials are shifted by the row maximum, so no finite input overflows. Sums are
+ * accumulated in accumulation_t<Scalar>: double for float and double input. The kernels are memory
+ * bound, so the wider sum costs nothing measurable on the host, and float results come out within a
+ * few float ulps of the exact value whatever the row length (4097 features included). Layer-norm
+ * statistics are two-pass (mean, then the mean of squared deviations) in that type: no cancellation
+ * even when |mean| ≫ standard deviation. mean and inv_std may be stored in Scalar or in
+ * accumulation_t<Scalar>; normalization is computed in accumulation_t either way. Stored in float,
+ * the mean's rounding (half an ulp of |mean|) shifts x̂ by up to ulp(mean)·inv_std, which matters when
+ * |mean| ≫ standard deviation; LayerNorm therefore keeps them in double (2 × 8 bytes per row).
+ *
+ * Special values, chosen to match PyTorch:
+ *   a row of only −∞ (or no entries)   log-sum-exp −∞; softmax and log-softmax NaN (0/0)
+ *   −∞ entries among finite ones       contribute exp(−∞) = 0; their log-softmax is −∞
+ *   a +∞ entry                         log-sum-exp +∞; softmax and log-softmax of the row NaN
+ *   a NaN entry                        NaN for the whole row, everywhere
+ *   zero features                      layer norm: mean 0, inv_std 1/√ε (empty sums)
+ *
+ * Parallel shape (STYLE rule 8): one team per block of rows, TeamThreadRange over the block's rows,
+ * ThreadVectorRange along each row. On host spaces a team is one thread with vector length one, so
+ * every row is reduced sequentially in column order: Serial and OpenMP give identical bits.
+ */
+
+/// The type sums are accumulated in: at least double.
+template <class Scalar>
+using accumulation_t = std::conditional_t<(sizeof(Scalar) < sizeof(double)), double, Scalar>;
+
+namespace detail {
+
+// types.hpp's BatchViewFor/ValueViewFor use SpaceAccessibility<…>::accessible directly as an atomic
+// constraint, which Kokkos 3.4.1 declares as an enum, not a bool: converted explicitly here.
+template <class View, class ExecutionSpace>
+concept RowMatrixFor =
+    compat::is_view_v<View> &&(View::rank == 2) &&
+    static_cast<bool>(Kokkos::SpaceAccessibility<ExecutionSpace, typename View::memory_space>::accessible);
+
+template <class View, class ExecutionSpace>
+concept RowVectorFor =
+    compat::is_view_v<View> &&(View::rank == 1) &&
+    static_cast<bool>(Kokkos::SpaceAccessibility<ExecutionSpace, typename View::memory_space>::accessible);
+
+/// Teams for row-wise kernels: host spaces run one row per single-thread team; devices put
+/// rows_per_team rows in a team, one vector (warp-sized) per row.
+template <class ExecutionSpace>
+struct RowTeams {
+  static constexpr bool host = Kokkos::SpaceAccessibility<ExecutionSpace, Kokkos::HostSpace>::accessible;
+  static constexpr int rows_per_team = host ? 1 : 8;
+  static constexpr int vector_length = host ? 1 : 32;
+};
+
+template <class ExecutionSpace>
+using RowMember = typename Kokkos::TeamPolicy<ExecutionSpace>::member_type;
+
+/// Calls body(team, row) for every row in [0, rows), within teams of RowTeams' shape; body uses
+/// ThreadVectorRange along the row.
+template <class ExecutionSpace, class RowBody>
+void for_each_row(const ExecutionSpace& space, const std::string& label, std::size_t rows, const RowBody& body) {
+  if (rows == 0) return;
+  constexpr int rows_per_team = RowTeams<ExecutionSpace>::rows_per_team;
+  const std::size_t league = (rows + rows_per_team - 1) / rows_per_team;
+  require(league <= static_cast<std::size_t>(INT_MAX), label, "batch of ", rows, " rows needs ", league,
+          " teams, more than Kokkos' league limit ", INT_MAX);
+  const Kokkos::TeamPolicy<ExecutionSpace> policy(space, static_cast<int>(league), rows_per_team,
+                                                  RowTeams<ExecutionSpace>::vector_length);
+  Kokkos::parallel_for(
+      label, policy, KOKKOS_LAMBDA(const RowMember<ExecutionSpace>& team) {
+        const std::size_t first = static_cast<std::size_t>(team.league_rank()) * rows_per_team;
+        const std::size_t count = rows - first < std::size_t(rows_per_team) ? rows - first : std::size_t(rows_per_team);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](const std::size_t r) { body(team, first + r); });
+      });
+}
+
+/// max_j x(row, j), NaN entries skipped (the sums that follow propagate them). An empty or all −∞
+/// row gives the Max reducer's identity (lowest finite) or −∞, depending on the Kokkos version.
+template <class Member, class XView>
+KOKKOS_INLINE_FUNCTION typename XView::non_const_value_type row_max(const Member& team, const XView& x,
+                                                                    std::size_t row) {
+  using Scalar = typename XView::non_const_value_type;
+  Scalar maximum;
+  Kokkos::parallel_reduce(
+      Kokkos::ThreadVectorRange(team, x.extent(1)),
+      [&](const std::size_t j, Scalar& local) {
+        if (x(row, j) > local) local = x(row, j);
+      },
+      Kokkos::Max<Scalar>(maximum));
+  return maximum;
+}
+
+/// The shift of a row's exponentials: its maximum, or 0 when that is −∞ (exp(x − 0) is then 0 for
+/// every −∞ entry instead of NaN).
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar exp_shift(Scalar maximum) {
+  return math::isinf(maximum) && maximum < Scalar(0) ? Scalar(0) : maximum;
+}
+
+/// Σ_j exp(x(row, j) − shift) in the accumulation type.
+template <class Member, class XView, class Scalar>
+KOKKOS_INLINE_FUNCTION accumulation_t<Scalar> row_exp_sum(const Member& team, const XView& x, std::size_t row,
+                                                          Scalar shift) {
+  using Accumulate = accumulation_t<Scalar>;
+  Accumulate sum;
+  Kokkos::parallel_reduce(
+      Kokkos::ThreadVectorRange(team, x.extent(1)),
+      [&](const std::size_t j, Accumulate& local) { local += static_cast<Accumulate>(math::exp(x(row, j) - shift)); },
+      Kokkos::Sum<Accumulate>(sum));
+  return sum;
+}
+
+/// Σ_j a(row, j) · b(row, j) in the accumulation type.
+template <class Member, class AView, class BView>
+KOKKOS_INLINE_FUNCTION accumulation_t<typename AView::non_const_value_type> row_dot(const Member& team, const AView& a,
+                                                                                    const BView& b, std::size_t row) {
+  using Accumulate = accumulation_t<typename AView::non_const_value_type>;
+  Accumulate sum;
+  Kokkos::parallel_reduce(
+      Kokkos::ThreadVectorRange(team, a.extent(1)),
+      [&](const std::size_t j, Accumulate& local) {
+        local += static_cast<Accumulate>(a(row, j)) * static_cast<Accumulate>(b(row, j));
+      },
+      Kokkos::Sum<Accumulate>(sum));
+  return sum;
+}
+
+template <class View>
+using scalar_of = typename View::non_const_value_type;
+
+/// The compile-time part of every entry: one floating-point scalar type, writable outputs.
+template <class Reference, class... Views>
+constexpr bool same_scalar = (std::is_same_v<scalar_of<Reference>, scalar_of<Views>> && ...);
+
+template <class View>
+constexpr bool writable = !std::is_const_v<typename View::value_type>;
+
+/// Layer-norm statistics are stored in x's scalar type or in its accumulation type (both views alike).
+template <class XView, class MeanView, class InvStdView>
+constexpr bool statistics_type_ok = std::is_same_v<scalar_of<MeanView>, scalar_of<InvStdView>> &&
+                                    (std::is_same_v<scalar_of<MeanView>, scalar_of<XView>> ||
+                                     std::is_same_v<scalar_of<MeanView>, accumulation_t<scalar_of<XView>>>);
+
+inline void check_same_shape(std::string_view step, std::size_t rows, std::size_t columns, std::size_t other_rows,
+                             std::size_t other_columns, std::string_view what) {
+  require_extent(other_rows, rows, step, std::string(what) + "'s row count (must equal x's)");
+  require_extent(other_columns, columns, step, std::string(what) + "'s column count (must equal x's)");
+}
+
+} // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// log-sum-exp
+
+/// out(i) = log Σ_j exp x(i, j), shifted by the row maximum (see the header comment for ±∞ and NaN).
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> XView,
+          detail::RowVectorFor<ExecutionSpace> OutView>
+void log_sum_exp_rows(const ExecutionSpace& space, const XView& x, const OutView& out) {
+  static_assert(std::floating_point<detail::scalar_of<XView>> && detail::same_scalar<XView, OutView> &&
+                    detail::writable<OutView>,
+                "osbi::nn::kernels::log_sum_exp_rows: x and out must share one floating-point scalar type and out "
+                "must be writable (see osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<XView>;
+  using Accumulate = accumulation_t<Scalar>;
+  constexpr std::string_view step = "osbi::nn::log_sum_exp_rows";
+  require_extent(out.extent(0), x.extent(0), step, "out's size (must equal x's row count)");
+  detail::for_each_row(
+      space, "osbi::nn::rowwise::log_sum_exp", x.extent(0),
+      KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
+        const Scalar maximum = detail::row_max(team, x, row);
+        const bool plus_infinity = math::isinf(maximum) && maximum > Scalar(0);
+        const Scalar shift = detail::exp_shift(maximum);
+        Accumulate sum;
+        // With a +∞ entry the value is +∞ unless the row also holds a NaN: sum the NaNs only.
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, x.extent(1)),
+            [&](const std::size_t j, Accumulate& local) {
+              const Scalar value = x(row, j);
+              local += plus_infinity ? (math::isnan(value) ? static_cast<Accumulate>(value) : Accumulate(0))
+                                     : static_cast<Accumulate>(math::exp(value - shift));
+            },
+            Kokkos::Sum<Accumulate>(sum));
+        Kokkos::single(Kokkos::PerThread(team), [&] {
+          out(row) = plus_infinity ? static_cast<Scalar>(static_cast<Accumulate>(maximum) + sum)
+                                   : static_cast<Scalar>(static_cast<Accumulate>(shift) + math::log(sum));
+        });
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// softmax
+
+/// y(i, j) = exp(x(i, j) − m_i) / Σ_k exp(x(i, k) − m_i), m_i the row maximum. y may alias x.
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> XView, detail::RowMatrixFor<ExecutionSpace> YView>
+void softmax_rows(const ExecutionSpace& space, const XView& x, const YView& y) {
+  static_assert(std::floating_point<detail::scalar_of<XView>> && detail::same_scalar<XView, YView> &&
+                    detail::writable<YView>,
+                "osbi::nn::kernels::softmax_rows: x and y must share one floating-point scalar type and y must be "
+                "writable (see osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<XView>;
+  using Accumulate = accumulation_t<Scalar>;
+  detail::check_same_shape("osbi::nn::softmax_rows", x.extent(0), x.extent(1), y.extent(0), y.extent(1), "y");
+  detail::for_each_row(
+      space, "osbi::nn::rowwise::softmax", x.extent(0),
+      KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
+        const Scalar shift = detail::exp_shift(detail::row_max(team, x, row));
+        const Accumulate scale = Accumulate(1) / detail::row_exp_sum(team, x, row, shift);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, x.extent(1)), [&](const std::size_t j) {
+          y(row, j) = static_cast<Scalar>(static_cast<Accumulate>(math::exp(x(row, j) - shift)) * scale);
+        });
+      });
+}
+
+/// grad_x(i, j) = y(i, j) · (grad_y(i, j) − Σ_k grad_y(i, k) y(i, k)), y = softmax_rows(x).
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> YView,
+          detail::RowMatrixFor<ExecutionSpace> GradYView, detail::RowMatrixFor<ExecutionSpace> GradXView>
+void softmax_rows_backward(const ExecutionSpace& space, const YView& y, const GradYView& grad_y,
+                           const GradXView& grad_x) {
+  static_assert(std::floating_point<detail::scalar_of<YView>> && detail::same_scalar<YView, GradYView, GradXView> &&
+                    detail::writable<GradXView>,
+                "osbi::nn::kernels::softmax_rows_backward: y, grad_y and grad_x must share one floating-point scalar "
+                "type and grad_x must be writable (see osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<YView>;
+  using Accumulate = accumulation_t<Scalar>;
+  constexpr std::string_view step = "osbi::nn::softmax_rows_backward";
+  require_extent(grad_y.extent(0), y.extent(0), step, "grad_y's row count (must equal y's)");
+  require_extent(grad_y.extent(1), y.extent(1), step, "grad_y's column count (must equal y's)");
+  require_extent(grad_x.extent(0), y.extent(0), step, "grad_x's row count (must equal y's)");
+  require_extent(grad_x.extent(1), y.extent(1), step, "grad_x's column count (must equal y's)");
+  detail::for_each_row(
+      space, "osbi::nn::rowwise::softmax_backward", y.extent(0),
+      KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
+        const Accumulate dot = detail::row_dot(team, grad_y, y, row);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, y.extent(1)), [&](const std::size_t j) {
+          grad_x(row, j) =
+              static_cast<Scalar>(static_cast<Accumulate>(y(row, j)) * (static_cast<Accumulate>(grad_y(row, j)) - dot));
+        });
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// log-softmax
+
+/// z(i, j) = x(i, j) − log Σ_k exp x(i, k), shifted by the row maximum. z may alias x.
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> XView, detail::RowMatrixFor<ExecutionSpace> ZView>
+void log_softmax_rows(const ExecutionSpace& space, const XView& x, const ZView& z) {
+  static_assert(std::floating_point<detail::scalar_of<XView>> && detail::same_scalar<XView, ZView> &&
+                    detail::writable<ZView>,
+                "osbi::nn::kernels::log_softmax_rows: x and z must share one floating-point scalar type and z must "
+                "be writable (see osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<XView>;
+  using Accumulate = accumulation_t<Scalar>;
+  detail::check_same_shape("osbi::nn::log_softmax_rows", x.extent(0), x.extent(1), z.extent(0), z.extent(1), "z");
+  detail::for_each_row(
+      space, "osbi::nn::rowwise::log_softmax", x.extent(0),
+      KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
+        const Scalar shift = detail::exp_shift(detail::row_max(team, x, row));
+        const Accumulate log_sum = math::log(detail::row_exp_sum(team, x, row, shift));
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, x.extent(1)), [&](const std::size_t j) {
+          // (x − shift) is exact near the maximum, where the result is small and precision matters.
+          z(row, j) = static_cast<Scalar>(static_cast<Accumulate>(x(row, j) - shift) - log_sum);
+        });
+      });
+}
+
+/// grad_x(i, j) = grad_z(i, j) − exp z(i, j) · Σ_k grad_z(i, k), z = log_softmax_rows(x).
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> ZView,
+          detail::RowMatrixFor<ExecutionSpace> GradZView, detail::RowMatrixFor<ExecutionSpace> GradXView>
+void log_softmax_rows_backward(const ExecutionSpace& space, const ZView& z, const GradZView& grad_z,
+                               const GradXView& grad_x) {
+  static_assert(std::floating_point<detail::scalar_of<ZView>> && detail::same_scalar<ZView, GradZView, GradXView> &&
+                    detail::writable<GradXView>,
+                "osbi::nn::kernels::log_softmax_rows_backward: z, grad_z and grad_x must share one floating-point "
+                "scalar type and grad_x must be writable (see osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<ZView>;
+  using Accumulate = accumulation_t<Scalar>;
+  constexpr std::string_view step = "osbi::nn::log_softmax_rows_backward";
+  require_extent(grad_z.extent(0), z.extent(0), step, "grad_z's row count (must equal z's)");
+  require_extent(grad_z.extent(1), z.extent(1), step, "grad_z's column count (must equal z's)");
+  require_extent(grad_x.extent(0), z.extent(0), step, "grad_x's row count (must equal z's)");
+  require_extent(grad_x.extent(1), z.extent(1), step, "grad_x's column count (must equal z's)");
+  detail::for_each_row(
+      space, "osbi::nn::rowwise::log_softmax_backward", z.extent(0),
+      KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
+        Accumulate total;
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, z.extent(1)),
+            [&](const std::size_t j, Accumulate& local) { local += static_cast<Accumulate>(grad_z(row, j)); },
+            Kokkos::Sum<Accumulate>(total));
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, z.extent(1)), [&](const std::size_t j) {
+          grad_x(row, j) = static_cast<Scalar>(static_cast<Accumulate>(grad_z(row, j)) -
+                                               static_cast<Accumulate>(math::exp(z(row, j))) * total);
+        });
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// layer norm
+
+/// mean(i) and inv_std(i) = 1/√(biased variance + ε) of row i, two-pass in accumulation_t.
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> XView,
+          detail::RowVectorFor<ExecutionSpace> MeanView, detail::RowVectorFor<ExecutionSpace> InvStdView>
+void layer_norm_statistics(const ExecutionSpace& space, const XView& x, const MeanView& mean, const InvStdView& inv_std,
+                           double epsilon) {
+  static_assert(std::floating_point<detail::scalar_of<XView>> &&
+                    detail::statistics_type_ok<XView, MeanView, InvStdView> && detail::writable<MeanView> &&
+                    detail::writable<InvStdView>,
+                "osbi::nn::kernels::layer_norm_statistics: x must hold floating-point scalars, mean and inv_std must "
+                "both hold x's scalar or accumulation_t of it, and be writable (see osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<XView>;
+  using Statistic = detail::scalar_of<MeanView>;
+  using Accumulate = accumulation_t<Scalar>;
+  constexpr std::string_view step = "osbi::nn::layer_norm_statistics";
+  require(std::isfinite(epsilon) && epsilon >= 0, step, "epsilon = ", epsilon, " must be finite and >= 0");
+  require_extent(mean.extent(0), x.extent(0), step, "mean's size (must equal x's row count)");
+  require_extent(inv_std.extent(0), x.extent(0), step, "inv_std's size (must equal x's row count)");
+  const Accumulate eps = static_cast<Accumulate>(epsilon);
+  const std::size_t columns = x.extent(1);
+  // An empty row has mean 0 and variance 0 (its sums are empty), not 0/0.
+  const Accumulate inverse_count = columns == 0 ? Accumulate(0) : Accumulate(1) / static_cast<Accumulate>(columns);
+  detail::for_each_row(
+      space, "osbi::nn::rowwise::layer_norm_statistics", x.extent(0),
+      KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
+        Accumulate sum;
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, columns),
+            [&](const std::size_t j, Accumulate& local) { local += static_cast<Accumulate>(x(row, j)); },
+            Kokkos::Sum<Accumulate>(sum));
+        const Accumulate row_mean = sum * inverse_count;
+        Accumulate squares;
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, columns),
+            [&](const std::size_t j, Accumulate& local) {
+              const Accumulate deviation = static_cast<Accumulate>(x(row, j)) - row_mean;
+              local += deviation * deviation;
+            },
+            Kokkos::Sum<Accumulate>(squares));
+        Kokkos::single(Kokkos::PerThread(team), [&] {
+          mean(row) = static_cast<Statistic>(row_mean);
+          inv_std(row) = static_cast<Statistic>(Accumulate(1) / math::sqrt(squares * inverse_count + eps));
+        });
+      });
+}
+
+/// y(i, j) = (x(i, j) − mean(i)) · inv_std(i) · gain(j) + bias(j). y may alias x.
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> XView,
+          detail::RowVectorFor<ExecutionSpace> MeanView, detail::RowVectorFor<ExecutionSpace> InvStdView,
+          detail::RowVectorFor<ExecutionSpace> GainView, detail::RowVectorFor<ExecutionSpace> BiasView,
+          detail::RowMatrixFor<ExecutionSpace> YView>
+void layer_norm_forward(const ExecutionSpace& space, const XView& x, const MeanView& mean, const InvStdView& inv_std,
+                        const GainView& gain, const BiasView& bias, const YView& y) {
+  static_assert(std::floating_point<detail::scalar_of<XView>> &&
+                    detail::same_scalar<XView, GainView, BiasView, YView> &&
+                    detail::statistics_type_ok<XView, MeanView, InvStdView> && detail::writable<YView>,
+                "osbi::nn::kernels::layer_norm_forward: x, gain, bias and y must share one floating-point scalar "
+                "type, mean and inv_std hold it or accumulation_t of it, and y must be writable (see "
+                "osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<XView>;
+  using Accumulate = accumulation_t<Scalar>;
+  constexpr std::string_view step = "osbi::nn::layer_norm_forward";
+  require_extent(mean.extent(0), x.extent(0), step, "mean's size (must equal x's row count)");
+  require_extent(inv_std.extent(0), x.extent(0), step, "inv_std's size (must equal x's row count)");
+  require_extent(gain.extent(0), x.extent(1), step, "gain's size (must equal x's column count)");
+  require_extent(bias.extent(0), x.extent(1), step, "bias's size (must equal x's column count)");
+  detail::check_same_shape(step, x.extent(0), x.extent(1), y.extent(0), y.extent(1), "y");
+  detail::for_each_row(
+      space, "osbi::nn::rowwise::layer_norm_forward", x.extent(0),
+      KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
+        const Accumulate row_mean = mean(row), row_inv_std = inv_std(row);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, x.extent(1)), [&](const std::size_t j) {
+          const Accumulate normalized = (static_cast<Accumulate>(x(row, j)) - row_mean) * row_inv_std;
+          y(row, j) =
+              static_cast<Scalar>(normalized * static_cast<Accumulate>(gain(j)) + static_cast<Accumulate>(bias(j)));
+        });
+      });
+}
+
+/// grad_x = inv_std · (ĝ − mean_row(ĝ) − x̂ · mean_row(ĝ ⊙ x̂)), ĝ = grad_y ⊙ gain, x̂ the normalized x.
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> XView,
+          detail::RowVectorFor<ExecutionSpace> MeanView, detail::RowVectorFor<ExecutionSpace> InvStdView,
+          detail::RowVectorFor<ExecutionSpace> GainView, detail::RowMatrixFor<ExecutionSpace> GradYView,
+          detail::RowMatrixFor<ExecutionSpace> GradXView>
+void layer_norm_backward_input(const ExecutionSpace& space, const XView& x, const MeanView& mean,
+                               const InvStdView& inv_std, const GainView& gain, const GradYView& grad_y,
+                               const GradXView& grad_x) {
+  static_assert(std::floating_point<detail::scalar_of<XView>> &&
+                    detail::same_scalar<XView, GainView, GradYView, GradXView> &&
+                    detail::statistics_type_ok<XView, MeanView, InvStdView> && detail::writable<GradXView>,
+                "osbi::nn::kernels::layer_norm_backward_input: x, gain, grad_y and grad_x must share one "
+                "floating-point scalar type, mean and inv_std hold it or accumulation_t of it, and grad_x must be "
+                "writable (see osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<XView>;
+  using Accumulate = accumulation_t<Scalar>;
+  constexpr std::string_view step = "osbi::nn::layer_norm_backward_input";
+  require_extent(mean.extent(0), x.extent(0), step, "mean's size (must equal x's row count)");
+  require_extent(inv_std.extent(0), x.extent(0), step, "inv_std's size (must equal x's row count)");
+  require_extent(gain.extent(0), x.extent(1), step, "gain's size (must equal x's column count)");
+  detail::check_same_shape(step, x.extent(0), x.extent(1), grad_y.extent(0), grad_y.extent(1), "grad_y");
+  detail::check_same_shape(step, x.extent(0), x.extent(1), grad_x.extent(0), grad_x.extent(1), "grad_x");
+  const std::size_t columns = x.extent(1);
+  const Accumulate inverse_count = columns == 0 ? Accumulate(0) : Accumulate(1) / static_cast<Accumulate>(columns);
+  detail::for_each_row(
+      space, "osbi::nn::rowwise::layer_norm_backward_input", x.extent(0),
+      KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
+        const Accumulate row_mean = mean(row), row_inv_std = inv_std(row);
+        Accumulate sum_g;
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, columns),
+            [&](const std::size_t j, Accumulate& local) {
+              local += static_cast<Accumulate>(grad_y(row, j)) * static_cast<Accumulate>(gain(j));
+            },
+            Kokkos::Sum<Accumulate>(sum_g));
+        Accumulate sum_g_normalized;
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, columns),
+            [&](const std::size_t j, Accumulate& local) {
+              const Accumulate normalized = (static_cast<Accumulate>(x(row, j)) - row_mean) * row_inv_std;
+              local += static_cast<Accumulate>(grad_y(row, j)) * static_cast<Accumulate>(gain(j)) * normalized;
+            },
+            Kokkos::Sum<Accumulate>(sum_g_normalized));
+        const Accumulate mean_g = sum_g * inverse_count, mean_g_normalized = sum_g_normalized * inverse_count;
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, columns), [&](const std::size_t j) {
+          const Accumulate normalized = (static_cast<Accumulate>(x(row, j)) - row_mean) * row_inv_std;
+          const Accumulate g = static_cast<Accumulate>(grad_y(row, j)) * static_cast<Accumulate>(gain(j));
+          grad_x(row, j) = static_cast<Scalar>(row_inv_std * (g - mean_g - normalized * mean_g_normalized));
+        });
+      });
+}
+
+/// grad_gain(j) += Σ_i grad_y(i, j) · x̂(i, j); grad_bias(j) += Σ_i grad_y(i, j). One thread per column.
+template <class ExecutionSpace, detail::RowMatrixFor<ExecutionSpace> XView,
+          detail::RowVectorFor<ExecutionSpace> MeanView, detail::RowVectorFor<ExecutionSpace> InvStdView,
+          detail::RowMatrixFor<ExecutionSpace> GradYView, detail::RowVectorFor<ExecutionSpace> GradGainView,
+          detail::RowVectorFor<ExecutionSpace> GradBiasView>
+void layer_norm_backward_parameters(const ExecutionSpace& space, const XView& x, const MeanView& mean,
+                                    const InvStdView& inv_std, const GradYView& grad_y, const GradGainView& grad_gain,
+                                    const GradBiasView& grad_bias) {
+  static_assert(std::floating_point<detail::scalar_of<XView>> &&
+                    detail::same_scalar<XView, GradYView, GradGainView, GradBiasView> &&
+                    detail::statistics_type_ok<XView, MeanView, InvStdView> && detail::writable<GradGainView> &&
+                    detail::writable<GradBiasView>,
+                "osbi::nn::kernels::layer_norm_backward_parameters: x, grad_y, grad_gain and grad_bias must share one "
+                "floating-point scalar type, mean and inv_std hold it or accumulation_t of it, and grad_gain, "
+                "grad_bias must be writable (see osbi/nn/kernels/rowwise.hpp)");
+  using Scalar = detail::scalar_of<XView>;
+  using Accumulate = accumulation_t<Scalar>;
+  constexpr std::string_view step = "osbi::nn::layer_norm_backward_parameters";
+  require_extent(mean.extent(0), x.extent(0), step, "mean's size (must equal x's row count)");
+  require_extent(inv_std.extent(0), x.extent(0), step, "inv_std's size (must equal x's row count)");
+  detail::check_same_shape(step, x.extent(0), x.extent(1), grad_y.extent(0), grad_y.extent(1), "grad_y");
+  require_extent(grad_gain.extent(0), x.extent(1), step, "grad_gain's size (must equal x's column count)");
+  require_extent(grad_bias.extent(0), x.extent(1), step, "grad_bias's size (must equal x's column count)");
+  const std::size_t rows = x.extent(0), columns = x.extent(1);
+  if (columns == 0) return;
+  Kokkos::parallel_for(
+      "osbi::nn::rowwise::layer_norm_backward_parameters", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
+      KOKKOS_LAMBDA(const std::size_t j) {
+        Accumulate sum_gain = 0, sum_bias = 0;
+        for (std::size_t row = 0; row < rows; ++row) {
+          const Accumulate g = static_cast<Accumulate>(grad_y(row, j));
+          const Accumulate normalized = (static_cast<Accumulate>(x(row, j)) - static_cast<Accumulate>(mean(row))) *
+                                        static_cast<Accumulate>(inv_std(row));
+          sum_gain += g * normalized;
+          sum_bias += g;
+        }
+        grad_gain(j) += static_cast<Scalar>(sum_gain);
+        grad_bias(j) += static_cast<Scalar>(sum_bias);
+      });
+}
+
+} // namespace osbi::nn::kernels
