@@ -3,12 +3,15 @@
 /// block, on Serial (1 thread) and the default host space (all threads). Prints a table and
 /// machine-readable `CASE` lines that scripts/bench.sh combines with the PyTorch peer.
 #include <osbi/nn/kernels/dense.hpp>
+#include <osbi/nn/masked_dense.hpp>
 
 #include <support/timing.hpp>
 
 #include <Kokkos_Core.hpp>
 
 #include <array>
+#include <cstdint>
+#include <utility>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -79,55 +82,40 @@ double dense_step_seconds(std::size_t batch, std::size_t in, std::size_t out) {
   });
 }
 
-/// The sbi-default MADE block as the PyTorch peer times it: masked Linear(4,50)+ReLU, Linear(50,50)+ReLU,
-/// Linear(50,4), forward + backward with input gradients, gradients zeroed each step (one flat buffer).
+/// The sbi-default MADE block as the PyTorch peer times it — masked Linear(4,50)+ReLU,
+/// Linear(50,50)+ReLU, Linear(50,4) — through our MaskedDenseLayer objects bound to one flat buffer:
+/// gradients zeroed, forward, backward with input gradients, per step.
 template <class Space>
 double made_step_seconds(std::size_t batch) {
   using M = osbi::Matrix<float, Space>;
-  using V = osbi::Vector<float, Space>;
-  namespace k = osbi::nn::kernels;
-  const std::size_t dims[4] = {4, 50, 50, 4};
-  std::size_t total = 0;
-  for (int l = 0; l < 3; ++l) total += dims[l + 1] * dims[l] + dims[l + 1];
-  V parameters("p", total), gradients("g", total);
-  M weight[3], grad_weight[3], mask[3], h[4], grad_h[4], grad_z[3];
-  V bias[3], grad_bias[3];
-  std::size_t offset = 0;
-  for (int l = 0; l < 3; ++l) {
-    const std::size_t in = dims[l], out = dims[l + 1];
-    weight[l] = M(parameters.data() + offset, out, in), grad_weight[l] = M(gradients.data() + offset, out, in);
-    offset += out * in;
-    bias[l] = V(parameters.data() + offset, out), grad_bias[l] = V(gradients.data() + offset, out);
-    offset += out;
-    mask[l] = M("mask", out, in);
-    Kokkos::deep_copy(mask[l], 1.0f);
-    fill(weight[l], 0.2f);
-    grad_z[l] = M("gz", batch, out);
-  }
-  for (int l = 0; l < 4; ++l) h[l] = M("h", batch, dims[l]), grad_h[l] = M("gh", batch, dims[l]);
-  fill(h[0], 1.0f), fill(grad_h[3], 1.0f);
-  k::GemmWorkspace<float, Space> workspace;
+  using osbi::nn::activation::Identity;
+  using osbi::nn::activation::ReLU;
+  const auto ones = [](std::size_t out, std::size_t in) { return std::vector<std::uint8_t>(out * in, 1); };
+  osbi::nn::MaskedDenseLayer<float, Space, ReLU> first(4, 50, ones(50, 4));
+  osbi::nn::MaskedDenseLayer<float, Space, ReLU> hidden(50, 50, ones(50, 50));
+  osbi::nn::MaskedDenseLayer<float, Space, Identity> last(50, 4, ones(4, 50));
+  const std::size_t counts[3] = {first.parameter_count(), hidden.parameter_count(), last.parameter_count()};
+  osbi::Vector<float, Space> parameters("p", counts[0] + counts[1] + counts[2]), gradients("g", parameters.extent(0));
+  const auto slice = [&](const osbi::Vector<float, Space>& v, std::size_t begin, std::size_t size) {
+    return osbi::Vector<float, Space>(Kokkos::subview(v, std::make_pair(begin, begin + size)));
+  };
+  first.bind(slice(parameters, 0, counts[0]), slice(gradients, 0, counts[0]));
+  hidden.bind(slice(parameters, counts[0], counts[1]), slice(gradients, counts[0], counts[1]));
+  last.bind(slice(parameters, counts[0] + counts[1], counts[2]), slice(gradients, counts[0] + counts[1], counts[2]));
   Space space;
+  osbi::RandomStream rng(1);
+  first.initialize(space, rng.next()), hidden.initialize(space, rng.next()), last.initialize(space, rng.next());
+  M x("x", batch, 4), h1("h1", batch, 50), h2("h2", batch, 50), y("y", batch, 4), grad_y("gy", batch, 4),
+      grad_h2("gh2", batch, 50), grad_h1("gh1", batch, 50), grad_x("gx", batch, 4);
+  fill(x, 1.0f), fill(grad_y, 1.0f);
   return osbi::bench::seconds_per_call([&] {
     Kokkos::deep_copy(space, gradients, 0.0f);
-    k::dense_forward<osbi::nn::activation::ReLU>(space, h[0], weight[0], bias[0], h[1], workspace, mask[0]);
-    k::dense_forward<osbi::nn::activation::ReLU>(space, h[1], weight[1], bias[1], h[2], workspace, mask[1]);
-    k::dense_forward(space, h[2], weight[2], bias[2], h[3], workspace, mask[2]);
-    for (int l = 2; l >= 0; --l) {
-      M gz = grad_z[l];
-      const M gh = grad_h[l + 1], out = h[l + 1];
-      if (l == 2) {
-        gz = grad_h[3];
-      } else {
-        Kokkos::parallel_for(
-            "osbi::bench::relu_backward", Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {gz.extent(0), gz.extent(1)}),
-            KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
-              gz(i, j) = out(i, j) > 0.0f ? gh(i, j) : 0.0f;
-            });
-      }
-      k::dense_backward_parameters(space, gz, h[l], grad_weight[l], grad_bias[l], workspace, mask[l]);
-      k::dense_backward_input(space, gz, weight[l], grad_h[l], workspace, mask[l]);
-    }
+    first.forward(space, x, h1);
+    hidden.forward(space, h1, h2);
+    last.forward(space, h2, y);
+    last.backward(space, grad_y, grad_h2);
+    hidden.backward(space, grad_h2, grad_h1);
+    first.backward(space, grad_h1, grad_x);
     space.fence();
   });
 }
