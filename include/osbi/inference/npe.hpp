@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief NPE: neural posterior estimation in one object — simulate from the prior, train q(θ | x), sample and evaluate the posterior.
+#pragma once
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/random.hpp>
+#include <osbi/core/types.hpp>
+#include <osbi/flow/conditional_density.hpp>
+#include <osbi/flow/running_moments.hpp>
+#include <osbi/flow/support_transform.hpp>
+#include <osbi/prior/prior.hpp>
+#include <osbi/simulator/simulation_report.hpp>
+#include <osbi/simulator/simulator.hpp>
+#include <osbi/train/trainer.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace osbi {
+
+struct NpeOptions {
+  std::uint64_t seed = 0;
+  std::size_t simulation_batch = 10'000; ///< rows per simulator call
+};
+
+/*
+ * NPE<Prior, Simulator, Density> — the offline recipe of Papamakarios & Murray (2016) / Greenberg et al.
+ * (2019) with sbi's defaults: draw θ from the prior, simulate x, fit q(θ | x) by maximum likelihood
+ * (osbi::train), then q(θ | x₀) is the posterior.
+ *
+ *   simulate(n)          appends n prior draws and their simulations; returns the accounting (rows whose
+ *                        x is NaN/Inf are kept in the dataset but marked, and dropped — counted — by train).
+ *   append(theta, x)     adds simulations made elsewhere.
+ *   train(options)       z-scores (when the density has set_standardization) and trains on the dataset.
+ *   sample(x0, n, rng)   n posterior draws for one observation; every draw lies inside the prior's support.
+ *   log_prob(theta, x0)  log q(θ | x₀); −∞ outside the prior's support.
+ *
+ * When the prior's support is bounded, the density is trained on u = T⁻¹(θ) (SupportTransform), so its
+ * samples T(u) never leave the support and log q(θ) = log q_u(u) + log|du/dθ| — the sbi "transformed
+ * posterior" without rejection. Observations are validated: wrong width → DimensionMismatch, NaN/Inf →
+ * InvalidArgument, n = 0 → InvalidArgument.
+ */
+template <Prior PriorType, Simulator SimulatorType, ConditionalDensity Density>
+class NPE {
+  static_assert(std::is_same_v<typename PriorType::scalar_type, typename Density::scalar_type> &&
+                    std::is_same_v<typename SimulatorType::scalar_type, typename Density::scalar_type>,
+                "osbi::NPE: the prior, simulator and density must share one scalar_type (see osbi/inference/npe.hpp)");
+  static_assert(std::is_same_v<typename PriorType::execution_space, typename Density::execution_space> &&
+                    std::is_same_v<typename SimulatorType::execution_space, typename Density::execution_space>,
+                "osbi::NPE: the prior, simulator and density must share one execution_space (see osbi/inference/npe.hpp)");
+
+public:
+  using scalar_type = typename Density::scalar_type;
+  using execution_space = typename Density::execution_space;
+  using Scalar = scalar_type;
+  using Space = execution_space;
+
+  NPE(PriorType prior, SimulatorType simulator, Density density, NpeOptions options = {})
+      : m_prior(std::move(prior)), m_simulator(std::move(simulator)), m_density(std::move(density)),
+        m_options(options), m_transform(m_prior.support()), m_prior_rng(options.seed, 1),
+        m_simulator_rng(options.seed, 2) {
+    require_extent(m_simulator.theta_dim(), m_prior.dim(), "NPE", "the simulator's theta_dim (must equal the prior's dim)");
+    require_extent(m_density.theta_dim(), m_prior.dim(), "NPE", "the density's theta_dim (must equal the prior's dim)");
+    require_extent(m_density.context_dim(), m_simulator.x_dim(), "NPE", "the density's context_dim (the simulator's x_dim)");
+  }
+
+  std::size_t theta_dim() const { return m_prior.dim(); }
+  std::size_t x_dim() const { return m_simulator.x_dim(); }
+  std::size_t simulation_count() const { return m_theta.size() / theta_dim(); }
+  const SimulationCounts& simulation_counts() const { return m_counts; }
+  Density& density() { return m_density; }
+  const PriorType& prior() const { return m_prior; }
+  const TrainingReport& training_report() const { return m_report; }
+
+  SimulationCounts simulate(std::size_t n) {
+    Space space;
+    SimulationCounts counts;
+    for (std::size_t done = 0; done < n; done += m_options.simulation_batch) {
+      const std::size_t rows = std::min(m_options.simulation_batch, n - done);
+      Matrix<Scalar, Space> theta("osbi::NPE::theta", rows, theta_dim());
+      Matrix<Scalar, Space> x("osbi::NPE::x", rows, x_dim());
+      m_prior.sample(space, m_prior_rng.next(), theta);
+      m_simulator.simulate(space, theta, x, m_simulator_rng.next());
+      counts += classify_rows(space, theta, x).counts();
+      append(theta, x);
+    }
+    m_counts += counts;
+    return counts;
+  }
+
+  void append(const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) {
+    require_extent(theta.extent(1), theta_dim(), "NPE::append", "theta's column count");
+    require_extent(x.extent(1), x_dim(), "NPE::append", "x's column count");
+    require_extent(x.extent(0), theta.extent(0), "NPE::append", "x's row count (must equal theta's)");
+    const auto theta_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
+    const auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+    m_theta.insert(m_theta.end(), theta_host.data(), theta_host.data() + theta.extent(0) * theta_dim());
+    m_x.insert(m_x.end(), x_host.data(), x_host.data() + x.extent(0) * x_dim());
+  }
+
+  const TrainingReport& train(TrainingOptions options = {}) {
+    const std::size_t n = simulation_count();
+    require(n >= 2, "NPE::train", "there are ", n, " simulations; simulate() or append() at least 2");
+    Space space;
+    Matrix<Scalar, Space> theta("osbi::NPE::train_theta", n, theta_dim()), u("osbi::NPE::train_u", n, theta_dim());
+    Matrix<Scalar, Space> x("osbi::NPE::train_x", n, x_dim());
+    Kokkos::deep_copy(theta, Kokkos::View<const Scalar**, Kokkos::LayoutRight, Kokkos::HostSpace>(m_theta.data(), n, theta_dim()));
+    Kokkos::deep_copy(x, Kokkos::View<const Scalar**, Kokkos::LayoutRight, Kokkos::HostSpace>(m_x.data(), n, x_dim()));
+    m_transform.from_support(space, theta, u);
+    if constexpr (requires(Density& d, std::vector<double> v) { d.set_standardization(v, v, v, v); }) {
+      // z-score statistics of the finite rows (a failed simulation never shifts them).
+      RunningMoments<Scalar, Space> theta_moments(theta_dim()), x_moments(x_dim());
+      const auto joint_rows = detail::finite_rows<Scalar, Space>(u, x);
+      Kokkos::View<std::size_t*, typename Space::memory_space> index("osbi::NPE::finite", joint_rows.size());
+      Kokkos::deep_copy(index, Kokkos::View<const std::size_t*, Kokkos::HostSpace>(joint_rows.data(), joint_rows.size()));
+      Matrix<Scalar, Space> finite_u("osbi::NPE::finite_u", joint_rows.size(), theta_dim());
+      Matrix<Scalar, Space> finite_x("osbi::NPE::finite_x", joint_rows.size(), x_dim());
+      detail::gather_rows<Scalar, Space>(space, u, index, finite_u);
+      detail::gather_rows<Scalar, Space>(space, x, index, finite_x);
+      theta_moments.update(space, finite_u);
+      x_moments.update(space, finite_x);
+      m_density.set_standardization(theta_moments.mean(), theta_moments.standard_deviation(), x_moments.mean(),
+                                    x_moments.standard_deviation());
+    }
+    if (options.seed == 0) options.seed = m_options.seed;
+    m_report = osbi::train(m_density, u, x, options);
+    return m_report;
+  }
+
+  /// n posterior draws θ ~ q(θ | x0) (n × theta_dim), inside the prior's support.
+  Matrix<Scalar, Space> sample(const std::vector<double>& x0, std::size_t n, RandomStream& rng) {
+    require(n > 0, "NPE::sample", "n = 0 samples requested");
+    const auto context = observation(x0, "NPE::sample");
+    Space space;
+    Matrix<Scalar, Space> u("osbi::NPE::sample_u", n, theta_dim()), theta("osbi::NPE::sample_theta", n, theta_dim());
+    m_density.sample(space, context, n, rng.next(), u);
+    m_transform.to_support(space, u, theta);
+    space.fence();
+    return theta;
+  }
+
+  /// log q(θ_i | x0) for every row of theta; −∞ outside the prior's support.
+  Vector<Scalar, Space> log_prob(const ConstMatrix<Scalar, Space>& theta, const std::vector<double>& x0) {
+    require_extent(theta.extent(1), theta_dim(), "NPE::log_prob", "theta's column count");
+    const auto context = observation(x0, "NPE::log_prob");
+    Space space;
+    const std::size_t n = theta.extent(0);
+    Matrix<Scalar, Space> u("osbi::NPE::log_prob_u", n, theta_dim()), x("osbi::NPE::log_prob_x", n, x_dim());
+    Vector<Scalar, Space> jacobian("osbi::NPE::log_prob_jacobian", n), out("osbi::NPE::log_prob_out", n);
+    m_transform.from_support(space, theta, u, jacobian);
+    const std::size_t columns = x_dim();
+    Kokkos::parallel_for(
+        "osbi::inference::NPE::broadcast_x", Kokkos::RangePolicy<Space>(space, 0, n), KOKKOS_LAMBDA(const std::size_t i) {
+          for (std::size_t j = 0; j < columns; ++j) x(i, j) = context(0, j);
+        });
+    m_density.log_prob(space, u, x, out);
+    const Scalar minus_infinity = -std::numeric_limits<Scalar>::infinity();
+    Kokkos::parallel_for(
+        "osbi::inference::NPE::add_jacobian", Kokkos::RangePolicy<Space>(space, 0, n), KOKKOS_LAMBDA(const std::size_t i) {
+          // Outside the support the Jacobian term is −∞ whatever the density says at u = 0.
+          out(i) = jacobian(i) == minus_infinity ? minus_infinity : out(i) + jacobian(i);
+        });
+    space.fence();
+    return out;
+  }
+
+private:
+  Matrix<Scalar, Space> observation(const std::vector<double>& x0, const char* part) const {
+    require_extent(x0.size(), x_dim(), part, "the observation's size (the simulator's x_dim)");
+    for (std::size_t j = 0; j < x0.size(); ++j)
+      require(std::isfinite(x0[j]), part, "observation[", j, "] = ", x0[j], " must be finite");
+    Matrix<Scalar, Space> context("osbi::NPE::observation", 1, x_dim());
+    auto host = Kokkos::create_mirror_view(context);
+    for (std::size_t j = 0; j < x0.size(); ++j) host(0, j) = static_cast<Scalar>(x0[j]);
+    Kokkos::deep_copy(context, host);
+    return context;
+  }
+
+  PriorType m_prior;
+  SimulatorType m_simulator;
+  Density m_density;
+  NpeOptions m_options;
+  SupportTransform<Scalar, Space> m_transform;
+  RandomStream m_prior_rng, m_simulator_rng;
+  std::vector<Scalar> m_theta, m_x;
+  SimulationCounts m_counts;
+  TrainingReport m_report;
+};
+
+} // namespace osbi

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief NPE end to end on gaussian_linear, where the posterior is known: a LinearGaussian density
+/// (the exact posterior family) must recover mean x₀/2 and covariance 0.05·I; and the accounting and
+/// input checks of the recipe.
+#include <osbi/flow/linear_gaussian.hpp>
+#include <osbi/inference/npe.hpp>
+#include <osbi/prior/box_uniform.hpp>
+#include <osbi/simulator/gaussian_linear.hpp>
+#include <osbi/simulator/two_moons.hpp>
+
+#include <support/csv.hpp>
+#include <support/test_seed.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace {
+
+using Space = Kokkos::DefaultHostExecutionSpace;
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(npe)
+
+BOOST_AUTO_TEST_CASE(gaussian_linear_posterior_matches_the_closed_form) {
+  const osbi::GaussianLinear<double, Space> task;
+  osbi::NPE npe(task.prior(), task, osbi::LinearGaussian<double, Space>(10, 10), osbi::NpeOptions{.seed = osbi::testing::test_seed()});
+  const auto counts = npe.simulate(20'000);
+  BOOST_TEST(counts.ok == 20'000u);
+  osbi::TrainingOptions options;
+  options.learning_rate = 1e-3;
+  options.max_epochs = 400;
+  const auto& report = npe.train(options);
+  BOOST_TEST_MESSAGE("gaussian_linear NPE: " << report.epochs << " epochs, best " << report.best_epoch << ", val "
+                                             << report.best_validation_loss);
+  BOOST_TEST(report.rows_train + report.rows_validation + report.rows_dropped == 20'000u);
+  BOOST_TEST(report.rows_validation == 2'000u);
+  // Expected NLL under the true posterior N(x/2, 0.05 I): 10·(½ log(2π·0.05) + ½) = −0.786; 2 000
+  // validation rows give it a standard error of ≈ 0.05, so within 0.1 means a near-exact fit.
+  const double expected_nll = 10 * (0.5 * std::log(2 * M_PI * 0.05) + 0.5);
+  BOOST_TEST(std::abs(report.best_validation_loss - expected_nll) < 0.1, report.best_validation_loss << " vs " << expected_nll);
+
+  const auto x0 = osbi::testing::read_csv(osbi::testing::data_dir() / "sbibm/gaussian_linear/num_observation_1/observation.csv").at(0);
+  osbi::RandomStream rng(osbi::testing::test_seed(), 9);
+  const std::size_t n = 20'000;
+  const auto theta = npe.sample(x0, n, rng);
+  // Sample means within 0.02 of x0/2 (the estimator's own error ~0.01 plus Monte Carlo 0.0016) and
+  // variances within 20 % of 0.05 in every dimension.
+  for (std::size_t j = 0; j < 10; ++j) {
+    double mean = 0, square = 0;
+    for (std::size_t i = 0; i < n; ++i) mean += theta(i, j), square += theta(i, j) * theta(i, j);
+    mean /= n;
+    const double variance = square / n - mean * mean;
+    BOOST_TEST(std::abs(mean - x0[j] / 2) < 0.02, "dim " << j << ": mean " << mean << " vs " << x0[j] / 2);
+    BOOST_TEST(std::abs(variance - 0.05) < 0.01, "dim " << j << ": variance " << variance);
+  }
+  // log_prob agrees with the closed-form posterior density up to the fit's error.
+  const auto log_q = npe.log_prob(theta, x0);
+  double worst = 0;
+  for (std::size_t i = 0; i < 100; ++i) {
+    double exact = 0;
+    for (std::size_t j = 0; j < 10; ++j)
+      exact += -0.5 * std::pow(theta(i, j) - x0[j] / 2, 2) / 0.05 - 0.5 * std::log(2 * M_PI * 0.05);
+    worst = std::max(worst, std::abs(log_q(i) - exact));
+  }
+  BOOST_TEST(worst < 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(bounded_prior_samples_stay_in_support_and_log_prob_is_minus_infinity_outside) {
+  const osbi::TwoMoons<double, Space> task;
+  osbi::NPE npe(task.prior(), task, osbi::LinearGaussian<double, Space>(2, 2), osbi::NpeOptions{.seed = 3});
+  npe.simulate(2'000);
+  osbi::TrainingOptions options;
+  options.max_epochs = 3;
+  npe.train(options);
+  osbi::RandomStream rng(5);
+  const auto theta = npe.sample({0.1, -0.2}, 5'000, rng);
+  std::size_t outside = 0;
+  for (std::size_t i = 0; i < theta.extent(0); ++i)
+    for (std::size_t j = 0; j < 2; ++j) outside += !(theta(i, j) > -1.0 && theta(i, j) < 1.0);
+  BOOST_TEST(outside == 0u);
+  osbi::Matrix<double, Space> probe("probe", 2, 2);
+  probe(0, 0) = 1.5, probe(0, 1) = 0.0, probe(1, 0) = 0.2, probe(1, 1) = 0.3;
+  const auto log_q = npe.log_prob(probe, {0.1, -0.2});
+  BOOST_TEST(log_q(0) == -std::numeric_limits<double>::infinity());
+  BOOST_TEST(std::isfinite(log_q(1)));
+}
+
+BOOST_AUTO_TEST_CASE(bad_observations_and_requests_are_rejected) {
+  const osbi::GaussianLinear<double, Space> task(2);
+  osbi::NPE npe(task.prior(), task, osbi::LinearGaussian<double, Space>(2, 2));
+  osbi::RandomStream rng(1);
+  BOOST_CHECK_THROW(npe.train(), osbi::InvalidArgument); // no simulations yet
+  npe.simulate(100);
+  npe.train(osbi::TrainingOptions{.max_epochs = 1});
+  BOOST_CHECK_THROW(npe.sample({0.1, 0.2, 0.3}, 10, rng), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(npe.sample({0.1, std::nan("")}, 10, rng), osbi::InvalidArgument);
+  BOOST_CHECK_THROW(npe.sample({0.1, 0.2}, 0, rng), osbi::InvalidArgument);
+  BOOST_CHECK_THROW((osbi::NPE(task.prior(), task, osbi::LinearGaussian<double, Space>(3, 2))), osbi::DimensionMismatch);
+}
+
+BOOST_AUTO_TEST_CASE(non_finite_training_rows_are_dropped_and_counted) {
+  const osbi::GaussianLinear<double, Space> task(2);
+  osbi::NPE npe(task.prior(), task, osbi::LinearGaussian<double, Space>(2, 2));
+  npe.simulate(500);
+  osbi::Matrix<double, Space> theta("theta", 7, 2), x("x", 7, 2);
+  for (std::size_t i = 0; i < 7; ++i) theta(i, 0) = theta(i, 1) = x(i, 0) = x(i, 1) = 0.1;
+  x(2, 1) = std::numeric_limits<double>::quiet_NaN();
+  x(5, 0) = std::numeric_limits<double>::infinity();
+  theta(6, 1) = std::numeric_limits<double>::quiet_NaN();
+  npe.append(theta, x);
+  const auto& report = npe.train(osbi::TrainingOptions{.max_epochs = 2});
+  BOOST_TEST(report.rows_total == 507u);
+  BOOST_TEST(report.rows_dropped == 3u);
+  BOOST_TEST(report.rows_train + report.rows_validation == 504u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
