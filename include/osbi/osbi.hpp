@@ -4,8 +4,10 @@
 
 #include <osbi/core.hpp>
 #include <osbi/flow.hpp>
+#include <osbi/inference.hpp>
 #include <osbi/io.hpp>
 #include <osbi/nn.hpp>
 #include <osbi/optim.hpp>
 #include <osbi/prior.hpp>
 #include <osbi/simulator.hpp>
+#include <osbi/train.hpp>

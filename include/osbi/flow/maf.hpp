@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief ConditionalMAF: a masked autoregressive flow q(θ | x) (sbi's "maf" density estimator); models ConditionalDensity.
+#pragma once
+
+#include <osbi/flow/conditional_density.hpp>
+#include <osbi/flow/made.hpp>
+
+#include <osbi/nn/detail/layer_support.hpp>
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/random.hpp>
+#include <osbi/core/types.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace osbi {
+
+/// Architecture of a ConditionalMAF; the defaults are sbi's (`posterior_nn("maf")`: 5 transforms,
+/// 2 blocks of 50 hidden units). `seed` fixes the initial parameters and the permutations.
+struct MAFOptions {
+  std::size_t transforms = 5;
+  std::size_t hidden = 50;
+  std::size_t blocks = 2;
+  std::uint64_t seed = 0;
+};
+
+namespace detail {
+
+/// softplus(a) = log(1 + eᵃ), without overflow for large a.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar maf_softplus(Scalar a) {
+  const Scalar positive = a > Scalar(0) ? a : Scalar(0);
+  return positive + math::log1p(math::exp(-math::fabs(a)));
+}
+
+/// σ(a) = softplus'(a), without overflow for large |a|.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar maf_sigmoid(Scalar a) {
+  if (a >= Scalar(0)) return Scalar(1) / (Scalar(1) + math::exp(-a));
+  const Scalar e = math::exp(a);
+  return e / (Scalar(1) + e);
+}
+
+} // namespace detail
+
+/*
+ * ConditionalMAF — q(θ | x) as in sbi's default NPE estimator (nflows; the peer's ConditionalMAF):
+ *
+ *   c   = (x − x_mean) / x_std                                    the embedding (fixed z-scoring)
+ *   y₀  = (θ − θ_mean) / θ_std                                    an affine transform of the flow
+ *   for k = 0 … K−1:   p = MADE_k(y_k, c) (N × 2D, ConditionalMADE in made.hpp)
+ *                      s_j = softplus(p_{2j}) + 10⁻³,  z_j = s_j·y_{k,j} + p_{2j+1}
+ *                      y_{k+1, j} = z_{π_k(j)}                    (a fixed random permutation)
+ *   log q(θ | x) = log N(y_K; 0, I) + Σ_k Σ_j log s_{k,j} − Σ_j log θ_std_j
+ *
+ * Each MADE makes z_j depend on y_{<j} only, so the Jacobian of every transform is triangular and
+ * the log-determinant is Σ log s. Sampling draws u ~ N(0, I) (row i from rng.row(i), D normals in
+ * column order) and inverts the transforms in reverse: undo π_k, then D passes of
+ * y ← (v − shift(y)) / scale(y) from y = 0 (pass d fixes dimension d), then θ = y·θ_std + θ_mean.
+ *
+ * Parameters: one flat buffer, [MADE 0 | MADE 1 | …] (each laid out as ConditionalMADE says).
+ * The permutations π_k are drawn on the host from `seed` (Fisher–Yates on a Philox stream), so they
+ * are the same on every backend. Standardization defaults to the identity; set it from the training
+ * data with set_standardization (sbi z-scores both θ and x by default).
+ * nll_backward needs a batch of at least one row (InvalidArgument otherwise). sample with n = 0
+ * draws nothing (a no-op on a 0 × D output). Buffers grow with the largest batch seen.
+ */
+template <class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>
+class ConditionalMAF {
+public:
+  using scalar_type = Scalar;
+  using execution_space = ExecutionSpace;
+  using options_type = MAFOptions;
+  using made_type = ConditionalMADE<Scalar, ExecutionSpace>;
+  /// The constant added to softplus so that scales stay positive (nflows' default).
+  static constexpr double scale_epsilon = 1e-3;
+
+  ConditionalMAF(std::size_t theta_dim, std::size_t context_dim, const MAFOptions& options = {})
+      : m_theta_dim(theta_dim), m_context_dim(context_dim), m_options(options),
+        m_context(label("flow", "ConditionalMAF", "context"), context_dim),
+        m_log_det(label("flow", "ConditionalMAF", "log_det"), 1),
+        m_grad_y(label("flow", "ConditionalMAF", "grad_y"), theta_dim),
+        m_grad_direct(label("flow", "ConditionalMAF", "grad_direct"), theta_dim),
+        m_grad_made(label("flow", "ConditionalMAF", "grad_made"), theta_dim),
+        m_grad_params(label("flow", "ConditionalMAF", "grad_params"), 2 * theta_dim),
+        m_sample_state(label("flow", "ConditionalMAF", "sample_state"), theta_dim),
+        m_sample_target(label("flow", "ConditionalMAF", "sample_target"), theta_dim) {
+    require(theta_dim > 0, part, "theta_dim must be > 0");
+    require(context_dim > 0, part, "context_dim must be > 0");
+    require(options.transforms > 0, part, "options.transforms must be > 0");
+    require(options.hidden > 0, part, "options.hidden must be > 0");
+    const std::size_t transforms = options.transforms;
+    m_mades.reserve(transforms);
+    for (std::size_t k = 0; k < transforms; ++k)
+      m_mades.emplace_back(theta_dim, context_dim, options.hidden, options.blocks);
+    for (std::size_t k = 0; k <= transforms; ++k)
+      m_y.emplace_back(label("flow", "ConditionalMAF", "y_" + std::to_string(k)), theta_dim);
+    for (std::size_t k = 0; k < transforms; ++k)
+      m_scale.emplace_back(label("flow", "ConditionalMAF", "scale_" + std::to_string(k)), theta_dim);
+    m_made_params.resize(transforms);
+
+    std::size_t count = 0;
+    for (const auto& made : m_mades)
+      count += made.parameter_count();
+    m_parameters = Vector<Scalar, ExecutionSpace>(label("flow", "ConditionalMAF", "parameters"), count);
+    m_gradients = Vector<Scalar, ExecutionSpace>(label("flow", "ConditionalMAF", "gradients"), count);
+    std::size_t offset = 0;
+    const BatchRandom init = RandomStream(options.seed, init_stream).at(0);
+    const ExecutionSpace space;
+    for (std::size_t k = 0; k < transforms; ++k) {
+      const auto slice = std::make_pair(offset, offset + m_mades[k].parameter_count());
+      m_mades[k].bind(Kokkos::subview(m_parameters, slice), Kokkos::subview(m_gradients, slice));
+      m_mades[k].initialize(space, init.split(static_cast<std::uint32_t>(k)));
+      offset = slice.second;
+    }
+
+    // Permutations: y_{k+1, j} = z_{π_k(j)}; the inverse maps back.
+    m_permutation = IndexMatrix(label("flow", "ConditionalMAF", "permutation"), transforms, theta_dim);
+    m_inverse_permutation = IndexMatrix(label("flow", "ConditionalMAF", "inverse_permutation"), transforms, theta_dim);
+    auto forward_host = Kokkos::create_mirror_view(m_permutation);
+    auto inverse_host = Kokkos::create_mirror_view(m_inverse_permutation);
+    const BatchRandom permutation_rng = RandomStream(options.seed, permutation_stream).at(0);
+    for (std::size_t k = 0; k < transforms; ++k) {
+      std::vector<int> order(theta_dim);
+      for (std::size_t j = 0; j < theta_dim; ++j)
+        order[j] = static_cast<int>(j);
+      RowRandom generator = permutation_rng.row(k);
+      for (std::size_t i = theta_dim; i-- > 1;) {
+        const std::size_t j = static_cast<std::size_t>(generator.next_u64() % (i + 1));
+        std::swap(order[i], order[j]);
+      }
+      for (std::size_t j = 0; j < theta_dim; ++j) {
+        forward_host(k, j) = order[j];
+        inverse_host(k, static_cast<std::size_t>(order[j])) = static_cast<int>(j);
+      }
+    }
+    Kokkos::deep_copy(m_permutation, forward_host);
+    Kokkos::deep_copy(m_inverse_permutation, inverse_host);
+
+    set_standardization(std::vector<double>(theta_dim, 0.0), std::vector<double>(theta_dim, 1.0),
+                        std::vector<double>(context_dim, 0.0), std::vector<double>(context_dim, 1.0));
+    space.fence();
+  }
+
+  // The MADEs are bound to slices of this object's buffers: a copy would share them. Moves are fine.
+  ConditionalMAF(const ConditionalMAF&) = delete;
+  ConditionalMAF& operator=(const ConditionalMAF&) = delete;
+  ConditionalMAF(ConditionalMAF&&) = default;
+  ConditionalMAF& operator=(ConditionalMAF&&) = default;
+
+  std::size_t theta_dim() const { return m_theta_dim; }
+  std::size_t context_dim() const { return m_context_dim; }
+  const MAFOptions& options() const { return m_options; }
+  std::size_t transforms() const { return m_mades.size(); }
+  std::size_t parameter_count() const { return m_parameters.extent(0); }
+
+  Vector<Scalar, ExecutionSpace> parameters() const { return m_parameters; }
+  Vector<Scalar, ExecutionSpace> gradients() const { return m_gradients; }
+  void zero_gradients(const ExecutionSpace& space) { Kokkos::deep_copy(space, m_gradients, Scalar(0)); }
+
+  /// The MADE of transform k (its parameters are a slice of parameters()).
+  made_type& made(std::size_t k) {
+    require(k < m_mades.size(), part, "made(", k, "): there are ", m_mades.size(), " transforms");
+    return m_mades[k];
+  }
+
+  /// π_k on the host: after transform k, dimension j holds the transform's output π_k(j).
+  std::vector<int> permutation(std::size_t k) const {
+    require(k < m_mades.size(), part, "permutation(", k, "): there are ", m_mades.size(), " transforms");
+    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_permutation);
+    std::vector<int> result(m_theta_dim);
+    for (std::size_t j = 0; j < m_theta_dim; ++j)
+      result[j] = host(k, j);
+    return result;
+  }
+
+  /// z-scoring: θ through an affine transform of the flow (its log-determinant −Σ log θ_std counts in
+  /// log_prob), x as the embedding. Standard deviations must be finite and > 0 (the caller clamps,
+  /// as sbi does with 1e-14), means finite; sizes theta_dim and context_dim.
+  void set_standardization(const std::vector<double>& theta_mean, const std::vector<double>& theta_std,
+                           const std::vector<double>& x_mean, const std::vector<double>& x_std) {
+    require_extent(theta_mean.size(), m_theta_dim, part, "set_standardization: theta_mean's size (theta_dim)");
+    require_extent(theta_std.size(), m_theta_dim, part, "set_standardization: theta_std's size (theta_dim)");
+    require_extent(x_mean.size(), m_context_dim, part, "set_standardization: x_mean's size (context_dim)");
+    require_extent(x_std.size(), m_context_dim, part, "set_standardization: x_std's size (context_dim)");
+    auto check = [](const std::vector<double>& mean, const std::vector<double>& deviation, const char* name) {
+      for (std::size_t j = 0; j < mean.size(); ++j) {
+        require(std::isfinite(mean[j]), part, "set_standardization: ", name, "_mean[", j, "] = ", mean[j],
+                " must be finite");
+        require(std::isfinite(deviation[j]) && deviation[j] > 0.0, part, "set_standardization: ", name, "_std[", j,
+                "] = ", deviation[j], " must be finite and > 0");
+      }
+    };
+    check(theta_mean, theta_std, "theta");
+    check(x_mean, x_std, "x");
+    m_theta_mean = to_device(theta_mean, "theta_mean");
+    m_theta_std = to_device(theta_std, "theta_std");
+    m_x_mean = to_device(x_mean, "x_mean");
+    m_x_std = to_device(x_std, "x_std");
+    double log_det = 0.0;
+    for (double deviation : theta_std)
+      log_det -= std::log(deviation);
+    m_log_det_standardization = log_det;
+  }
+
+  /// out(i) = log q(θ_i | x_i).
+  void log_prob(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+                const ConstMatrix<Scalar, ExecutionSpace>& x, const Vector<Scalar, ExecutionSpace>& out) {
+    check_pairs("log_prob", theta, x);
+    require_extent(out.extent(0), theta.extent(0), part, "log_prob: out's size (theta's row count)");
+    const std::size_t batch = theta.extent(0);
+    if (batch == 0) return;
+    forward_pass(space, theta, x);
+    const ConstMatrix<Scalar, ExecutionSpace> y = m_y.back().rows(batch), log_det = m_log_det.rows(batch);
+    const Vector<Scalar, ExecutionSpace> result = out;
+    const std::size_t dim = m_theta_dim;
+    const Scalar constant = static_cast<Scalar>(m_log_det_standardization - 0.5 * static_cast<double>(dim) * log_two_pi);
+    Kokkos::parallel_for(
+        "osbi::flow::ConditionalMAF::log_prob", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          Scalar squares = 0;
+          for (std::size_t j = 0; j < dim; ++j)
+            squares += y(i, j) * y(i, j);
+          result(i) = constant - Scalar(0.5) * squares + log_det(i, 0);
+        });
+  }
+
+  /// z(i) = the base-space point of θ_i given x_i (the flow's density direction, y_K above): sampling
+  /// maps a base draw u to θ, and to_base maps that θ back to u (up to rounding).
+  void to_base(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+               const ConstMatrix<Scalar, ExecutionSpace>& x, const Matrix<Scalar, ExecutionSpace>& z) {
+    check_pairs("to_base", theta, x);
+    require_extent(z.extent(0), theta.extent(0), part, "to_base: z's row count (theta's row count)");
+    require_extent(z.extent(1), m_theta_dim, part, "to_base: z's column count (theta_dim)");
+    if (theta.extent(0) == 0) return;
+    forward_pass(space, theta, x);
+    Kokkos::deep_copy(space, z, m_y.back().rows(theta.extent(0)));
+  }
+
+  /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
+  double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+                      const ConstMatrix<Scalar, ExecutionSpace>& x) {
+    check_pairs("nll_backward", theta, x);
+    const std::size_t batch = theta.extent(0);
+    require(batch > 0, part, "nll_backward: the batch is empty (the mean of no rows is undefined)");
+    forward_pass(space, theta, x);
+    const std::size_t dim = m_theta_dim;
+    const Scalar inverse_batch = Scalar(1) / static_cast<Scalar>(batch);
+
+    // Loss and ∂L/∂y_K = y_K / N.
+    const ConstMatrix<Scalar, ExecutionSpace> y_last = m_y.back().rows(batch), log_det = m_log_det.rows(batch);
+    const Matrix<Scalar, ExecutionSpace> grad_y = m_grad_y.rows(batch);
+    double sum = 0.0;
+    Kokkos::parallel_reduce(
+        "osbi::flow::ConditionalMAF::nll", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
+        KOKKOS_LAMBDA(const std::size_t i, double& partial) {
+          double squares = 0;
+          for (std::size_t j = 0; j < dim; ++j) {
+            const Scalar value = y_last(i, j);
+            squares += static_cast<double>(value) * static_cast<double>(value);
+            grad_y(i, j) = value * inverse_batch;
+          }
+          partial += 0.5 * squares - static_cast<double>(log_det(i, 0));
+        },
+        sum);
+    const double loss = sum / static_cast<double>(batch) + 0.5 * static_cast<double>(dim) * log_two_pi -
+                        m_log_det_standardization;
+
+    const Matrix<Scalar, ExecutionSpace> grad_params = m_grad_params.rows(batch);
+    const Matrix<Scalar, ExecutionSpace> grad_direct = m_grad_direct.rows(batch);
+    const Matrix<Scalar, ExecutionSpace> grad_made = m_grad_made.rows(batch);
+    for (std::size_t k = m_mades.size(); k-- > 0;) {
+      const ConstMatrix<Scalar, ExecutionSpace> y = m_y[k].rows(batch), scale = m_scale[k].rows(batch);
+      const ConstMatrix<Scalar, ExecutionSpace> params = m_made_params[k];
+      const ConstMatrix<Scalar, ExecutionSpace> upstream = grad_y;
+      const auto inverse = Kokkos::subview(m_inverse_permutation, k, Kokkos::ALL);
+      // z_m = s_m·y_m + b_m with z_m = y_{k+1, π⁻¹(m)}; L also holds −(1/N)·log s_m.
+      Kokkos::parallel_for(
+          "osbi::flow::ConditionalMAF::transform_backward", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
+          KOKKOS_LAMBDA(const std::size_t i) {
+            for (std::size_t m = 0; m < dim; ++m) {
+              const Scalar grad_z = upstream(i, static_cast<std::size_t>(inverse(m)));
+              const Scalar s = scale(i, m);
+              const Scalar grad_s = grad_z * y(i, m) - inverse_batch / s;
+              grad_params(i, 2 * m) = grad_s * detail::maf_sigmoid(params(i, 2 * m));
+              grad_params(i, 2 * m + 1) = grad_z;
+              grad_direct(i, m) = grad_z * s;
+            }
+          });
+      // θ is data and the standardization is fixed: the first MADE needs no input gradient.
+      m_mades[k].backward(space, grad_params, k > 0 ? grad_made : Matrix<Scalar, ExecutionSpace>(),
+                          Matrix<Scalar, ExecutionSpace>());
+      if (k == 0) break;
+      Kokkos::parallel_for(
+          "osbi::flow::ConditionalMAF::sum_input_gradients",
+          Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
+          KOKKOS_LAMBDA(const std::size_t i, const std::size_t m) {
+            grad_y(i, m) = grad_direct(i, m) + grad_made(i, m);
+          });
+    }
+    return loss;
+  }
+
+  /// One draw θ_i ~ q(· | x_i) per row of x into theta (row i uses rng.row(i) only).
+  void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
+              const Matrix<Scalar, ExecutionSpace>& theta) {
+    require_extent(x.extent(1), m_context_dim, part, "sample: x's column count (context_dim)");
+    require_extent(theta.extent(1), m_theta_dim, part, "sample: theta's column count (theta_dim)");
+    require_extent(theta.extent(0), x.extent(0), part, "sample: theta's row count (x's row count)");
+    const std::size_t batch = x.extent(0);
+    if (batch == 0) return;
+    embed(space, x, batch, false);
+    invert(space, batch, rng, theta);
+  }
+
+  /// n draws θ ~ q(· | x_one) for one context (x_one: 1 × context_dim) into theta (n × theta_dim);
+  /// n = 0 draws nothing.
+  void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x_one, std::size_t n,
+              BatchRandom rng, const Matrix<Scalar, ExecutionSpace>& theta) {
+    require_extent(x_one.extent(0), 1, part, "sample: x_one's row count (one context)");
+    require_extent(x_one.extent(1), m_context_dim, part, "sample: x_one's column count (context_dim)");
+    require_extent(theta.extent(1), m_theta_dim, part, "sample: theta's column count (theta_dim)");
+    require_extent(theta.extent(0), n, part, "sample: theta's row count (n)");
+    if (n == 0) return;
+    embed(space, x_one, n, true);
+    invert(space, n, rng, theta);
+  }
+
+private:
+  using Buffer = nn::detail::BatchBuffer<Scalar, ExecutionSpace>;
+  using IndexMatrix = Kokkos::View<int**, Kokkos::LayoutRight, typename ExecutionSpace::memory_space>;
+  static constexpr const char* part = "osbi::flow::ConditionalMAF";
+  static constexpr std::uint64_t init_stream = 0x4D414649u;        // "MAFI"
+  static constexpr std::uint64_t permutation_stream = 0x4D414650u; // "MAFP"
+  static constexpr double log_two_pi = 1.83787706640934548356;
+
+  Vector<Scalar, ExecutionSpace> to_device(const std::vector<double>& values, const char* name) const {
+    Vector<Scalar, ExecutionSpace> device(label("flow", "ConditionalMAF", name), values.size());
+    auto host = Kokkos::create_mirror_view(device);
+    for (std::size_t j = 0; j < values.size(); ++j)
+      host(j) = static_cast<Scalar>(values[j]);
+    Kokkos::deep_copy(device, host);
+    return device;
+  }
+
+  void check_pairs(const char* step, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+                   const ConstMatrix<Scalar, ExecutionSpace>& x) const {
+    const std::string where = std::string(step) + ": ";
+    require_extent(theta.extent(1), m_theta_dim, part, where + "theta's column count (theta_dim)");
+    require_extent(x.extent(1), m_context_dim, part, where + "x's column count (context_dim)");
+    require_extent(x.extent(0), theta.extent(0), part, where + "x's row count (theta's row count)");
+  }
+
+  /// m_context.rows(rows) = (x − x_mean) / x_std; with `broadcast` every row uses x's row 0.
+  void embed(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, std::size_t rows,
+             bool broadcast) {
+    const Matrix<Scalar, ExecutionSpace> context = m_context.rows(rows);
+    const ConstVector<Scalar, ExecutionSpace> mean = m_x_mean, deviation = m_x_std;
+    const ConstMatrix<Scalar, ExecutionSpace> input = x;
+    Kokkos::parallel_for(
+        "osbi::flow::ConditionalMAF::embed",
+        Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {rows, m_context_dim}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
+          context(i, j) = (input(broadcast ? 0 : i, j) - mean(j)) / deviation(j);
+        });
+  }
+
+  /// The density direction for a non-empty batch: fills m_y[0…K], m_scale, m_log_det, m_made_params.
+  void forward_pass(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+                    const ConstMatrix<Scalar, ExecutionSpace>& x) {
+    const std::size_t batch = theta.extent(0), dim = m_theta_dim;
+    embed(space, x, batch, false);
+    {
+      const Matrix<Scalar, ExecutionSpace> y0 = m_y[0].rows(batch);
+      const ConstVector<Scalar, ExecutionSpace> mean = m_theta_mean, deviation = m_theta_std;
+      const ConstMatrix<Scalar, ExecutionSpace> input = theta;
+      Kokkos::parallel_for(
+          "osbi::flow::ConditionalMAF::standardize",
+          Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
+          KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
+            y0(i, j) = (input(i, j) - mean(j)) / deviation(j);
+          });
+    }
+    const ConstMatrix<Scalar, ExecutionSpace> context = m_context.rows(batch);
+    const Matrix<Scalar, ExecutionSpace> log_det = m_log_det.rows(batch);
+    for (std::size_t k = 0; k < m_mades.size(); ++k) {
+      const ConstMatrix<Scalar, ExecutionSpace> y = m_y[k].rows(batch);
+      const Matrix<Scalar, ExecutionSpace> next = m_y[k + 1].rows(batch), scale = m_scale[k].rows(batch);
+      const ConstMatrix<Scalar, ExecutionSpace> params = m_mades[k].forward(space, y, context);
+      m_made_params[k] = params;
+      const auto permutation = Kokkos::subview(m_permutation, k, Kokkos::ALL);
+      const bool first = k == 0;
+      const Scalar epsilon = static_cast<Scalar>(scale_epsilon);
+      Kokkos::parallel_for(
+          "osbi::flow::ConditionalMAF::transform", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
+          KOKKOS_LAMBDA(const std::size_t i) {
+            Scalar total = first ? Scalar(0) : log_det(i, 0);
+            for (std::size_t m = 0; m < dim; ++m) {
+              const Scalar s = detail::maf_softplus(params(i, 2 * m)) + epsilon;
+              scale(i, m) = s;
+              total += math::log(s);
+            }
+            for (std::size_t j = 0; j < dim; ++j) {
+              const std::size_t m = static_cast<std::size_t>(permutation(j));
+              next(i, j) = scale(i, m) * y(i, m) + params(i, 2 * m + 1);
+            }
+            log_det(i, 0) = total;
+          });
+    }
+  }
+
+  /// Draws the base sample and inverts every transform; m_context.rows(batch) holds the embedding.
+  void invert(const ExecutionSpace& space, std::size_t batch, BatchRandom rng,
+              const Matrix<Scalar, ExecutionSpace>& theta) {
+    const std::size_t dim = m_theta_dim;
+    const Matrix<Scalar, ExecutionSpace> state = m_sample_state.rows(batch), target = m_sample_target.rows(batch);
+    const ConstMatrix<Scalar, ExecutionSpace> context = m_context.rows(batch);
+    Kokkos::parallel_for(
+        "osbi::flow::ConditionalMAF::draw_base", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          RowRandom generator = rng.row(i);
+          for (std::size_t j = 0; j < dim; ++j)
+            state(i, j) = static_cast<Scalar>(generator.normal());
+        });
+    const Scalar epsilon = static_cast<Scalar>(scale_epsilon);
+    for (std::size_t k = m_mades.size(); k-- > 0;) {
+      const auto inverse = Kokkos::subview(m_inverse_permutation, k, Kokkos::ALL);
+      // Undo π_k (z_m = y_{k+1, π⁻¹(m)}), then start the fixed-point passes from y = 0.
+      Kokkos::parallel_for(
+          "osbi::flow::ConditionalMAF::unpermute", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
+          KOKKOS_LAMBDA(const std::size_t i) {
+            for (std::size_t m = 0; m < dim; ++m)
+              target(i, m) = state(i, static_cast<std::size_t>(inverse(m)));
+            for (std::size_t m = 0; m < dim; ++m)
+              state(i, m) = Scalar(0);
+          });
+      for (std::size_t pass = 0; pass < dim; ++pass) {
+        const ConstMatrix<Scalar, ExecutionSpace> params = m_mades[k].forward(space, state, context);
+        Kokkos::parallel_for(
+            "osbi::flow::ConditionalMAF::inverse_pass",
+            Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
+            KOKKOS_LAMBDA(const std::size_t i, const std::size_t m) {
+              const Scalar s = detail::maf_softplus(params(i, 2 * m)) + epsilon;
+              state(i, m) = (target(i, m) - params(i, 2 * m + 1)) / s;
+            });
+      }
+    }
+    const ConstVector<Scalar, ExecutionSpace> mean = m_theta_mean, deviation = m_theta_std;
+    const Matrix<Scalar, ExecutionSpace> result = theta;
+    Kokkos::parallel_for(
+        "osbi::flow::ConditionalMAF::unstandardize",
+        Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { result(i, j) = state(i, j) * deviation(j) + mean(j); });
+  }
+
+  std::size_t m_theta_dim, m_context_dim;
+  MAFOptions m_options;
+  std::vector<made_type> m_mades;
+  Vector<Scalar, ExecutionSpace> m_parameters, m_gradients;
+  IndexMatrix m_permutation, m_inverse_permutation;
+  Vector<Scalar, ExecutionSpace> m_theta_mean, m_theta_std, m_x_mean, m_x_std;
+  double m_log_det_standardization = 0.0;
+  Buffer m_context, m_log_det, m_grad_y, m_grad_direct, m_grad_made, m_grad_params, m_sample_state, m_sample_target;
+  std::vector<Buffer> m_y, m_scale;
+  std::vector<ConstMatrix<Scalar, ExecutionSpace>> m_made_params;
+};
+
+static_assert(ConditionalDensity<ConditionalMAF<float, DefaultExecutionSpace>>,
+              "ConditionalMAF must model ConditionalDensity (osbi/flow/conditional_density.hpp)");
+
+/// sbi's default NPE density estimator (`posterior_nn("maf")`): 5 MADE transforms of 2 × 50 hidden units.
+template <class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>
+ConditionalMAF<Scalar, ExecutionSpace> sbi_default_maf(std::size_t theta_dim, std::size_t context_dim,
+                                                      std::uint64_t seed = 0) {
+  MAFOptions options;
+  options.seed = seed;
+  return ConditionalMAF<Scalar, ExecutionSpace>(theta_dim, context_dim, options);
+}
+
+/// The type of sbi's default estimator in float on the default backend (its default MAFOptions are sbi's).
+using SbiMAF = ConditionalMAF<real_t, DefaultExecutionSpace>;
+
+} // namespace osbi
