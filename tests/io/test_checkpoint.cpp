@@ -14,6 +14,8 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <support/files.hpp>
+
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
@@ -38,33 +40,10 @@ namespace fs = std::filesystem;
 namespace optim = osbi::optim;
 using Space = Kokkos::DefaultExecutionSpace;
 
-// A fresh directory per test case, removed afterwards.
-struct ScratchDirectory {
-  fs::path path;
-  ScratchDirectory() {
-    std::random_device entropy;
-    path = fs::temp_directory_path() / ("osbi_test_checkpoint_" + std::to_string(entropy()) + std::to_string(entropy()));
-    fs::create_directories(path);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-};
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using osbi::testing::contains;
+using osbi::testing::read_bytes;
+using osbi::testing::ScratchDirectory;
+using osbi::testing::write_bytes;
 
 std::uint64_t get_le(const std::string& bytes, std::size_t offset, std::size_t size) {
   std::uint64_t value = 0;

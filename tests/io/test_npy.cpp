@@ -8,6 +8,8 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <support/files.hpp>
+
 #include <boost/test/unit_test.hpp>
 
 #include <cstddef>
@@ -30,33 +32,10 @@ namespace fs = std::filesystem;
 // numpy is a Debian package for the system interpreter; the python3 first on PATH may lack it.
 const char* const python = "/usr/bin/python3";
 
-// A fresh directory per test case, removed afterwards.
-struct ScratchDirectory {
-  fs::path path;
-  ScratchDirectory() {
-    std::random_device entropy;
-    path = fs::temp_directory_path() / ("osbi_test_npy_" + std::to_string(entropy()) + std::to_string(entropy()));
-    fs::create_directories(path);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-};
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using osbi::testing::contains;
+using osbi::testing::read_bytes;
+using osbi::testing::ScratchDirectory;
+using osbi::testing::write_bytes;
 
 // Element k of a test array: distinct values, with the edge values of T among the first few.
 template <class T>

@@ -10,6 +10,7 @@
 #include <osbi/simulator/simulator.hpp>
 #include <osbi/testing/check_simulator.hpp>
 
+#include <support/errors.hpp>
 #include <support/statistics.hpp>
 #include <support/test_seed.hpp>
 
@@ -55,14 +56,7 @@ std::vector<double> simulate_on_host(const Simulator& simulator, const std::vect
   return std::vector<double>(x_host.data(), x_host.data() + rows * x_dim);
 }
 
-// Predicate: a DimensionMismatch whose message shows the actual and the expected size.
-auto names_sizes(std::size_t actual, std::size_t expected) {
-  return [=](const osbi::DimensionMismatch& error) {
-    const std::string message = error.what();
-    return message.find("has " + std::to_string(actual)) != std::string::npos &&
-           message.find("expected " + std::to_string(expected)) != std::string::npos;
-  };
-}
+using osbi::testing::names_sizes;
 
 } // namespace
 

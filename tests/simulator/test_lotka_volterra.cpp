@@ -10,6 +10,7 @@
 #include <osbi/simulator/simulator.hpp>
 #include <osbi/testing/check_simulator.hpp>
 
+#include <support/errors.hpp>
 #include <support/statistics.hpp>
 #include <support/test_seed.hpp>
 
@@ -99,13 +100,7 @@ simulate_rows(const osbi::LotkaVolterra<Scalar, ExecutionSpace>& simulator, cons
           std::vector<int>(status_host.data(), status_host.data() + rows)};
 }
 
-auto names_sizes(std::size_t actual, std::size_t expected) {
-  return [=](const osbi::DimensionMismatch& error) {
-    const std::string message = error.what();
-    return message.find("has " + std::to_string(actual)) != std::string::npos &&
-           message.find("expected " + std::to_string(expected)) != std::string::npos;
-  };
-}
+using osbi::testing::names_sizes;
 
 } // namespace
 

@@ -10,6 +10,7 @@
 #include <osbi/simulator/simulator.hpp>
 #include <osbi/testing/check_simulator.hpp>
 
+#include <support/errors.hpp>
 #include <support/statistics.hpp>
 #include <support/test_seed.hpp>
 
@@ -77,13 +78,7 @@ double bin_probability(std::array<double, 2> theta, double u0, double v0, double
   return sum * half * half;
 }
 
-auto names_sizes(std::size_t actual, std::size_t expected) {
-  return [=](const osbi::DimensionMismatch& error) {
-    const std::string message = error.what();
-    return message.find("has " + std::to_string(actual)) != std::string::npos &&
-           message.find("expected " + std::to_string(expected)) != std::string::npos;
-  };
-}
+using osbi::testing::names_sizes;
 
 } // namespace
 
