@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osbi/core.hpp>
+#include <osbi/diagnostics.hpp>
 #include <osbi/flow.hpp>
 #include <osbi/inference.hpp>
 #include <osbi/io.hpp>
