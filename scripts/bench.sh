@@ -5,6 +5,7 @@
 # headline figure. Results are also kept under bench/results/<area>-<timestamp>/.
 #
 #   scripts/bench.sh nn       dense layers and the sbi MADE block vs our FMA peak and the PyTorch peer
+#   scripts/bench.sh npe      sbi-default MAF training-step throughput vs the PyTorch peer
 #
 # The PyTorch peer (../shared/bench, or $OSBI_PEER_DIR) runs only where it exists; without it the
 # runner prints our own figures alone.
