@@ -6,6 +6,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -39,6 +40,14 @@ inline std::string label(std::string_view area, std::string_view part, std::stri
   text.append(area).append("::").append(part).append("::").append(step);
   return text;
 }
+
+/// The first requirement of every osbi concept (Prior, Simulator, Layer, ConditionalDensity, Optimizer):
+/// the part names a floating-point scalar_type and a Kokkos execution_space.
+template <class Part>
+concept HasScalarAndSpace = requires {
+  typename Part::scalar_type;
+  typename Part::execution_space;
+} && std::floating_point<typename Part::scalar_type> && Kokkos::is_execution_space<typename Part::execution_space>::value;
 
 /// True if ViewType is a rank-2 Kokkos::View whose memory the given execution space can access.
 template <class ViewType, class ExecutionSpace>

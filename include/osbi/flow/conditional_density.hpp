@@ -35,10 +35,7 @@ namespace osbi {
 namespace conditional_density_requirements {
 
 template <class D>
-concept HasTypes = requires {
-  typename D::scalar_type;
-  typename D::execution_space;
-} && std::floating_point<typename D::scalar_type> && Kokkos::is_execution_space<typename D::execution_space>::value;
+concept HasTypes = HasScalarAndSpace<D>;
 
 template <class D>
 concept HasShape = requires(const D& density) {

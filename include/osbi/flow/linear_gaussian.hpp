@@ -13,7 +13,7 @@
 
 #include <cstddef>
 #include <limits>
-#include <string>
+#include <string_view>
 #include <utility>
 
 namespace osbi {
@@ -48,7 +48,7 @@ public:
 
   void log_prob(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const ConstMatrix<Scalar, ExecutionSpace>& x, const Vector<Scalar, ExecutionSpace>& out) const {
-    check("log_prob", theta, x);
+    check("LinearGaussian::log_prob", theta, x);
     require_extent(out.extent(0), theta.extent(0), "LinearGaussian::log_prob", "out's size (must equal theta's rows)");
     const auto p = m_parameters;
     const std::size_t d = m_theta_dim, c = m_context_dim;
@@ -69,7 +69,7 @@ public:
 
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                       const ConstMatrix<Scalar, ExecutionSpace>& x) {
-    check("nll_backward", theta, x);
+    check("LinearGaussian::nll_backward", theta, x);
     const std::size_t n = theta.extent(0);
     if (n == 0) return 0.0;
     const auto p = m_parameters;
@@ -107,7 +107,7 @@ public:
 
   void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
               const Matrix<Scalar, ExecutionSpace>& theta) const {
-    check("sample", theta, x);
+    check("LinearGaussian::sample", theta, x);
     launch_sample(space, x, false, rng, theta);
   }
 
@@ -121,9 +121,9 @@ public:
   }
 
 private:
-  void check(const char* step, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+  // Called every training step: the part name is a literal, nothing is allocated unless it throws.
+  void check(std::string_view part, const ConstMatrix<Scalar, ExecutionSpace>& theta,
              const ConstMatrix<Scalar, ExecutionSpace>& x) const {
-    const std::string part = std::string("LinearGaussian::") + step;
     require_extent(theta.extent(1), m_theta_dim, part, "theta's column count");
     require_extent(x.extent(1), m_context_dim, part, "x's column count");
     require_extent(x.extent(0), theta.extent(0), part, "x's row count (must equal theta's)");

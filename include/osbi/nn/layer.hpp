@@ -43,10 +43,7 @@ namespace osbi::nn {
 namespace layer_requirements {
 
 template <class L>
-concept HasTypes = requires {
-  typename L::scalar_type;
-  typename L::execution_space;
-} && std::floating_point<typename L::scalar_type> && Kokkos::is_execution_space<typename L::execution_space>::value;
+concept HasTypes = HasScalarAndSpace<L>;
 
 template <class L>
 concept HasShape = requires(const L& layer) {

@@ -59,10 +59,7 @@ struct OptimizerState {
 namespace optimizer_requirements {
 
 template <class O>
-concept HasTypes = requires {
-  typename O::scalar_type;
-  typename O::execution_space;
-} && std::floating_point<typename O::scalar_type> && Kokkos::is_execution_space<typename O::execution_space>::value;
+concept HasTypes = HasScalarAndSpace<O>;
 
 template <class O>
 concept CanStep = requires(O& optimizer, const typename O::execution_space& space,

@@ -51,10 +51,7 @@ struct SupportBounds {
 namespace prior_requirements {
 
 template <class P>
-concept HasTypes = requires {
-  typename P::scalar_type;
-  typename P::execution_space;
-} && std::floating_point<typename P::scalar_type> && Kokkos::is_execution_space<typename P::execution_space>::value;
+concept HasTypes = HasScalarAndSpace<P>;
 
 template <class P>
 concept HasDimension = requires(const P& prior) {

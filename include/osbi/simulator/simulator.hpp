@@ -34,10 +34,7 @@ namespace osbi {
 namespace simulator_requirements {
 
 template <class S>
-concept HasTypes = requires {
-  typename S::scalar_type;
-  typename S::execution_space;
-} && std::floating_point<typename S::scalar_type> && Kokkos::is_execution_space<typename S::execution_space>::value;
+concept HasTypes = HasScalarAndSpace<S>;
 
 template <class S>
 concept HasDimensions = requires(const S& simulator) {
