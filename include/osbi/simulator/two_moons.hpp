@@ -62,17 +62,24 @@ public:
     Kokkos::parallel_for(
         "osbi::simulator::TwoMoons::simulate", Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
-          constexpr double half_pi = 1.57079632679489661923;
-          constexpr double inverse_sqrt2 = 0.70710678118654752440;
           RowRandom generator = rng.row(i);
-          const double a = generator.uniform(-half_pi, half_pi);
-          const double r = generator.normal(radius_mean, radius_standard_deviation);
-          const double theta0 = static_cast<double>(theta(i, 0)), theta1 = static_cast<double>(theta(i, 1));
-          const double z0 = (theta0 + theta1) * inverse_sqrt2;
-          const double z1 = (theta1 - theta0) * inverse_sqrt2;
-          x(i, 0) = static_cast<Scalar>(r * math::cos(a) + offset - math::fabs(z0));
-          x(i, 1) = static_cast<Scalar>(r * math::sin(a) + z1);
+          double out[2];
+          simulate_one(static_cast<double>(theta(i, 0)), static_cast<double>(theta(i, 1)), generator, out);
+          x(i, 0) = static_cast<Scalar>(out[0]);
+          x(i, 1) = static_cast<Scalar>(out[1]);
         });
+  }
+
+  /// One simulation (row i of simulate() draws with rng.row(i)): for point-simulator wrappers.
+  KOKKOS_INLINE_FUNCTION static void simulate_one(double theta0, double theta1, RowRandom& generator, double (&x)[2]) {
+    constexpr double half_pi = 1.57079632679489661923;
+    constexpr double inverse_sqrt2 = 0.70710678118654752440;
+    const double a = generator.uniform(-half_pi, half_pi);
+    const double r = generator.normal(radius_mean, radius_standard_deviation);
+    const double z0 = (theta0 + theta1) * inverse_sqrt2;
+    const double z1 = (theta1 - theta0) * inverse_sqrt2;
+    x[0] = r * math::cos(a) + offset - math::fabs(z0);
+    x[1] = r * math::sin(a) + z1;
   }
 
   /// p = x − (−|z₀|, z₁) relative to the ring's centre: (u, v) = (p₁ − 0.25, p₂).
