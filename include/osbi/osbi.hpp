@@ -2,6 +2,7 @@
 /// \brief Umbrella header: all of osbi (the testing aids are in <osbi/testing.hpp>).
 #pragma once
 
+#include <osbi/buffer.hpp>
 #include <osbi/core.hpp>
 #include <osbi/diagnostics.hpp>
 #include <osbi/flow.hpp>

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief Sample buffers: the SampleBuffer concept, its models and their checkpoint sections.
+#pragma once
+
+#include <osbi/buffer/buffer_checkpoint.hpp>
+#include <osbi/buffer/fifo_buffer.hpp>
+#include <osbi/buffer/firo_buffer.hpp>
+#include <osbi/buffer/prioritized_buffer.hpp>
+#include <osbi/buffer/reservoir_buffer.hpp>
+#include <osbi/buffer/sample_buffer.hpp>
