@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief ConditionalMADE: the masked autoregressive network of one MAF transform, conditioned on a context.
+/// \brief ConditionalMADE: the masked autoregressive network of one MAF or NSF transform, conditioned on a context.
 #pragma once
 
 #include <osbi/nn/dense.hpp>
@@ -27,12 +27,13 @@ namespace osbi {
  *
  *   h₀ = tanh( (W_in ⊙ M_in)·y + b_in + tanh(W_ctx·c + b_ctx) )        y: N × D, c: N × C, h: N × H
  *   h_{l+1} = tanh( (W_l ⊙ M_l)·h_l + b_l ),  l = 0 … blocks − 1
- *   params = (W_out ⊙ M_out)·h_blocks + b_out                          N × 2D
+ *   params = (W_out ⊙ M_out)·h_blocks + b_out                          N × P·D
  *
+ * P = outputs_per_feature: 2 for MAF ([scale parameter, shift]), 3K − 1 for a K-bin NSF (flow/nsf.hpp).
  * Degrees (nn/masked_dense.hpp): inputs 1 … D, hidden made_hidden_degrees(H, D), outputs
- * ⌊k/2⌋ + 1 for k = 0 … 2D − 1 — each dimension's two outputs side by side ([scale parameter, shift]
- * of dimension j at columns 2j, 2j + 1, torch's repeat_interleave(2)), so params(:, 2j…2j+1) depend on
- * y(:, 0…j−1) only (and on c).
+ * ⌊k/P⌋ + 1 for k = 0 … P·D − 1 — each dimension's P outputs side by side (dimension j at columns
+ * P·j … P·j + P − 1, torch's repeat_interleave(P), nflows' MADE with output_multiplier = P), so
+ * params(:, P·j … P·j + P − 1) depend on y(:, 0…j−1) only (and on c).
  *
  * Parameters, one flat slice bound by the owner: [input layer | context layer | hidden 0 … | output],
  * each [W row-major | b] (nn/dense.hpp). Contract as nn::Layer's, with two inputs:
@@ -50,21 +51,22 @@ public:
   using execution_space = ExecutionSpace;
 
   ConditionalMADE(std::size_t features, std::size_t context_features, std::size_t hidden = 50,
-                  std::size_t blocks = 2)
+                  std::size_t blocks = 2, std::size_t outputs_per_feature = 2)
       : m_features(check_positive(features, "features (D)")),
         m_context_features(check_positive(context_features, "context_features (C)")),
         m_hidden(check_positive(hidden, "hidden units (H)")), m_blocks(blocks),
+        m_outputs_per_feature(check_positive(outputs_per_feature, "outputs_per_feature (P)")),
         m_input(features, hidden,
                 nn::made_mask(nn::made_input_degrees(features), nn::made_hidden_degrees(hidden, features),
                               nn::made::hidden)),
         m_context(context_features, hidden),
-        m_output(hidden, 2 * features,
-                 nn::made_mask(nn::made_hidden_degrees(hidden, features), output_degrees(features),
-                               nn::made::output)),
+        m_output(hidden, outputs_per_feature * features,
+                 nn::made_mask(nn::made_hidden_degrees(hidden, features),
+                               output_degrees(features, outputs_per_feature), nn::made::output)),
         m_sum(label("flow", "ConditionalMADE", "input_sum"), hidden),
         m_context_out(label("flow", "ConditionalMADE", "context_out"), hidden),
         m_grad_sum(label("flow", "ConditionalMADE", "grad_sum"), hidden),
-        m_params(label("flow", "ConditionalMADE", "params"), 2 * features) {
+        m_params(label("flow", "ConditionalMADE", "params"), outputs_per_feature * features) {
     const auto hidden_degrees = nn::made_hidden_degrees(hidden, features);
     const auto hidden_mask = nn::made_mask(hidden_degrees, hidden_degrees, nn::made::hidden);
     m_hidden_layers.reserve(blocks);
@@ -76,11 +78,11 @@ public:
     m_grad_hidden[1] = Buffer(label("flow", "ConditionalMADE", "grad_hidden_b"), hidden);
   }
 
-  /// Output degrees of the 2D outputs: ⌊k/2⌋ + 1 (each dimension's [scale, shift] pair together).
-  static std::vector<std::size_t> output_degrees(std::size_t features) {
-    std::vector<std::size_t> degrees(2 * features);
-    for (std::size_t k = 0; k < 2 * features; ++k)
-      degrees[k] = k / 2 + 1;
+  /// Output degrees of the P·D outputs: ⌊k/P⌋ + 1 (each dimension's P outputs together).
+  static std::vector<std::size_t> output_degrees(std::size_t features, std::size_t outputs_per_feature = 2) {
+    std::vector<std::size_t> degrees(outputs_per_feature * features);
+    for (std::size_t k = 0; k < degrees.size(); ++k)
+      degrees[k] = k / outputs_per_feature + 1;
     return degrees;
   }
 
@@ -88,7 +90,8 @@ public:
   std::size_t context_features() const { return m_context_features; }
   std::size_t hidden_units() const { return m_hidden; }
   std::size_t blocks() const { return m_blocks; }
-  std::size_t output_dim() const { return 2 * m_features; }
+  std::size_t outputs_per_feature() const { return m_outputs_per_feature; }
+  std::size_t output_dim() const { return m_outputs_per_feature * m_features; }
 
   std::size_t parameter_count() const {
     std::size_t count = m_input.parameter_count() + m_context.parameter_count() + m_output.parameter_count();
@@ -164,7 +167,7 @@ public:
                 const Matrix<Scalar, ExecutionSpace>& grad_y, const Matrix<Scalar, ExecutionSpace>& grad_c) {
     require(m_has_forward, part, "backward called before any forward");
     require_extent(grad_params.extent(0), m_batch, part, "backward: grad_params' row count (the last forward's batch)");
-    require_extent(grad_params.extent(1), 2 * m_features, part, "backward: grad_params' column count (2D)");
+    require_extent(grad_params.extent(1), output_dim(), part, "backward: grad_params' column count (P·D)");
     if (grad_y.data() != nullptr) {
       require_extent(grad_y.extent(0), m_batch, part, "backward: grad_y's row count (the last forward's batch)");
       require_extent(grad_y.extent(1), m_features, part, "backward: grad_y's column count (D)");
@@ -206,7 +209,7 @@ private:
     return value;
   }
 
-  std::size_t m_features, m_context_features, m_hidden, m_blocks;
+  std::size_t m_features, m_context_features, m_hidden, m_blocks, m_outputs_per_feature;
   nn::MaskedDenseLayer<Scalar, ExecutionSpace, nn::activation::Identity> m_input;
   nn::DenseLayer<Scalar, ExecutionSpace, nn::init::TorchDefault, nn::activation::Tanh> m_context;
   std::vector<nn::MaskedDenseLayer<Scalar, ExecutionSpace, nn::activation::Tanh>> m_hidden_layers;

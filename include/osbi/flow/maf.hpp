@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osbi/flow/conditional_density.hpp>
+#include <osbi/flow/detail/permutations.hpp>
 #include <osbi/flow/made.hpp>
 
 #include <osbi/nn/detail/layer_support.hpp>
@@ -67,8 +68,9 @@ KOKKOS_INLINE_FUNCTION Scalar maf_sigmoid(Scalar a) {
  * y ← (v − shift(y)) / scale(y) from y = 0 (pass d fixes dimension d), then θ = y·θ_std + θ_mean.
  *
  * Parameters: one flat buffer, [MADE 0 | MADE 1 | …] (each laid out as ConditionalMADE says).
- * The permutations π_k are drawn on the host from `seed` (Fisher–Yates on a Philox stream), so they
- * are the same on every backend. Standardization defaults to the identity; set it from the training
+ * The permutations π_k are drawn on the host from `seed` (detail::flow_permutations: Fisher–Yates on a
+ * Philox stream, redrawn if one coordinate of θ would never be conditioned on x), so they are the same
+ * on every backend. Standardization defaults to the identity; set it from the training
  * data with set_standardization (sbi z-scores both θ and x by default).
  * nll_backward needs a batch of at least one row (InvalidArgument otherwise). sample with n = 0
  * draws nothing (a no-op on a 0 × D output). Buffers grow with the largest batch seen.
@@ -92,7 +94,8 @@ public:
         m_grad_made(label("flow", "ConditionalMAF", "grad_made"), theta_dim),
         m_grad_params(label("flow", "ConditionalMAF", "grad_params"), 2 * theta_dim),
         m_sample_state(label("flow", "ConditionalMAF", "sample_state"), theta_dim),
-        m_sample_target(label("flow", "ConditionalMAF", "sample_target"), theta_dim) {
+        m_sample_target(label("flow", "ConditionalMAF", "sample_target"), theta_dim),
+        m_grad_context(label("flow", "ConditionalMAF", "grad_context"), context_dim) {
     require(theta_dim > 0, part, "theta_dim must be > 0");
     require(context_dim > 0, part, "context_dim must be > 0");
     require(options.transforms > 0, part, "options.transforms must be > 0");
@@ -127,21 +130,12 @@ public:
     m_inverse_permutation = IndexMatrix(label("flow", "ConditionalMAF", "inverse_permutation"), transforms, theta_dim);
     auto forward_host = Kokkos::create_mirror_view(m_permutation);
     auto inverse_host = Kokkos::create_mirror_view(m_inverse_permutation);
-    const BatchRandom permutation_rng = RandomStream(options.seed, permutation_stream).at(0);
-    for (std::size_t k = 0; k < transforms; ++k) {
-      std::vector<int> order(theta_dim);
-      for (std::size_t j = 0; j < theta_dim; ++j)
-        order[j] = static_cast<int>(j);
-      RowRandom generator = permutation_rng.row(k);
-      for (std::size_t i = theta_dim; i-- > 1;) {
-        const std::size_t j = static_cast<std::size_t>(generator.next_u64() % (i + 1));
-        std::swap(order[i], order[j]);
-      }
+    const auto permutations = detail::flow_permutations(options.seed, permutation_stream, transforms, theta_dim);
+    for (std::size_t k = 0; k < transforms; ++k)
       for (std::size_t j = 0; j < theta_dim; ++j) {
-        forward_host(k, j) = order[j];
-        inverse_host(k, static_cast<std::size_t>(order[j])) = static_cast<int>(j);
+        forward_host(k, j) = permutations[k][j];
+        inverse_host(k, static_cast<std::size_t>(permutations[k][j])) = static_cast<int>(j);
       }
-    }
     Kokkos::deep_copy(m_permutation, forward_host);
     Kokkos::deep_copy(m_inverse_permutation, inverse_host);
 
@@ -165,6 +159,23 @@ public:
   Vector<Scalar, ExecutionSpace> parameters() const { return m_parameters; }
   Vector<Scalar, ExecutionSpace> gradients() const { return m_gradients; }
   void zero_gradients(const ExecutionSpace& space) { Kokkos::deep_copy(space, m_gradients, Scalar(0)); }
+
+  /// Moves the parameters and gradients into caller-owned storage of parameter_count() entries each
+  /// (e.g. slices of a larger model's buffers, as EmbeddedDensity does) and uses that from now on.
+  void rebind(const Vector<Scalar, ExecutionSpace>& parameters, const Vector<Scalar, ExecutionSpace>& gradients) {
+    require_extent(parameters.extent(0), parameter_count(), part, "rebind: the parameter view's size (parameter_count)");
+    require_extent(gradients.extent(0), parameter_count(), part, "rebind: the gradient view's size (parameter_count)");
+    Kokkos::deep_copy(parameters, m_parameters);
+    Kokkos::deep_copy(gradients, m_gradients);
+    m_parameters = parameters;
+    m_gradients = gradients;
+    std::size_t offset = 0;
+    for (auto& made : m_mades) {
+      const auto slice = std::make_pair(offset, offset + made.parameter_count());
+      made.bind(Kokkos::subview(m_parameters, slice), Kokkos::subview(m_gradients, slice));
+      offset = slice.second;
+    }
+  }
 
   /// The MADE of transform k (its parameters are a slice of parameters()).
   made_type& made(std::size_t k) {
@@ -248,9 +259,24 @@ public:
   /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                       const ConstMatrix<Scalar, ExecutionSpace>& x) {
+    return nll_backward(space, theta, x, Matrix<Scalar, ExecutionSpace>());
+  }
+
+  /// The same, and OVERWRITES grad_x (N × context_dim) with ∂(mean NLL)/∂x — what an embedding network
+  /// in front of the flow back-propagates (EmbeddedDensity); skipped when empty.
+  double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+                      const ConstMatrix<Scalar, ExecutionSpace>& x, const Matrix<Scalar, ExecutionSpace>& grad_x) {
     check_pairs("nll_backward", theta, x);
     const std::size_t batch = theta.extent(0);
     require(batch > 0, part, "nll_backward: the batch is empty (the mean of no rows is undefined)");
+    const bool want_x = grad_x.data() != nullptr;
+    if (want_x) {
+      require_extent(grad_x.extent(0), batch, part, "nll_backward: grad_x's row count (theta's row count)");
+      require_extent(grad_x.extent(1), m_context_dim, part, "nll_backward: grad_x's column count (context_dim)");
+      Kokkos::deep_copy(space, grad_x, Scalar(0));
+    }
+    const Matrix<Scalar, ExecutionSpace> grad_context = want_x ? m_grad_context.rows(batch) : Matrix<Scalar, ExecutionSpace>();
+    const ConstVector<Scalar, ExecutionSpace> deviation = m_x_std;
     forward_pass(space, theta, x);
     const std::size_t dim = m_theta_dim;
     const Scalar inverse_batch = Scalar(1) / static_cast<Scalar>(batch);
@@ -296,8 +322,13 @@ public:
             }
           });
       // θ is data and the standardization is fixed: the first MADE needs no input gradient.
-      m_mades[k].backward(space, grad_params, k > 0 ? grad_made : Matrix<Scalar, ExecutionSpace>(),
-                          Matrix<Scalar, ExecutionSpace>());
+      m_mades[k].backward(space, grad_params, k > 0 ? grad_made : Matrix<Scalar, ExecutionSpace>(), grad_context);
+      if (want_x)
+        // c = (x − x_mean) / x_std: ∂L/∂x = Σ_k ∂L/∂c_k / x_std.
+        Kokkos::parallel_for(
+            "osbi::flow::ConditionalMAF::context_gradient",
+            Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, m_context_dim}),
+            KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { grad_x(i, j) += grad_context(i, j) / deviation(j); });
       if (k == 0) break;
       Kokkos::parallel_for(
           "osbi::flow::ConditionalMAF::sum_input_gradients",
@@ -469,6 +500,7 @@ private:
   Vector<Scalar, ExecutionSpace> m_theta_mean, m_theta_std, m_x_mean, m_x_std;
   double m_log_det_standardization = 0.0;
   Buffer m_context, m_log_det, m_grad_y, m_grad_direct, m_grad_made, m_grad_params, m_sample_state, m_sample_target;
+  Buffer m_grad_context;
   std::vector<Buffer> m_y, m_scale;
   std::vector<ConstMatrix<Scalar, ExecutionSpace>> m_made_params;
 };

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief RationalQuadraticSpline: the monotonic rational-quadratic spline with linear tails of a neural spline flow.
+#pragma once
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/types.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+namespace osbi {
+
+/*
+ * RationalQuadraticSpline — Durkan et al. (2019), nflows' `unconstrained_rational_quadratic_spline` with
+ * tails = "linear" (spec). One scalar map y = f(x; u) per element, parameterized by 3K − 1 unnormalized
+ * values u = [u_w (K) | u_h (K) | u_d (K − 1)], contiguous in memory:
+ *
+ *   outside [−B, B]:  y = x, log|dy/dx| = 0                      (identity tails; |x| <= B is inside)
+ *   widths    W_k = m_w + (1 − K·m_w)·softmax(s·u_w)_k,  knots X_k = −B + 2B·Σ_{m<k} W_m  (X_0 = −B, X_K = B)
+ *   heights   H_k = m_h + (1 − K·m_h)·softmax(s·u_h)_k,  knots Y_k likewise
+ *   slopes    d_0 = d_K = 1,  d_k = m_d + softplus(u_d,k−1) for k = 1 … K − 1
+ *   in bin b (X_b <= x < X_{b+1}; b = K − 1 at x = B), with w = X_{b+1} − X_b, h = Y_{b+1} − Y_b, δ = h/w,
+ *   ξ = (x − X_b)/w:
+ *     y = Y_b + h·(δξ² + d_b ξ(1 − ξ)) / (δ + (d_b + d_{b+1} − 2δ) ξ(1 − ξ))
+ *     log|dy/dx| = log(δ²(d_{b+1}ξ² + 2δξ(1 − ξ) + d_b(1 − ξ)²)) − 2·log(δ + (d_b + d_{b+1} − 2δ) ξ(1 − ξ))
+ *
+ * The end slopes are 1, so the spline joins the identity tails with a continuous derivative; nflows
+ * reaches the same value by padding u_d with log(e^{1 − m_d} − 1) (boundary_unnormalized_derivative).
+ * s = logit_scale multiplies u_w and u_h before the softmax: nflows' autoregressive spline transform
+ * divides them by √(hidden features) when its conditioner has that attribute, i.e. s = 1/√H; s = 1 is the
+ * bare nflows spline. Defaults: K = 10, B = 3,
+ * m_w = m_h = m_d = 10⁻³.
+ *
+ * Members (device, on one element; `parameters` points at the 3K − 1 values):
+ *   forward(x, u)      → {y, log|dy/dx|}.
+ *   inverse(y, u)      → {x, log|dx/dy|} with f(x) = y: the root in [0, 1] of nflows' quadratic aξ² + bξ + c
+ *                        in a cancellation-free form — nflows' 2c / (−b − √(b² − 4ac)) for b >= 0, the equal
+ *                        (−b + √(b² − 4ac)) / 2a for b < 0, where nflows' form loses digits, and b² − 4ac
+ *                        rewritten as a sum of non-negative terms; log|dx/dy| = −forward's.
+ *   backward(x, u, ḡ_y, ḡ_ℓ, grad_u)
+ *                      for the scalar L = ḡ_y·y + ḡ_ℓ·log|dy/dx| of forward(x, u): OVERWRITES grad_u (3K − 1
+ *                      values, all of them; zeros in the tails) with ∂L/∂u and returns ∂L/∂x. The knots X_0, X_K
+ *                      are constants: their softmax dependence sums to zero, so nothing is lost.
+ * The device code never throws: a NaN x falls in the tails and stays NaN, NaN parameters give NaN inside,
+ * and the bin index stays in 0 … K − 1 whatever the input.
+ * Host entries rational_quadratic_{forward,inverse,backward} run the members over an N × D batch whose
+ * parameters are N × (3K − 1)·D, dimension j's values at columns (3K − 1)·j … (3K − 1)·j + 3K − 2 (the
+ * layout of ConditionalMADE with P = 3K − 1).
+ */
+
+/// Shape of a rational-quadratic spline (nflows' defaults, with sbi's tail bound 3).
+struct RationalQuadraticOptions {
+  std::size_t bins = 10;   ///< K
+  double tail_bound = 3.0; ///< B: the spline acts on [−B, B], the identity outside
+  double min_bin_width = 1e-3;
+  double min_bin_height = 1e-3;
+  double min_derivative = 1e-3;
+};
+
+/// nflows pads the unnormalized interior slopes with this constant at both ends: m_d + softplus(·) = 1.
+inline double boundary_unnormalized_derivative(double min_derivative) {
+  return std::log(std::expm1(1.0 - min_derivative));
+}
+
+/// A transformed value and the log-determinant of the map that produced it.
+template <class Scalar>
+struct SplineValue {
+  Scalar value;
+  Scalar log_det;
+};
+
+namespace detail {
+
+/// softplus(a) = log(1 + eᵃ), without overflow for large a.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar spline_softplus(Scalar a) {
+  const Scalar positive = a > Scalar(0) ? a : Scalar(0);
+  return positive + math::log1p(math::exp(-math::fabs(a)));
+}
+
+/// σ(a) = softplus'(a), without overflow for large |a|.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar spline_sigmoid(Scalar a) {
+  if (a >= Scalar(0)) return Scalar(1) / (Scalar(1) + math::exp(-a));
+  const Scalar e = math::exp(a);
+  return e / (Scalar(1) + e);
+}
+
+} // namespace detail
+
+template <class Scalar = real_t>
+class RationalQuadraticSpline {
+public:
+  using scalar_type = Scalar;
+
+  /// Checks the options on the host: K >= 1, B finite and > 0, minima in (0, 1/K] for the bins and
+  /// (0, 1) for the slope, logit_scale finite and > 0.
+  explicit RationalQuadraticSpline(const RationalQuadraticOptions& options = {}, double logit_scale = 1.0)
+      : m_bins(options.bins), m_tail_bound(static_cast<Scalar>(options.tail_bound)),
+        m_min_bin_width(static_cast<Scalar>(options.min_bin_width)),
+        m_min_bin_height(static_cast<Scalar>(options.min_bin_height)),
+        m_min_derivative(static_cast<Scalar>(options.min_derivative)), m_logit_scale(static_cast<Scalar>(logit_scale)) {
+    require(options.bins > 0, part, "bins must be > 0");
+    require(std::isfinite(options.tail_bound) && options.tail_bound > 0.0, part, "tail_bound = ", options.tail_bound,
+            " must be finite and > 0");
+    const double bins = static_cast<double>(options.bins);
+    require(options.min_bin_width > 0.0 && options.min_bin_width * bins <= 1.0, part,
+            "min_bin_width = ", options.min_bin_width, " must be > 0 and at most 1/bins = ", 1.0 / bins);
+    require(options.min_bin_height > 0.0 && options.min_bin_height * bins <= 1.0, part,
+            "min_bin_height = ", options.min_bin_height, " must be > 0 and at most 1/bins = ", 1.0 / bins);
+    require(options.min_derivative > 0.0 && options.min_derivative < 1.0, part,
+            "min_derivative = ", options.min_derivative, " must be in (0, 1)");
+    require(std::isfinite(logit_scale) && logit_scale > 0.0, part, "logit_scale = ", logit_scale,
+            " must be finite and > 0");
+  }
+
+  KOKKOS_INLINE_FUNCTION std::size_t bins() const { return m_bins; }
+  /// 3K − 1: K widths, K heights, K − 1 interior slopes.
+  KOKKOS_INLINE_FUNCTION std::size_t parameter_count() const { return 3 * m_bins - 1; }
+  KOKKOS_INLINE_FUNCTION Scalar tail_bound() const { return m_tail_bound; }
+  KOKKOS_INLINE_FUNCTION Scalar logit_scale() const { return m_logit_scale; }
+
+  KOKKOS_INLINE_FUNCTION SplineValue<Scalar> forward(Scalar x, const Scalar* parameters) const {
+    if (!(x >= -m_tail_bound && x <= m_tail_bound)) return {x, Scalar(0)};
+    const Bin bin = bin_of(x, parameters, widths(parameters), heights(parameters));
+    const Scalar xi = (x - bin.x_low) / bin.width;
+    const Scalar t = xi * (Scalar(1) - xi);
+    const Scalar delta = bin.height / bin.width;
+    const Scalar numerator = bin.height * (delta * xi * xi + bin.d_low * t);
+    const Scalar denominator = delta + (bin.d_low + bin.d_high - Scalar(2) * delta) * t;
+    return {bin.y_low + numerator / denominator, log_slope(bin, xi, t, delta, denominator)};
+  }
+
+  KOKKOS_INLINE_FUNCTION SplineValue<Scalar> inverse(Scalar y, const Scalar* parameters) const {
+    if (!(y >= -m_tail_bound && y <= m_tail_bound)) return {y, Scalar(0)};
+    const Axis heights_axis = heights(parameters), widths_axis = widths(parameters);
+    Bin bin;
+    bin.index = locate(heights_axis, y, bin.y_low, bin.height);
+    knots_at(widths_axis, bin.index, bin.x_low, bin.width);
+    slopes(parameters, bin);
+    const Scalar delta = bin.height / bin.width;
+    const Scalar offset = y - bin.y_low;
+    const Scalar curvature = bin.d_low + bin.d_high - Scalar(2) * delta;
+    const Scalar a = offset * curvature + bin.height * (delta - bin.d_low);
+    const Scalar b = bin.height * bin.d_low - offset * curvature;
+    const Scalar c = -delta * offset;
+    // b² − 4ac = (d_b·(h − o) − d_{b+1}·o)² + 4δ²·o·(h − o) with o = y − Y_b: no cancellation, unlike the
+    // literal b² − 4ac when δ ≫ d (the two terms nearly cancel there).
+    const Scalar rest = bin.height - offset;
+    const Scalar spread = bin.d_low * rest - bin.d_high * offset;
+    Scalar discriminant = spread * spread + Scalar(4) * delta * delta * offset * rest;
+    discriminant = discriminant > Scalar(0) ? discriminant : Scalar(0);
+    // The root in [0, 1] is 2c / (−b − √disc) = (−b + √disc) / (2a). nflows always takes the first form,
+    // which cancels when b < 0 (a bin much flatter than its end slopes: δ ≪ d); take the form that adds
+    // terms of one sign (b >= 0 keeps c ≈ 0 at the bottom of a bin exact; b < 0 forces a > 0 there).
+    const Scalar root = math::sqrt(discriminant);
+    const Scalar xi = b >= Scalar(0) ? (Scalar(2) * c) / (-b - root) : (-b + root) / (Scalar(2) * a);
+    const Scalar t = xi * (Scalar(1) - xi);
+    const Scalar denominator = delta + curvature * t;
+    return {xi * bin.width + bin.x_low, -log_slope(bin, xi, t, delta, denominator)};
+  }
+
+  KOKKOS_INLINE_FUNCTION Scalar backward(Scalar x, const Scalar* parameters, Scalar grad_value, Scalar grad_log_det,
+                                         Scalar* grad_parameters) const {
+    const std::size_t count = parameter_count();
+    for (std::size_t q = 0; q < count; ++q)
+      grad_parameters[q] = Scalar(0);
+    if (!(x >= -m_tail_bound && x <= m_tail_bound)) return grad_value;
+    const Axis widths_axis = widths(parameters), heights_axis = heights(parameters);
+    const Bin bin = bin_of(x, parameters, widths_axis, heights_axis);
+    const Scalar one(1), two(2);
+    const Scalar w = bin.width, h = bin.height, d0 = bin.d_low, d1 = bin.d_high;
+    const Scalar xi = (x - bin.x_low) / w;
+    const Scalar t = xi * (one - xi);
+    const Scalar delta = h / w;
+    const Scalar curvature = d0 + d1 - two * delta;
+    const Scalar shape = delta * xi * xi + d0 * t; // y = Y_b + h·shape/denominator
+    const Scalar denominator = delta + curvature * t;
+    const Scalar slope = d1 * xi * xi + two * delta * t + d0 * (one - xi) * (one - xi); // dy/dx = δ²·slope/den²
+    const Scalar inverse_denominator = one / denominator, inverse_slope = one / slope;
+    const Scalar ratio = shape * inverse_denominator;
+
+    // Partials of y and ℓ = log|dy/dx| in (ξ, δ, h, d_b, d_{b+1}), then the chain to (x, X_b, w, Y_b).
+    const Scalar dy_dxi = h * delta * slope * inverse_denominator * inverse_denominator;
+    const Scalar dl_dxi = (two * d1 * xi + two * delta * (one - two * xi) - two * d0 * (one - xi)) * inverse_slope -
+                          two * curvature * (one - two * xi) * inverse_denominator;
+    const Scalar dy_ddelta = h * (xi * xi - ratio * (one - two * t)) * inverse_denominator;
+    const Scalar dl_ddelta = two / delta + two * t * inverse_slope - two * (one - two * t) * inverse_denominator;
+    const Scalar dy_dd0 = h * t * (one - ratio) * inverse_denominator;
+    const Scalar dl_dd0 = (one - xi) * (one - xi) * inverse_slope - two * t * inverse_denominator;
+    const Scalar dy_dd1 = -h * ratio * t * inverse_denominator;
+    const Scalar dl_dd1 = xi * xi * inverse_slope - two * t * inverse_denominator;
+
+    const Scalar grad_xi = grad_value * dy_dxi + grad_log_det * dl_dxi;
+    const Scalar grad_delta = grad_value * dy_ddelta + grad_log_det * dl_ddelta;
+    const Scalar grad_height = grad_value * ratio + grad_delta / w;
+    const Scalar grad_width = -(grad_delta * delta + grad_xi * xi) / w;
+    const Scalar grad_x_low = -grad_xi / w;
+    const Scalar grad_y_low = grad_value;
+
+    axis_backward(widths_axis, bin.index, grad_x_low, grad_width, grad_parameters);
+    axis_backward(heights_axis, bin.index, grad_y_low, grad_height, grad_parameters + m_bins);
+    const Scalar grad_d0 = grad_value * dy_dd0 + grad_log_det * dl_dd0;
+    const Scalar grad_d1 = grad_value * dy_dd1 + grad_log_det * dl_dd1;
+    const Scalar* slope_logits = parameters + 2 * m_bins;
+    Scalar* grad_slopes = grad_parameters + 2 * m_bins;
+    // d_k = m_d + softplus(u_d,k−1) for interior knots only; the end slopes are constants.
+    if (bin.index > 0) grad_slopes[bin.index - 1] = grad_d0 * detail::spline_sigmoid(slope_logits[bin.index - 1]);
+    if (bin.index + 1 < m_bins) grad_slopes[bin.index] = grad_d1 * detail::spline_sigmoid(slope_logits[bin.index]);
+    return grad_xi / w;
+  }
+
+private:
+  static constexpr const char* part = "osbi::flow::RationalQuadraticSpline";
+
+  /// One axis (widths or heights): its logits and softmax normalization.
+  struct Axis {
+    const Scalar* logits;
+    Scalar minimum, max, sum;
+  };
+
+  /// The bin holding a point: knot, extent and end slopes on both axes.
+  struct Bin {
+    std::size_t index;
+    Scalar x_low, width, y_low, height, d_low, d_high;
+  };
+
+  KOKKOS_INLINE_FUNCTION Axis make_axis(const Scalar* logits, Scalar minimum) const {
+    Scalar max = m_logit_scale * logits[0];
+    for (std::size_t k = 1; k < m_bins; ++k) {
+      const Scalar value = m_logit_scale * logits[k];
+      max = value > max ? value : max;
+    }
+    Scalar sum = 0;
+    for (std::size_t k = 0; k < m_bins; ++k)
+      sum += math::exp(m_logit_scale * logits[k] - max);
+    return {logits, minimum, max, sum};
+  }
+
+  KOKKOS_INLINE_FUNCTION Axis widths(const Scalar* parameters) const { return make_axis(parameters, m_min_bin_width); }
+  KOKKOS_INLINE_FUNCTION Axis heights(const Scalar* parameters) const {
+    return make_axis(parameters + m_bins, m_min_bin_height);
+  }
+
+  /// softmax(s·u)_k.
+  KOKKOS_INLINE_FUNCTION Scalar probability(const Axis& axis, std::size_t k) const {
+    return math::exp(m_logit_scale * axis.logits[k] - axis.max) / axis.sum;
+  }
+
+  /// The bin fraction m + (1 − K·m)·softmax_k.
+  KOKKOS_INLINE_FUNCTION Scalar fraction(const Axis& axis, std::size_t k) const {
+    return axis.minimum + (Scalar(1) - static_cast<Scalar>(m_bins) * axis.minimum) * probability(axis, k);
+  }
+
+  /// The bin b with knot_b <= value < knot_{b+1} (nflows' searchsorted; b = K − 1 at the top end and
+  /// for NaN); low = knot_b, extent = knot_{b+1} − knot_b.
+  KOKKOS_INLINE_FUNCTION std::size_t locate(const Axis& axis, Scalar value, Scalar& low, Scalar& extent) const {
+    const Scalar span = Scalar(2) * m_tail_bound;
+    Scalar cumulative = 0, knot = -m_tail_bound;
+    for (std::size_t k = 0; k + 1 < m_bins; ++k) {
+      cumulative += fraction(axis, k);
+      const Scalar next = span * cumulative - m_tail_bound;
+      if (value < next) {
+        low = knot;
+        extent = next - knot;
+        return k;
+      }
+      knot = next;
+    }
+    low = knot;
+    extent = m_tail_bound - knot;
+    return m_bins - 1;
+  }
+
+  /// knot_b and knot_{b+1} − knot_b of bin b, with the same arithmetic as locate.
+  KOKKOS_INLINE_FUNCTION void knots_at(const Axis& axis, std::size_t b, Scalar& low, Scalar& extent) const {
+    const Scalar span = Scalar(2) * m_tail_bound;
+    Scalar cumulative = 0;
+    for (std::size_t k = 0; k < b; ++k)
+      cumulative += fraction(axis, k);
+    low = b == 0 ? -m_tail_bound : span * cumulative - m_tail_bound;
+    cumulative += fraction(axis, b);
+    const Scalar high = b + 1 == m_bins ? m_tail_bound : span * cumulative - m_tail_bound;
+    extent = high - low;
+  }
+
+  KOKKOS_INLINE_FUNCTION Scalar derivative(const Scalar* parameters, std::size_t k) const {
+    if (k == 0 || k == m_bins) return Scalar(1);
+    return m_min_derivative + detail::spline_softplus(parameters[2 * m_bins + k - 1]);
+  }
+
+  KOKKOS_INLINE_FUNCTION void slopes(const Scalar* parameters, Bin& bin) const {
+    bin.d_low = derivative(parameters, bin.index);
+    bin.d_high = derivative(parameters, bin.index + 1);
+  }
+
+  KOKKOS_INLINE_FUNCTION Bin bin_of(Scalar x, const Scalar* parameters, const Axis& widths_axis,
+                                    const Axis& heights_axis) const {
+    Bin bin;
+    bin.index = locate(widths_axis, x, bin.x_low, bin.width);
+    knots_at(heights_axis, bin.index, bin.y_low, bin.height);
+    slopes(parameters, bin);
+    return bin;
+  }
+
+  /// log(δ²·(d_{b+1}ξ² + 2δξ(1 − ξ) + d_b(1 − ξ)²)) − 2·log(denominator).
+  KOKKOS_INLINE_FUNCTION static Scalar log_slope(const Bin& bin, Scalar xi, Scalar t, Scalar delta,
+                                                 Scalar denominator) {
+    const Scalar one_minus = Scalar(1) - xi;
+    const Scalar numerator =
+        delta * delta * (bin.d_high * xi * xi + Scalar(2) * delta * t + bin.d_low * one_minus * one_minus);
+    return math::log(numerator) - Scalar(2) * math::log(denominator);
+  }
+
+  /// From ∂L/∂knot_b (grad_low, through every fraction m < b) and ∂L/∂extent (through fraction b) to
+  /// the K logits: knot_k = −B + 2B·Σ_{m<k} fraction_m, fraction = m + (1 − K·m)·softmax(s·u).
+  KOKKOS_INLINE_FUNCTION void axis_backward(const Axis& axis, std::size_t b, Scalar grad_low, Scalar grad_extent,
+                                            Scalar* grad_logits) const {
+    const Scalar factor = Scalar(2) * m_tail_bound * (Scalar(1) - static_cast<Scalar>(m_bins) * axis.minimum);
+    // g_p(m) = factor·(grad_low for m < b, grad_extent for m = b, 0 after); softmax backward:
+    // g_u(m) = s·p_m·(g_p(m) − Σ_j p_j g_p(j)).
+    Scalar below = 0;
+    for (std::size_t m = 0; m < b; ++m)
+      below += probability(axis, m);
+    const Scalar p_b = probability(axis, b);
+    const Scalar mean = factor * (grad_low * below + grad_extent * p_b);
+    for (std::size_t m = 0; m < m_bins; ++m) {
+      const Scalar g = m < b ? factor * grad_low : (m == b ? factor * grad_extent : Scalar(0));
+      grad_logits[m] = m_logit_scale * probability(axis, m) * (g - mean);
+    }
+  }
+
+  std::size_t m_bins;
+  Scalar m_tail_bound, m_min_bin_width, m_min_bin_height, m_min_derivative, m_logit_scale;
+};
+
+namespace detail {
+
+template <class Scalar, class InputView, class ParameterView>
+void check_spline_batch(const RationalQuadraticSpline<Scalar>& spline, const InputView& input,
+                        const ParameterView& parameters, const char* step, const char* what) {
+  const std::string where = std::string("osbi::flow::rational_quadratic_") + step;
+  require_extent(parameters.extent(0), input.extent(0), where,
+                 std::string(what) + "'s row count (the input's row count)");
+  require_extent(parameters.extent(1), spline.parameter_count() * input.extent(1), where,
+                 std::string(what) + "'s column count ((3·bins − 1) × the input's column count)");
+}
+
+template <class InputView, class OutputView>
+void check_same_shape(const InputView& input, const OutputView& output, const char* step, const char* what) {
+  const std::string where = std::string("osbi::flow::rational_quadratic_") + step;
+  require_extent(output.extent(0), input.extent(0), where, std::string(what) + "'s row count (the input's row count)");
+  require_extent(output.extent(1), input.extent(1), where,
+                 std::string(what) + "'s column count (the input's column count)");
+}
+
+} // namespace detail
+
+/// y(i, j), log_det(i, j) = spline.forward(x(i, j), &parameters(i, (3K − 1)·j)); all N × D but parameters.
+template <class Scalar, class ExecutionSpace>
+void rational_quadratic_forward(const ExecutionSpace& space, const RationalQuadraticSpline<Scalar>& spline,
+                                const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& x,
+                                const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& parameters,
+                                const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& y,
+                                const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& log_det) {
+  detail::check_spline_batch(spline, x, parameters, "forward", "parameters");
+  detail::check_same_shape(x, y, "forward", "y");
+  detail::check_same_shape(x, log_det, "forward", "log_det");
+  if (x.extent(0) == 0 || x.extent(1) == 0) return;
+  const std::size_t stride = spline.parameter_count();
+  Kokkos::parallel_for(
+      "osbi::flow::RationalQuadraticSpline::forward",
+      Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {x.extent(0), x.extent(1)}),
+      KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
+        const SplineValue<Scalar> result = spline.forward(x(i, j), &parameters(i, stride * j));
+        y(i, j) = result.value;
+        log_det(i, j) = result.log_det;
+      });
+}
+
+/// x(i, j), log_det(i, j) = spline.inverse(y(i, j), &parameters(i, (3K − 1)·j)) (log_det: of the inverse).
+template <class Scalar, class ExecutionSpace>
+void rational_quadratic_inverse(const ExecutionSpace& space, const RationalQuadraticSpline<Scalar>& spline,
+                                const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& y,
+                                const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& parameters,
+                                const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& x,
+                                const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& log_det) {
+  detail::check_spline_batch(spline, y, parameters, "inverse", "parameters");
+  detail::check_same_shape(y, x, "inverse", "x");
+  detail::check_same_shape(y, log_det, "inverse", "log_det");
+  if (y.extent(0) == 0 || y.extent(1) == 0) return;
+  const std::size_t stride = spline.parameter_count();
+  Kokkos::parallel_for(
+      "osbi::flow::RationalQuadraticSpline::inverse",
+      Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {y.extent(0), y.extent(1)}),
+      KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
+        const SplineValue<Scalar> result = spline.inverse(y(i, j), &parameters(i, stride * j));
+        x(i, j) = result.value;
+        log_det(i, j) = result.log_det;
+      });
+}
+
+/// For L = Σ grad_y ⊙ y + Σ grad_log_det ⊙ log_det of rational_quadratic_forward: OVERWRITES grad_x (N × D)
+/// and grad_parameters (N × (3K − 1)·D) with ∂L/∂x and ∂L/∂parameters.
+template <class Scalar, class ExecutionSpace>
+void rational_quadratic_backward(const ExecutionSpace& space, const RationalQuadraticSpline<Scalar>& spline,
+                                 const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& x,
+                                 const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& parameters,
+                                 const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& grad_y,
+                                 const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& grad_log_det,
+                                 const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& grad_x,
+                                 const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& grad_parameters) {
+  detail::check_spline_batch(spline, x, parameters, "backward", "parameters");
+  detail::check_same_shape(x, grad_y, "backward", "grad_y");
+  detail::check_same_shape(x, grad_log_det, "backward", "grad_log_det");
+  detail::check_same_shape(x, grad_x, "backward", "grad_x");
+  detail::check_spline_batch(spline, x, grad_parameters, "backward", "grad_parameters");
+  if (x.extent(0) == 0 || x.extent(1) == 0) return;
+  const std::size_t stride = spline.parameter_count();
+  Kokkos::parallel_for(
+      "osbi::flow::RationalQuadraticSpline::backward",
+      Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {x.extent(0), x.extent(1)}),
+      KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
+        grad_x(i, j) = spline.backward(x(i, j), &parameters(i, stride * j), grad_y(i, j), grad_log_det(i, j),
+                                       &grad_parameters(i, stride * j));
+      });
+}
+
+} // namespace osbi
