@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief EmbeddedDensity: q(θ | e_φ(x)) — a conditional density on a learned summary of x, trained jointly; models ConditionalDensity.
+#pragma once
+
+#include <osbi/flow/conditional_density.hpp>
+#include <osbi/nn/detail/layer_support.hpp>
+#include <osbi/nn/layer.hpp>
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/random.hpp>
+#include <osbi/core/types.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace osbi {
+
+/// What EmbeddedDensity needs of the density it wraps, beyond ConditionalDensity: to live in a slice
+/// of a larger parameter buffer, and the gradient of its NLL with respect to the context.
+template <class D>
+concept EmbeddableDensity =
+    ConditionalDensity<D> &&
+    requires(D& density, const typename D::execution_space& space,
+             const Vector<typename D::scalar_type, typename D::execution_space>& buffer,
+             const ConstMatrix<typename D::scalar_type, typename D::execution_space>& theta,
+             const Matrix<typename D::scalar_type, typename D::execution_space>& grad_context) {
+      { density.parameter_count() } -> std::convertible_to<std::size_t>;
+      density.rebind(buffer, buffer);
+      { density.nll_backward(space, theta, theta, grad_context) } -> std::convertible_to<double>;
+    };
+
+/*
+ * EmbeddedDensity<EmbeddingSpec, Density> — the posterior estimator for high-dimensional observations
+ * (sbi's `embedding_net`): an embedding network e_φ (any nn::LayerSpec, e.g. an MLP or a convolution
+ * stack) summarizes the z-scored observation into context_dim numbers, and the density models
+ * q_ψ(θ | e_φ((x − x_mean)/x_std)). φ and ψ are trained together: nll_backward runs the density's
+ * backward to the context, then the embedding's backward.
+ *
+ *   parameters() = [φ (embedding, the layer's own layout) | ψ (the density's layout)], one buffer.
+ *   context_dim() is x's dimension; theta_dim() the density's.
+ *   set_standardization(θ_mean, θ_std, x_mean, x_std): x is z-scored before the embedding; θ's
+ *   statistics go to the density, whose own context standardization is the identity (the embedding
+ *   learns its output scale).
+ *
+ * The density's parameters are moved into the shared buffer at construction (rebind). The embedding is
+ * initialized from `seed`. One host thread uses the object at a time.
+ */
+template <class EmbeddingSpec, EmbeddableDensity Density>
+class EmbeddedDensity {
+public:
+  using scalar_type = typename Density::scalar_type;
+  using execution_space = typename Density::execution_space;
+  using Scalar = scalar_type;
+  using Space = execution_space;
+  using embedding_type = nn::bind_t<EmbeddingSpec, Scalar, Space>;
+  static_assert(nn::LayerSpec<EmbeddingSpec, Scalar, Space>,
+                "osbi::EmbeddedDensity: EmbeddingSpec is not an nn::LayerSpec (see osbi/nn/layer.hpp)");
+
+  EmbeddedDensity(std::size_t x_dim, Density density, std::uint64_t seed = 0)
+      : m_embedding(check_positive(x_dim)), m_density(std::move(density)),
+        m_x_mean(label("embed", "EmbeddedDensity", "x_mean"), x_dim),
+        m_x_std(label("embed", "EmbeddedDensity", "x_std"), x_dim),
+        m_standardized(label("embed", "EmbeddedDensity", "standardized_x"), x_dim),
+        m_context(label("embed", "EmbeddedDensity", "context"), m_embedding.output_dim()),
+        m_grad_context(label("embed", "EmbeddedDensity", "grad_context"), m_embedding.output_dim()) {
+    require_extent(m_embedding.output_dim(), m_density.context_dim(), part,
+                   "the embedding's output_dim (must equal the density's context_dim)");
+    const std::size_t embedding_count = m_embedding.parameter_count();
+    const std::size_t total = embedding_count + static_cast<std::size_t>(m_density.parameter_count());
+    m_parameters = Vector<Scalar, Space>(label("embed", "EmbeddedDensity", "parameters"), total);
+    m_gradients = Vector<Scalar, Space>(label("embed", "EmbeddedDensity", "gradients"), total);
+    const auto head = std::make_pair(std::size_t{0}, embedding_count), tail = std::make_pair(embedding_count, total);
+    m_embedding.bind(Kokkos::subview(m_parameters, head), Kokkos::subview(m_gradients, head));
+    m_density.rebind(Kokkos::subview(m_parameters, tail), Kokkos::subview(m_gradients, tail));
+    const Space space;
+    m_embedding.initialize(space, RandomStream(seed, 0xE3BEDull).next());
+    Kokkos::deep_copy(space, m_x_std, Scalar(1));
+    space.fence();
+  }
+
+  std::size_t theta_dim() const { return m_density.theta_dim(); }
+  std::size_t context_dim() const { return m_embedding.input_dim(); }
+  std::size_t summary_dim() const { return m_embedding.output_dim(); }
+  std::size_t parameter_count() const { return m_parameters.extent(0); }
+  std::size_t embedding_parameter_count() const { return m_embedding.parameter_count(); }
+  Vector<Scalar, Space> parameters() const { return m_parameters; }
+  Vector<Scalar, Space> gradients() const { return m_gradients; }
+  void zero_gradients(const Space& space) { Kokkos::deep_copy(space, m_gradients, Scalar(0)); }
+  Density& density() { return m_density; }
+  embedding_type& embedding() { return m_embedding; }
+
+  void set_standardization(const std::vector<double>& theta_mean, const std::vector<double>& theta_std,
+                           const std::vector<double>& x_mean, const std::vector<double>& x_std) {
+    require_extent(x_mean.size(), context_dim(), part, "set_standardization: x_mean's size (x_dim)");
+    require_extent(x_std.size(), context_dim(), part, "set_standardization: x_std's size (x_dim)");
+    auto mean = Kokkos::create_mirror_view(m_x_mean);
+    auto std_dev = Kokkos::create_mirror_view(m_x_std);
+    for (std::size_t j = 0; j < context_dim(); ++j) {
+      require(std::isfinite(x_mean[j]) && std::isfinite(x_std[j]) && x_std[j] > 0, part, "set_standardization: x_mean[", j,
+              "] = ", x_mean[j], ", x_std[", j, "] = ", x_std[j], " (need finite values and std > 0)");
+      mean(j) = static_cast<Scalar>(x_mean[j]);
+      std_dev(j) = static_cast<Scalar>(x_std[j]);
+    }
+    Kokkos::deep_copy(m_x_mean, mean);
+    Kokkos::deep_copy(m_x_std, std_dev);
+    m_density.set_standardization(theta_mean, theta_std, std::vector<double>(summary_dim(), 0.0),
+                                  std::vector<double>(summary_dim(), 1.0));
+  }
+
+  /// The summaries e_φ(x) of a batch (a view valid until the next call).
+  ConstMatrix<Scalar, Space> summarize(const Space& space, const ConstMatrix<Scalar, Space>& x) {
+    require_extent(x.extent(1), context_dim(), part, "x's column count (x_dim)");
+    const std::size_t rows = x.extent(0), columns = context_dim();
+    const Matrix<Scalar, Space> z = m_standardized.rows(rows);
+    const auto mean = m_x_mean;
+    const auto std_dev = m_x_std;
+    Kokkos::parallel_for(
+        "osbi::embed::EmbeddedDensity::standardize", Kokkos::RangePolicy<Space>(space, 0, rows),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          for (std::size_t j = 0; j < columns; ++j) z(i, j) = (x(i, j) - mean(j)) / std_dev(j);
+        });
+    const Matrix<Scalar, Space> context = m_context.rows(rows);
+    m_embedding.forward(space, z, context);
+    return context;
+  }
+
+  void log_prob(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
+                const Vector<Scalar, Space>& out) {
+    require_extent(x.extent(0), theta.extent(0), part, "log_prob: x's row count (theta's)");
+    m_density.log_prob(space, theta, summarize(space, x), out);
+  }
+
+  /// Mean NLL of the batch; its gradient with respect to φ and ψ is ADDED to gradients().
+  double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) {
+    require_extent(x.extent(0), theta.extent(0), part, "nll_backward: x's row count (theta's)");
+    const auto context = summarize(space, x);
+    const Matrix<Scalar, Space> grad_context = m_grad_context.rows(x.extent(0));
+    const double loss = m_density.nll_backward(space, theta, context, grad_context);
+    m_embedding.backward(space, grad_context, Matrix<Scalar, Space>());
+    return loss;
+  }
+
+  void sample(const Space& space, const ConstMatrix<Scalar, Space>& x, BatchRandom rng, const Matrix<Scalar, Space>& theta) {
+    m_density.sample(space, summarize(space, x), rng, theta);
+  }
+
+  void sample(const Space& space, const ConstMatrix<Scalar, Space>& x_one, std::size_t n, BatchRandom rng,
+              const Matrix<Scalar, Space>& theta) {
+    require_extent(x_one.extent(0), 1, part, "sample: x_one's row count (one observation)");
+    m_density.sample(space, summarize(space, x_one), n, rng, theta);
+  }
+
+private:
+  static constexpr const char* part = "osbi::EmbeddedDensity";
+  static std::size_t check_positive(std::size_t x_dim) {
+    require(x_dim > 0, part, "x_dim must be > 0");
+    return x_dim;
+  }
+
+  embedding_type m_embedding;
+  Density m_density;
+  Vector<Scalar, Space> m_parameters, m_gradients;
+  Vector<Scalar, Space> m_x_mean, m_x_std;
+  nn::detail::BatchBuffer<Scalar, Space> m_standardized, m_context, m_grad_context;
+};
+
+} // namespace osbi
