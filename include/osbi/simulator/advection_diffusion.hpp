@@ -233,12 +233,14 @@ private:
     // Plan every row on the host, in double.
     space.fence();
     const auto theta_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
-    Kokkos::View<double* [5], memory_space> weights(label("simulator", "AdvectionDiffusion", "weights"), rows);
-    Kokkos::View<double***, Kokkos::LayoutRight, memory_space> profiles(
-        label("simulator", "AdvectionDiffusion", "source_profiles"), rows, 2, n);
-    Kokkos::View<std::int64_t*, memory_space> steps(label("simulator", "AdvectionDiffusion", "steps"), rows);
-    Kokkos::View<int*, memory_space> codes(label("simulator", "AdvectionDiffusion", "codes"), rows);
-    Kokkos::View<int*, memory_space> order(label("simulator", "AdvectionDiffusion", "order"), rows);
+    // Zero-filled on `space` itself: a pipeline worker thread may run this, and Kokkos 3.4.1 lets only
+    // the thread that initialized Kokkos use the OpenMP backend (the default initializer of host Views).
+    const auto on_space = [&](const char* step) { return Kokkos::view_alloc(space, label("simulator", "AdvectionDiffusion", step)); };
+    Kokkos::View<double* [5], memory_space> weights(on_space("weights"), rows);
+    Kokkos::View<double***, Kokkos::LayoutRight, memory_space> profiles(on_space("source_profiles"), rows, 2, n);
+    Kokkos::View<std::int64_t*, memory_space> steps(on_space("steps"), rows);
+    Kokkos::View<int*, memory_space> codes(on_space("codes"), rows);
+    Kokkos::View<int*, memory_space> order(on_space("order"), rows);
     auto weights_host = Kokkos::create_mirror_view(weights);
     auto profiles_host = Kokkos::create_mirror_view(profiles);
     auto steps_host = Kokkos::create_mirror_view(steps);
