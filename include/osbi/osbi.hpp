@@ -5,10 +5,12 @@
 #include <osbi/buffer.hpp>
 #include <osbi/core.hpp>
 #include <osbi/diagnostics.hpp>
+#include <osbi/embed.hpp>
 #include <osbi/flow.hpp>
 #include <osbi/inference.hpp>
 #include <osbi/io.hpp>
 #include <osbi/nn.hpp>
+#include <osbi/online.hpp>
 #include <osbi/optim.hpp>
 #include <osbi/prior.hpp>
 #include <osbi/simulator.hpp>
