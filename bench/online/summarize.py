@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Turns osbi_bench_online's lines (`BUFFER <kind> <producers> <ns>`, `TTA <task> <cost_ms> <mode> <seconds>
+<c2st-or-nll>`, `IDLE <fraction>`) into a table and the RESULT lines. Standard library only."""
+import math, pathlib, sys
+
+results = pathlib.Path(sys.argv[1])
+buffers, tta, idle, header = {}, {}, None, ""
+for line in (results / "ours.txt").read_text().splitlines():
+    parts = line.split()
+    if line.startswith("osbi online benchmark"):
+        header = line
+    elif parts[:1] == ["BUFFER"]:
+        buffers[(parts[1], int(parts[2]))] = float(parts[3])
+    elif parts[:1] == ["TTA"]:
+        tta[(parts[1], parts[2], parts[3])] = (float(parts[4]), float(parts[5]))
+    elif parts[:1] == ["IDLE"]:
+        idle = float(parts[1])
+
+print(header)
+if buffers:
+    kinds = sorted({k for k, _ in buffers}, key=["fifo", "firo", "reservoir", "prioritized"].index)
+    print(f"{'buffer':<12} " + " ".join(f"{p} producer(s)".rjust(14) for p in (1, 2, 4)) + "   (ns per sample, push + sample)")
+    for kind in kinds:
+        print(f"{kind:<12} " + " ".join(f"{buffers.get((kind, p), float('nan')):14.1f}" for p in (1, 2, 4)))
+lines = []
+for (task, cost) in sorted({(t, c) for t, c, _ in tta}):
+    off, on = tta.get((task, cost, "offline")), tta.get((task, cost, "online"))
+    if not off or not on:
+        continue
+    ratio = off[0] / on[0] if math.isfinite(off[0]) and math.isfinite(on[0]) and on[0] > 0 else float("nan")
+    print(f"{task:<10} cost {cost:>5} ms: offline {off[0]:7.1f} s, online {on[0]:7.1f} s to target -> {ratio:.2f}x")
+    if task == "two_moons":
+        lines.append(f"RESULT online.two_moons.{cost}ms.time_to_c2st_speedup_vs_offline {ratio:.3f}")
+    elif task == "pde":
+        lines.append(f"RESULT online.pde.time_to_nll_speedup_vs_offline {ratio:.3f}")
+for kind in ["fifo", "firo", "reservoir", "prioritized"]:
+    if (kind, 4) in buffers:
+        lines.append(f"RESULT online.buffer.{kind}.ns_per_sample {buffers[(kind, 4)]:.1f}")
+if idle is not None:
+    lines.append(f"RESULT online.trainer_idle_fraction {idle:.3f}")
+for line in lines:
+    print(line)

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief The sbibm NPE benchmark: for each task and simulation budget, train NPE once (amortized), draw
+/// posterior samples for observations 1..10 and score them by C2ST against sbibm's reference samples.
+///
+///   osbi_bench_sbibm [--tasks two_moons,gaussian_linear,lotka_volterra] [--budgets 1000,10000,100000]
+///                    [--observations 1-10] [--samples 10000] [--estimator maf|nsf] [--batch 200]
+///                    [--seed 1] [--data <repo>/data] [--progress]
+///
+/// One line per (task, budget, observation): `RUN <task> <budget> <obs> <c2st> <simulate_s> <train_s>
+/// <sample_s> <c2st_s> <epochs>`; scripts/bench.sh sbibm runs it and tabulates against sbibm's NPE column.
+#include <osbi/diagnostics/c2st.hpp>
+#include <osbi/flow/maf.hpp>
+#include <osbi/flow/nsf.hpp>
+#include <osbi/inference/npe.hpp>
+#include <osbi/simulator/gaussian_linear.hpp>
+#include <osbi/simulator/lotka_volterra.hpp>
+#include <osbi/simulator/two_moons.hpp>
+
+#include <support/sbibm_data.hpp>
+#include <support/timing.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Training on one thread: at sbi's batch of 200 a step is too small to share; the C2ST classifier and
+// the simulations use the default backend.
+using Space = Kokkos::Serial;
+using Scalar = float;
+
+struct Arguments {
+  std::vector<std::string> tasks{"two_moons", "gaussian_linear", "lotka_volterra"};
+  std::vector<std::size_t> budgets{1'000, 10'000, 100'000};
+  std::vector<int> observations{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  std::size_t samples = 10'000;
+  std::string estimator = "nsf";
+  std::size_t batch = 200;
+  std::uint64_t seed = 1;
+  std::filesystem::path data = OSBI_REPOSITORY_DATA;
+  bool progress = false;
+};
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+Arguments parse(int argc, char* argv[]) {
+  Arguments args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string key = argv[i];
+    if (key == "--progress") { args.progress = true; continue; }
+    if (key.rfind("--kokkos", 0) == 0) continue;
+    if (i + 1 >= argc) throw std::invalid_argument("missing value after " + key);
+    const std::string value = argv[++i];
+    if (key == "--tasks") args.tasks = split(value);
+    else if (key == "--budgets") {
+      args.budgets.clear();
+      for (const auto& b : split(value)) args.budgets.push_back(static_cast<std::size_t>(std::stod(b)));
+    } else if (key == "--observations") {
+      args.observations.clear();
+      for (const auto& range : split(value)) {
+        const auto dash = range.find('-');
+        const int first = std::stoi(range.substr(0, dash));
+        const int last = dash == std::string::npos ? first : std::stoi(range.substr(dash + 1));
+        for (int k = first; k <= last; ++k) args.observations.push_back(k);
+      }
+    } else if (key == "--samples") args.samples = std::stoul(value);
+    else if (key == "--estimator") args.estimator = value;
+    else if (key == "--batch") args.batch = std::stoul(value);
+    else if (key == "--seed") args.seed = std::stoull(value);
+    else if (key == "--data") args.data = value;
+    else throw std::invalid_argument("unknown option " + key);
+  }
+  if (args.estimator != "maf" && args.estimator != "nsf")
+    throw std::invalid_argument("--estimator must be maf or nsf, not " + args.estimator);
+  return args;
+}
+
+double since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Eigen::MatrixXd to_eigen(const osbi::Matrix<Scalar, Space>& samples) {
+  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples);
+  Eigen::MatrixXd out(host.extent(0), host.extent(1));
+  for (std::size_t i = 0; i < host.extent(0); ++i)
+    for (std::size_t j = 0; j < host.extent(1); ++j) out(i, j) = host(i, j);
+  return out;
+}
+
+template <class Density, class Task>
+void run(const Arguments& args, const std::string& name, const Task& task, std::size_t budget, Density density) {
+  const std::uint64_t seed = args.seed * 1'000'003ull + budget;
+  osbi::NPE npe(task.prior(), task, std::move(density), osbi::NpeOptions{.seed = seed});
+  auto start = std::chrono::steady_clock::now();
+  const auto counts = npe.simulate(budget);
+  const double simulate_s = since(start);
+  osbi::TrainingOptions options;
+  options.batch_size = args.batch;
+  options.seed = seed;
+  if (args.progress) options.progress = &std::cerr, options.progress_every = 10;
+  start = std::chrono::steady_clock::now();
+  const auto& report = npe.train(options);
+  const double train_s = since(start);
+  std::fprintf(stderr, "[sbibm] %s %zu: %zu ok / %zu failed simulations, %zu epochs, best validation NLL %.4f, %.1f s\n",
+               name.c_str(), budget, counts.ok, counts.total() - counts.ok, report.epochs, report.best_validation_loss,
+               train_s);
+  for (const int k : args.observations) {
+    const osbi::bench::SbibmObservation observation(args.data, name, k);
+    osbi::RandomStream rng(seed, 100 + static_cast<std::uint64_t>(k));
+    start = std::chrono::steady_clock::now();
+    const auto samples = to_eigen(npe.sample(observation.observation(), args.samples, rng));
+    const double sample_s = since(start);
+    const Eigen::MatrixXd reference = observation.reference_samples();
+    start = std::chrono::steady_clock::now();
+    const double accuracy = osbi::diagnostics::c2st(reference, samples);
+    const double c2st_s = since(start);
+    std::printf("RUN %s %zu %d %.5f %.2f %.2f %.2f %.2f %zu\n", name.c_str(), budget, k, accuracy, simulate_s, train_s,
+                sample_s, c2st_s, report.epochs);
+    std::fflush(stdout);
+  }
+}
+
+template <class Task>
+void run_task(const Arguments& args, const std::string& name, const Task& task) {
+  for (const std::size_t budget : args.budgets) {
+    const std::uint64_t seed = args.seed + budget;
+    if (args.estimator == "maf")
+      run(args, name, task, budget, osbi::sbi_default_maf<Scalar, Space>(task.theta_dim(), task.x_dim(), seed));
+    else
+      run(args, name, task, budget, osbi::sbi_default_nsf<Scalar, Space>(task.theta_dim(), task.x_dim(), seed));
+  }
+}
+
+} // namespace
+
+int main(int argc, char* argv[]) {
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  try {
+    const Arguments args = parse(argc, argv);
+    std::printf("osbi sbibm benchmark: %s; estimator %s, batch %zu, %zu posterior samples; NPE on Kokkos::Serial\n",
+                osbi::bench::kokkos_description().c_str(), args.estimator.c_str(), args.batch, args.samples);
+    for (const auto& task : args.tasks) {
+      if (task == "two_moons") run_task(args, task, osbi::TwoMoons<Scalar, Space>());
+      else if (task == "gaussian_linear") run_task(args, task, osbi::GaussianLinear<Scalar, Space>());
+      else if (task == "lotka_volterra") run_task(args, task, osbi::LotkaVolterra<Scalar, Space>());
+      else throw std::invalid_argument("unknown task " + task);
+    }
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "osbi_bench_sbibm: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}
