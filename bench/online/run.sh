@@ -1,11 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# online benchmarks, called by scripts/bench.sh online [options of osbi_bench_online]: buffer overhead
-# per sample (1, 2, 4 producers), time to accuracy online vs offline on two_moons (1 ms and 10 ms per
-# simulation) and on the advection–diffusion flagship, and the flagship's trainer idle fraction.
+# online benchmarks, called by scripts/bench.sh online [--quick] [options of osbi_bench_online]:
+#   1. buffer overhead per sample (1, 2, 4 producers);
+#   2. two_moons: time until C2ST <= 0.6, online vs offline at the same budget (1 ms, 10 ms per simulation);
+#   3. the PDE flagship (examples/02) run offline (--offline) and online at the same budget and grid:
+#      time until the validation NLL reaches a level both runs reach (the higher of the two best
+#      values + 0.5 nats), and the online run's trainer idle fraction.
+# Environment: OSBI_PDE_GRID (default 96), OSBI_PDE_BUDGET (default 10000). --quick: buffer + two_moons
+# at 10 ms + a 48-grid PDE with 4 000 simulations.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 command -v bzcat >/dev/null || { echo "[bench online] needs bzcat (Debian package bzip2)" >&2; exit 1; }
-# One OpenMP thread: the simulation workers and the trainer (Kokkos::Serial) share the cores.
-OMP_NUM_THREADS=1 "$OSBI_BENCH_BINARY" "$@" | tee "$OSBI_BENCH_RESULTS/ours.txt" >&2
+options=()
+grid=${OSBI_PDE_GRID:-96}
+budget=${OSBI_PDE_BUDGET:-10000}
+for arg in "$@"; do
+  case "$arg" in
+    --quick) options+=(--costs 10); grid=48; budget=4000 ;;
+    *) options+=("$arg") ;;
+  esac
+done
+# One OpenMP thread: the simulation workers and the trainer share the two cores.
+export OMP_NUM_THREADS=1
+"$OSBI_BENCH_BINARY" "${options[@]}" | tee "$OSBI_BENCH_RESULTS/ours.txt" >&2
+flagship="$(dirname "$OSBI_BENCH_BINARY")/osbi_bench_online_flagship"
+for mode in offline online; do
+  flag=(); [ "$mode" = offline ] && flag=(--offline)
+  "$flagship" --grid "$grid" --budget "$budget" --output "$OSBI_BENCH_RESULTS/pde-$mode" "${flag[@]}" \
+    > "$OSBI_BENCH_RESULTS/pde-$mode.txt"
+  grep -v '^VALIDATION \|^IDLE ' "$OSBI_BENCH_RESULTS/pde-$mode.txt" | grep -v '^\[online\]' >&2 || true
+  sed -n "s/^VALIDATION /PDE $mode /p; s/^IDLE /PDE_IDLE $mode /p" "$OSBI_BENCH_RESULTS/pde-$mode.txt" \
+    >> "$OSBI_BENCH_RESULTS/ours.txt"
+done
 python3 "$here/summarize.py" "$OSBI_BENCH_RESULTS"

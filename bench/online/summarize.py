@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Turns osbi_bench_online's lines (`BUFFER <kind> <producers> <ns>`, `TTA <task> <cost_ms> <mode> <seconds>
-<c2st-or-nll>`, `IDLE <fraction>`) into a table and the RESULT lines. Standard library only."""
+<c2st>`) and the flagship's (`PDE <mode> <seconds> <validation NLL>`, `PDE_IDLE <mode> <fraction>`) into a
+table and the RESULT lines. Standard library only."""
 import math, pathlib, sys
 
 results = pathlib.Path(sys.argv[1])
 buffers, tta, idle, header = {}, {}, None, ""
+pde = {"offline": [], "online": []}
 for line in (results / "ours.txt").read_text().splitlines():
     parts = line.split()
     if line.startswith("osbi online benchmark"):
@@ -14,8 +16,10 @@ for line in (results / "ours.txt").read_text().splitlines():
         buffers[(parts[1], int(parts[2]))] = float(parts[3])
     elif parts[:1] == ["TTA"]:
         tta[(parts[1], parts[2], parts[3])] = (float(parts[4]), float(parts[5]))
-    elif parts[:1] == ["IDLE"]:
-        idle = float(parts[1])
+    elif parts[:1] == ["PDE"]:
+        pde[parts[1]].append((float(parts[2]), float(parts[3])))
+    elif parts[:1] == ["PDE_IDLE"] and parts[1] == "online":
+        idle = float(parts[2])
 
 print(header)
 if buffers:
@@ -34,6 +38,14 @@ for (task, cost) in sorted({(t, c) for t, c, _ in tta}):
         lines.append(f"RESULT online.two_moons.{cost}ms.time_to_c2st_speedup_vs_offline {ratio:.3f}")
     elif task == "pde":
         lines.append(f"RESULT online.pde.time_to_nll_speedup_vs_offline {ratio:.3f}")
+if pde["offline"] and pde["online"]:
+    best = {mode: min(v for _, v in points) for mode, points in pde.items()}
+    target = max(best.values()) + 0.5
+    reach = {mode: next((t for t, v in points if v <= target), float("inf")) for mode, points in pde.items()}
+    ratio = reach["offline"] / reach["online"] if reach["online"] > 0 else float("nan")
+    print(f"pde: validation NLL target {target:.3f} (best offline {best['offline']:.3f}, online {best['online']:.3f}): "
+          f"offline {reach['offline']:.1f} s, online {reach['online']:.1f} s -> {ratio:.2f}x")
+    lines.append(f"RESULT online.pde.time_to_nll_speedup_vs_offline {ratio:.3f}")
 for kind in ["fifo", "firo", "reservoir", "prioritized"]:
     if (kind, 4) in buffers:
         lines.append(f"RESULT online.buffer.{kind}.ns_per_sample {buffers[(kind, 4)]:.1f}")
