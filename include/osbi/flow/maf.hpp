@@ -3,7 +3,9 @@
 #pragma once
 
 #include <osbi/flow/conditional_density.hpp>
-#include <osbi/flow/detail/permutations.hpp>
+#include <osbi/flow/detail/checks.hpp>
+#include <osbi/flow/detail/made_stack.hpp>
+#include <osbi/flow/detail/standardization.hpp>
 #include <osbi/flow/made.hpp>
 
 #include <osbi/nn/detail/layer_support.hpp>
@@ -86,7 +88,18 @@ public:
   static constexpr double scale_epsilon = 1e-3;
 
   ConditionalMAF(std::size_t theta_dim, std::size_t context_dim, const MAFOptions& options = {})
-      : m_theta_dim(theta_dim), m_context_dim(context_dim), m_options(options),
+      : m_theta_dim(detail::require_positive(part, theta_dim, "theta_dim")),
+        m_context_dim(detail::require_positive(part, context_dim, "context_dim")), m_options(options),
+        m_stack(part, {.theta_dim = theta_dim,
+                       .context_dim = context_dim,
+                       .transforms = detail::require_positive(part, options.transforms, "options.transforms"),
+                       .hidden = detail::require_positive(part, options.hidden, "options.hidden"),
+                       .blocks = options.blocks,
+                       .outputs_per_feature = 2,
+                       .seed = options.seed,
+                       .init_stream = init_stream,
+                       .permutation_stream = permutation_stream}),
+        m_standardization(part, theta_dim, context_dim),
         m_context(label("flow", "ConditionalMAF", "context"), context_dim),
         m_log_det(label("flow", "ConditionalMAF", "log_det"), 1),
         m_grad_y(label("flow", "ConditionalMAF", "grad_y"), theta_dim),
@@ -96,52 +109,12 @@ public:
         m_sample_state(label("flow", "ConditionalMAF", "sample_state"), theta_dim),
         m_sample_target(label("flow", "ConditionalMAF", "sample_target"), theta_dim),
         m_grad_context(label("flow", "ConditionalMAF", "grad_context"), context_dim) {
-    require(theta_dim > 0, part, "theta_dim must be > 0");
-    require(context_dim > 0, part, "context_dim must be > 0");
-    require(options.transforms > 0, part, "options.transforms must be > 0");
-    require(options.hidden > 0, part, "options.hidden must be > 0");
     const std::size_t transforms = options.transforms;
-    m_mades.reserve(transforms);
-    for (std::size_t k = 0; k < transforms; ++k)
-      m_mades.emplace_back(theta_dim, context_dim, options.hidden, options.blocks);
     for (std::size_t k = 0; k <= transforms; ++k)
       m_y.emplace_back(label("flow", "ConditionalMAF", "y_" + std::to_string(k)), theta_dim);
     for (std::size_t k = 0; k < transforms; ++k)
       m_scale.emplace_back(label("flow", "ConditionalMAF", "scale_" + std::to_string(k)), theta_dim);
     m_made_params.resize(transforms);
-
-    std::size_t count = 0;
-    for (const auto& made : m_mades)
-      count += made.parameter_count();
-    m_parameters = Vector<Scalar, ExecutionSpace>(label("flow", "ConditionalMAF", "parameters"), count);
-    m_gradients = Vector<Scalar, ExecutionSpace>(label("flow", "ConditionalMAF", "gradients"), count);
-    std::size_t offset = 0;
-    const BatchRandom init = RandomStream(options.seed, init_stream).at(0);
-    const ExecutionSpace space;
-    for (std::size_t k = 0; k < transforms; ++k) {
-      const auto slice = std::make_pair(offset, offset + m_mades[k].parameter_count());
-      m_mades[k].bind(Kokkos::subview(m_parameters, slice), Kokkos::subview(m_gradients, slice));
-      m_mades[k].initialize(space, init.split(static_cast<std::uint32_t>(k)));
-      offset = slice.second;
-    }
-
-    // Permutations: y_{k+1, j} = z_{π_k(j)}; the inverse maps back.
-    m_permutation = IndexMatrix(label("flow", "ConditionalMAF", "permutation"), transforms, theta_dim);
-    m_inverse_permutation = IndexMatrix(label("flow", "ConditionalMAF", "inverse_permutation"), transforms, theta_dim);
-    auto forward_host = Kokkos::create_mirror_view(m_permutation);
-    auto inverse_host = Kokkos::create_mirror_view(m_inverse_permutation);
-    const auto permutations = detail::flow_permutations(options.seed, permutation_stream, transforms, theta_dim);
-    for (std::size_t k = 0; k < transforms; ++k)
-      for (std::size_t j = 0; j < theta_dim; ++j) {
-        forward_host(k, j) = permutations[k][j];
-        inverse_host(k, static_cast<std::size_t>(permutations[k][j])) = static_cast<int>(j);
-      }
-    Kokkos::deep_copy(m_permutation, forward_host);
-    Kokkos::deep_copy(m_inverse_permutation, inverse_host);
-
-    set_standardization(std::vector<double>(theta_dim, 0.0), std::vector<double>(theta_dim, 1.0),
-                        std::vector<double>(context_dim, 0.0), std::vector<double>(context_dim, 1.0));
-    space.fence();
   }
 
   // The MADEs are bound to slices of this object's buffers: a copy would share them. Moves are fine.
@@ -153,73 +126,31 @@ public:
   std::size_t theta_dim() const { return m_theta_dim; }
   std::size_t context_dim() const { return m_context_dim; }
   const MAFOptions& options() const { return m_options; }
-  std::size_t transforms() const { return m_mades.size(); }
-  std::size_t parameter_count() const { return m_parameters.extent(0); }
+  std::size_t transforms() const { return m_stack.transforms(); }
+  std::size_t parameter_count() const { return m_stack.parameter_count(); }
 
-  Vector<Scalar, ExecutionSpace> parameters() const { return m_parameters; }
-  Vector<Scalar, ExecutionSpace> gradients() const { return m_gradients; }
-  void zero_gradients(const ExecutionSpace& space) { Kokkos::deep_copy(space, m_gradients, Scalar(0)); }
+  Vector<Scalar, ExecutionSpace> parameters() const { return m_stack.parameters(); }
+  Vector<Scalar, ExecutionSpace> gradients() const { return m_stack.gradients(); }
+  void zero_gradients(const ExecutionSpace& space) { m_stack.zero_gradients(space); }
 
   /// Moves the parameters and gradients into caller-owned storage of parameter_count() entries each
   /// (e.g. slices of a larger model's buffers, as EmbeddedDensity does) and uses that from now on.
   void rebind(const Vector<Scalar, ExecutionSpace>& parameters, const Vector<Scalar, ExecutionSpace>& gradients) {
-    require_extent(parameters.extent(0), parameter_count(), part, "rebind: the parameter view's size (parameter_count)");
-    require_extent(gradients.extent(0), parameter_count(), part, "rebind: the gradient view's size (parameter_count)");
-    Kokkos::deep_copy(parameters, m_parameters);
-    Kokkos::deep_copy(gradients, m_gradients);
-    m_parameters = parameters;
-    m_gradients = gradients;
-    std::size_t offset = 0;
-    for (auto& made : m_mades) {
-      const auto slice = std::make_pair(offset, offset + made.parameter_count());
-      made.bind(Kokkos::subview(m_parameters, slice), Kokkos::subview(m_gradients, slice));
-      offset = slice.second;
-    }
+    m_stack.rebind(parameters, gradients);
   }
 
   /// The MADE of transform k (its parameters are a slice of parameters()).
-  made_type& made(std::size_t k) {
-    require(k < m_mades.size(), part, "made(", k, "): there are ", m_mades.size(), " transforms");
-    return m_mades[k];
-  }
+  made_type& made(std::size_t k) { return m_stack.made(k); }
 
   /// π_k on the host: after transform k, dimension j holds the transform's output π_k(j).
-  std::vector<int> permutation(std::size_t k) const {
-    require(k < m_mades.size(), part, "permutation(", k, "): there are ", m_mades.size(), " transforms");
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_permutation);
-    std::vector<int> result(m_theta_dim);
-    for (std::size_t j = 0; j < m_theta_dim; ++j)
-      result[j] = host(k, j);
-    return result;
-  }
+  std::vector<int> permutation(std::size_t k) const { return m_stack.permutation(k); }
 
   /// z-scoring: θ through an affine transform of the flow (its log-determinant −Σ log θ_std counts in
   /// log_prob), x as the embedding. Standard deviations must be finite and > 0 (the caller clamps,
   /// as sbi does with 1e-14), means finite; sizes theta_dim and context_dim.
   void set_standardization(const std::vector<double>& theta_mean, const std::vector<double>& theta_std,
                            const std::vector<double>& x_mean, const std::vector<double>& x_std) {
-    require_extent(theta_mean.size(), m_theta_dim, part, "set_standardization: theta_mean's size (theta_dim)");
-    require_extent(theta_std.size(), m_theta_dim, part, "set_standardization: theta_std's size (theta_dim)");
-    require_extent(x_mean.size(), m_context_dim, part, "set_standardization: x_mean's size (context_dim)");
-    require_extent(x_std.size(), m_context_dim, part, "set_standardization: x_std's size (context_dim)");
-    auto check = [](const std::vector<double>& mean, const std::vector<double>& deviation, const char* name) {
-      for (std::size_t j = 0; j < mean.size(); ++j) {
-        require(std::isfinite(mean[j]), part, "set_standardization: ", name, "_mean[", j, "] = ", mean[j],
-                " must be finite");
-        require(std::isfinite(deviation[j]) && deviation[j] > 0.0, part, "set_standardization: ", name, "_std[", j,
-                "] = ", deviation[j], " must be finite and > 0");
-      }
-    };
-    check(theta_mean, theta_std, "theta");
-    check(x_mean, x_std, "x");
-    m_theta_mean = to_device(theta_mean, "theta_mean");
-    m_theta_std = to_device(theta_std, "theta_std");
-    m_x_mean = to_device(x_mean, "x_mean");
-    m_x_std = to_device(x_std, "x_std");
-    double log_det = 0.0;
-    for (double deviation : theta_std)
-      log_det -= std::log(deviation);
-    m_log_det_standardization = log_det;
+    m_standardization.set(theta_mean, theta_std, x_mean, x_std);
   }
 
   /// out(i) = log q(θ_i | x_i).
@@ -233,7 +164,8 @@ public:
     const ConstMatrix<Scalar, ExecutionSpace> y = m_y.back().rows(batch), log_det = m_log_det.rows(batch);
     const Vector<Scalar, ExecutionSpace> result = out;
     const std::size_t dim = m_theta_dim;
-    const Scalar constant = static_cast<Scalar>(m_log_det_standardization - 0.5 * static_cast<double>(dim) * log_two_pi);
+    const Scalar constant =
+        static_cast<Scalar>(m_standardization.log_det() - 0.5 * static_cast<double>(dim) * log_two_pi);
     Kokkos::parallel_for(
         "osbi::flow::ConditionalMAF::log_prob", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
         KOKKOS_LAMBDA(const std::size_t i) {
@@ -276,7 +208,7 @@ public:
       Kokkos::deep_copy(space, grad_x, Scalar(0));
     }
     const Matrix<Scalar, ExecutionSpace> grad_context = want_x ? m_grad_context.rows(batch) : Matrix<Scalar, ExecutionSpace>();
-    const ConstVector<Scalar, ExecutionSpace> deviation = m_x_std;
+    const ConstVector<Scalar, ExecutionSpace> deviation = m_standardization.x_std();
     forward_pass(space, theta, x);
     const std::size_t dim = m_theta_dim;
     const Scalar inverse_batch = Scalar(1) / static_cast<Scalar>(batch);
@@ -297,17 +229,17 @@ public:
           partial += 0.5 * squares - static_cast<double>(log_det(i, 0));
         },
         sum);
-    const double loss = sum / static_cast<double>(batch) + 0.5 * static_cast<double>(dim) * log_two_pi -
-                        m_log_det_standardization;
+    const double loss =
+        sum / static_cast<double>(batch) + 0.5 * static_cast<double>(dim) * log_two_pi - m_standardization.log_det();
 
     const Matrix<Scalar, ExecutionSpace> grad_params = m_grad_params.rows(batch);
     const Matrix<Scalar, ExecutionSpace> grad_direct = m_grad_direct.rows(batch);
     const Matrix<Scalar, ExecutionSpace> grad_made = m_grad_made.rows(batch);
-    for (std::size_t k = m_mades.size(); k-- > 0;) {
+    for (std::size_t k = m_stack.transforms(); k-- > 0;) {
       const ConstMatrix<Scalar, ExecutionSpace> y = m_y[k].rows(batch), scale = m_scale[k].rows(batch);
       const ConstMatrix<Scalar, ExecutionSpace> params = m_made_params[k];
       const ConstMatrix<Scalar, ExecutionSpace> upstream = grad_y;
-      const auto inverse = Kokkos::subview(m_inverse_permutation, k, Kokkos::ALL);
+      const auto inverse = m_stack.inverse_permutation(k);
       // z_m = s_m·y_m + b_m with z_m = y_{k+1, π⁻¹(m)}; L also holds −(1/N)·log s_m.
       Kokkos::parallel_for(
           "osbi::flow::ConditionalMAF::transform_backward", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
@@ -322,7 +254,7 @@ public:
             }
           });
       // θ is data and the standardization is fixed: the first MADE needs no input gradient.
-      m_mades[k].backward(space, grad_params, k > 0 ? grad_made : Matrix<Scalar, ExecutionSpace>(), grad_context);
+      m_stack[k].backward(space, grad_params, k > 0 ? grad_made : Matrix<Scalar, ExecutionSpace>(), grad_context);
       if (want_x)
         // c = (x − x_mean) / x_std: ∂L/∂x = Σ_k ∂L/∂c_k / x_std.
         Kokkos::parallel_for(
@@ -343,9 +275,7 @@ public:
   /// One draw θ_i ~ q(· | x_i) per row of x into theta (row i uses rng.row(i) only).
   void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
               const Matrix<Scalar, ExecutionSpace>& theta) {
-    require_extent(x.extent(1), m_context_dim, part, "sample: x's column count (context_dim)");
-    require_extent(theta.extent(1), m_theta_dim, part, "sample: theta's column count (theta_dim)");
-    require_extent(theta.extent(0), x.extent(0), part, "sample: theta's row count (x's row count)");
+    detail::check_flow_sample(part, m_theta_dim, m_context_dim, x, theta);
     const std::size_t batch = x.extent(0);
     if (batch == 0) return;
     embed(space, x, batch, false);
@@ -356,10 +286,7 @@ public:
   /// n = 0 draws nothing.
   void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x_one, std::size_t n,
               BatchRandom rng, const Matrix<Scalar, ExecutionSpace>& theta) {
-    require_extent(x_one.extent(0), 1, part, "sample: x_one's row count (one context)");
-    require_extent(x_one.extent(1), m_context_dim, part, "sample: x_one's column count (context_dim)");
-    require_extent(theta.extent(1), m_theta_dim, part, "sample: theta's column count (theta_dim)");
-    require_extent(theta.extent(0), n, part, "sample: theta's row count (n)");
+    detail::check_flow_sample_one(part, m_theta_dim, m_context_dim, x_one, n, theta);
     if (n == 0) return;
     embed(space, x_one, n, true);
     invert(space, n, rng, theta);
@@ -367,41 +294,20 @@ public:
 
 private:
   using Buffer = nn::detail::BatchBuffer<Scalar, ExecutionSpace>;
-  using IndexMatrix = Kokkos::View<int**, Kokkos::LayoutRight, typename ExecutionSpace::memory_space>;
   static constexpr const char* part = "osbi::flow::ConditionalMAF";
   static constexpr std::uint64_t init_stream = 0x4D414649u;        // "MAFI"
   static constexpr std::uint64_t permutation_stream = 0x4D414650u; // "MAFP"
   static constexpr double log_two_pi = 1.83787706640934548356;
 
-  Vector<Scalar, ExecutionSpace> to_device(const std::vector<double>& values, const char* name) const {
-    Vector<Scalar, ExecutionSpace> device(label("flow", "ConditionalMAF", name), values.size());
-    auto host = Kokkos::create_mirror_view(device);
-    for (std::size_t j = 0; j < values.size(); ++j)
-      host(j) = static_cast<Scalar>(values[j]);
-    Kokkos::deep_copy(device, host);
-    return device;
-  }
-
   void check_pairs(const char* step, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                    const ConstMatrix<Scalar, ExecutionSpace>& x) const {
-    const std::string where = std::string(step) + ": ";
-    require_extent(theta.extent(1), m_theta_dim, part, where + "theta's column count (theta_dim)");
-    require_extent(x.extent(1), m_context_dim, part, where + "x's column count (context_dim)");
-    require_extent(x.extent(0), theta.extent(0), part, where + "x's row count (theta's row count)");
+    detail::check_flow_pairs(part, step, m_theta_dim, m_context_dim, theta, x);
   }
 
   /// m_context.rows(rows) = (x − x_mean) / x_std; with `broadcast` every row uses x's row 0.
   void embed(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, std::size_t rows,
              bool broadcast) {
-    const Matrix<Scalar, ExecutionSpace> context = m_context.rows(rows);
-    const ConstVector<Scalar, ExecutionSpace> mean = m_x_mean, deviation = m_x_std;
-    const ConstMatrix<Scalar, ExecutionSpace> input = x;
-    Kokkos::parallel_for(
-        "osbi::flow::ConditionalMAF::embed",
-        Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {rows, m_context_dim}),
-        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
-          context(i, j) = (input(broadcast ? 0 : i, j) - mean(j)) / deviation(j);
-        });
+    m_standardization.embed(space, x, broadcast, m_context.rows(rows));
   }
 
   /// The density direction for a non-empty batch: fills m_y[0…K], m_scale, m_log_det, m_made_params.
@@ -409,25 +315,15 @@ private:
                     const ConstMatrix<Scalar, ExecutionSpace>& x) {
     const std::size_t batch = theta.extent(0), dim = m_theta_dim;
     embed(space, x, batch, false);
-    {
-      const Matrix<Scalar, ExecutionSpace> y0 = m_y[0].rows(batch);
-      const ConstVector<Scalar, ExecutionSpace> mean = m_theta_mean, deviation = m_theta_std;
-      const ConstMatrix<Scalar, ExecutionSpace> input = theta;
-      Kokkos::parallel_for(
-          "osbi::flow::ConditionalMAF::standardize",
-          Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
-          KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
-            y0(i, j) = (input(i, j) - mean(j)) / deviation(j);
-          });
-    }
+    m_standardization.standardize(space, theta, m_y[0].rows(batch));
     const ConstMatrix<Scalar, ExecutionSpace> context = m_context.rows(batch);
     const Matrix<Scalar, ExecutionSpace> log_det = m_log_det.rows(batch);
-    for (std::size_t k = 0; k < m_mades.size(); ++k) {
+    for (std::size_t k = 0; k < m_stack.transforms(); ++k) {
       const ConstMatrix<Scalar, ExecutionSpace> y = m_y[k].rows(batch);
       const Matrix<Scalar, ExecutionSpace> next = m_y[k + 1].rows(batch), scale = m_scale[k].rows(batch);
-      const ConstMatrix<Scalar, ExecutionSpace> params = m_mades[k].forward(space, y, context);
+      const ConstMatrix<Scalar, ExecutionSpace> params = m_stack[k].forward(space, y, context);
       m_made_params[k] = params;
-      const auto permutation = Kokkos::subview(m_permutation, k, Kokkos::ALL);
+      const auto permutation = m_stack.forward_permutation(k);
       const bool first = k == 0;
       const Scalar epsilon = static_cast<Scalar>(scale_epsilon);
       Kokkos::parallel_for(
@@ -462,8 +358,8 @@ private:
             state(i, j) = static_cast<Scalar>(generator.normal());
         });
     const Scalar epsilon = static_cast<Scalar>(scale_epsilon);
-    for (std::size_t k = m_mades.size(); k-- > 0;) {
-      const auto inverse = Kokkos::subview(m_inverse_permutation, k, Kokkos::ALL);
+    for (std::size_t k = m_stack.transforms(); k-- > 0;) {
+      const auto inverse = m_stack.inverse_permutation(k);
       // Undo π_k (z_m = y_{k+1, π⁻¹(m)}), then start the fixed-point passes from y = 0.
       Kokkos::parallel_for(
           "osbi::flow::ConditionalMAF::unpermute", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
@@ -474,7 +370,7 @@ private:
               state(i, m) = Scalar(0);
           });
       for (std::size_t pass = 0; pass < dim; ++pass) {
-        const ConstMatrix<Scalar, ExecutionSpace> params = m_mades[k].forward(space, state, context);
+        const ConstMatrix<Scalar, ExecutionSpace> params = m_stack[k].forward(space, state, context);
         Kokkos::parallel_for(
             "osbi::flow::ConditionalMAF::inverse_pass",
             Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
@@ -484,21 +380,13 @@ private:
             });
       }
     }
-    const ConstVector<Scalar, ExecutionSpace> mean = m_theta_mean, deviation = m_theta_std;
-    const Matrix<Scalar, ExecutionSpace> result = theta;
-    Kokkos::parallel_for(
-        "osbi::flow::ConditionalMAF::unstandardize",
-        Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
-        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { result(i, j) = state(i, j) * deviation(j) + mean(j); });
+    m_standardization.unstandardize(space, state, theta);
   }
 
   std::size_t m_theta_dim, m_context_dim;
   MAFOptions m_options;
-  std::vector<made_type> m_mades;
-  Vector<Scalar, ExecutionSpace> m_parameters, m_gradients;
-  IndexMatrix m_permutation, m_inverse_permutation;
-  Vector<Scalar, ExecutionSpace> m_theta_mean, m_theta_std, m_x_mean, m_x_std;
-  double m_log_det_standardization = 0.0;
+  detail::MadeStack<Scalar, ExecutionSpace> m_stack;
+  detail::FlowStandardization<Scalar, ExecutionSpace> m_standardization;
   Buffer m_context, m_log_det, m_grad_y, m_grad_direct, m_grad_made, m_grad_params, m_sample_state, m_sample_target;
   Buffer m_grad_context;
   std::vector<Buffer> m_y, m_scale;
