@@ -8,6 +8,7 @@
 #include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
 #include <osbi/flow/conditional_density.hpp>
+#include <osbi/flow/running_moments.hpp>
 #include <osbi/flow/support_transform.hpp>
 #include <osbi/io/checkpoint.hpp>
 #include <osbi/online/loss.hpp>
@@ -55,6 +56,9 @@ struct StopRules {
   double max_seconds = 0;            ///< wall time of run()
   std::size_t plateau_patience = 0;  ///< validations in a row without a better validation loss
   std::uint64_t max_steps = 0;       ///< optimizer steps
+  /// Reusing buffers without a plateau rule: once the budget is spent, train until the rows used reach
+  /// this many times the rows ever accepted.
+  double epochs_after_budget = 1.0;
 };
 
 struct PipelineOptions {
@@ -160,7 +164,8 @@ void copy_vector(const View& dst, const View& src) {
  *
  * End of a budget: when max_simulations simulations are finished the buffer is closed: a consuming
  * buffer (FIFO, FIRO) is drained; with a reusing one (reservoir, prioritized) training goes on until the
- * plateau rule fires if one is set, else until the trainer has used as many rows as were ever accepted.
+ * plateau rule fires if one is set, else until the trainer has used stop.epochs_after_budget times as many
+ * rows as were ever accepted.
  *
  * Deterministic mode (one worker, no timeout): buffer arrivals are held to train_after + k ·
  * arrivals_per_step while batch k is drawn, and the trainer draws batch k only once they are there; the
@@ -442,18 +447,14 @@ private:
         x_scalar[j] = static_cast<Scalar>(x[j]);
         finite = finite && std::isfinite(x_scalar[j]);
       }
-      const std::lock_guard lock(m_state_mutex);
-      if (slot->abandoned.load()) return;
-      if (error) { record_failure(index, FailureKind::threw, row, *error); continue; }
-      if (!finite) { record_failure(index, FailureKind::non_finite, row, "x has a NaN or ±Inf value"); continue; }
-      m_state_mutex.unlock();
-      try {
-        deliver(index, theta_scalar, x_scalar);
-      } catch (...) {
-        m_state_mutex.lock();
-        throw;
+      {
+        // busy is false now, so the monitor cannot abandon this slot after this check.
+        const std::lock_guard lock(m_state_mutex);
+        if (slot->abandoned.load()) return;
+        if (error) { record_failure(index, FailureKind::threw, row, *error); continue; }
+        if (!finite) { record_failure(index, FailureKind::non_finite, row, "x has a NaN or ±Inf value"); continue; }
       }
-      m_state_mutex.lock();
+      deliver(index, theta_scalar, x_scalar);
     }
   }
 
@@ -663,33 +664,18 @@ private:
     space.fence();
   }
 
-  static std::vector<double> column_moment(const Matrix<Scalar, Space>& data, bool standard_deviation,
-                                           const std::vector<double>& mean = {}) {
-    const auto host = Kokkos::create_mirror_view(data);
-    if constexpr (!detail::host_accessible<Scalar, Space>) Kokkos::deep_copy(host, data);
-    const std::size_t rows = data.extent(0), columns = data.extent(1);
-    std::vector<double> out(columns, 0.0);
-    for (std::size_t j = 0; j < columns; ++j) {
-      double sum = 0;
-      for (std::size_t i = 0; i < rows; ++i) {
-        const double v = standard_deviation ? static_cast<double>(host(i, j)) - mean[j] : static_cast<double>(host(i, j));
-        sum += standard_deviation ? v * v : v;
-      }
-      // sbi z-scores with torch.std (unbiased); a constant column keeps scale 1.
-      out[j] = standard_deviation ? std::sqrt(sum / static_cast<double>(rows - 1)) : sum / static_cast<double>(rows);
-      if (standard_deviation && !(out[j] > 0)) out[j] = 1.0;
-    }
-    return out;
-  }
-
   void standardize() {
     if constexpr (requires(Density& d, std::vector<double> v) { d.set_standardization(v, v, v, v); }) {
       Matrix<Scalar, Space> u, x;
       upload(m_warmup_theta, m_warmup_x, m_options.train_after, u, x);
-      m_theta_mean = column_moment(u, false);
-      m_theta_std = column_moment(u, true, m_theta_mean);
-      m_x_mean = column_moment(x, false);
-      m_x_std = column_moment(x, true, m_x_mean);
+      // The same statistics NPE::train uses.
+      RunningMoments<Scalar, Space> theta_moments(theta_dim()), x_moments(x_dim());
+      theta_moments.update(Space(), u);
+      x_moments.update(Space(), x);
+      m_theta_mean = theta_moments.mean();
+      m_theta_std = theta_moments.standard_deviation();
+      m_x_mean = x_moments.mean();
+      m_x_std = x_moments.standard_deviation();
       m_density.set_standardization(m_theta_mean, m_theta_std, m_x_mean, m_x_std);
     }
   }
@@ -888,10 +874,10 @@ std::optional<StopReason> OSBI_ONLINE_PIPELINE::trainer_loop() {
     {
       const std::lock_guard lock(m_state_mutex);
       if (m_stopping) return std::nullopt;
-      // A reusing buffer never runs dry: without a plateau rule, the run ends once the trainer has seen
-      // as many rows as were ever accepted (one epoch's worth) after the budget is spent.
+      // A reusing buffer never runs dry: without a plateau rule, the run ends once the trainer has used
+      // epochs_after_budget times as many rows as were ever accepted.
       if (m_simulations_over && reusing && !m_options.stop.plateau_patience &&
-          m_samples_trained >= m_buffer->arrivals())
+          static_cast<double>(m_samples_trained) >= m_options.stop.epochs_after_budget * static_cast<double>(m_buffer->arrivals()))
         return StopReason::simulation_budget;
     }
     if (m_options.stop.max_steps && m_steps >= m_options.stop.max_steps) return StopReason::max_steps;
