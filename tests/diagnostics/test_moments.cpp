@@ -7,6 +7,7 @@
 #include <osbi/core/random.hpp>
 #include <osbi/simulator/gaussian_linear.hpp>
 
+#include <bench/support/sbibm_data.hpp>
 #include <support/csv.hpp>
 #include <support/statistics.hpp>
 #include <support/test_seed.hpp>
@@ -119,36 +120,12 @@ BOOST_AUTO_TEST_CASE(exact_posterior_draws_match_the_closed_form) {
 
 // sbibm's reference posterior samples (10 000, observation 1) against the closed form.
 BOOST_AUTO_TEST_CASE(sbibm_reference_samples_match_the_closed_form) {
-  // The reference samples are stored as .csv.bz2; the test reads them through bzcat when available.
-  const auto path = osbi::testing::data_dir() / "sbibm/gaussian_linear/num_observation_1/reference_posterior_samples.csv.bz2";
-  const std::string command = "bzcat '" + path.string() + "' 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  BOOST_TEST_REQUIRE(pipe != nullptr);
-  std::string text;
-  char buffer[65536];
-  std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) text.append(buffer, got);
-  const int status = pclose(pipe);
-  if (status != 0 || text.empty()) {
-    BOOST_TEST_MESSAGE("bzcat unavailable or " << path << " missing: skipped");
-    return;
-  }
-  std::istringstream in(text);
-  std::string line;
-  std::getline(in, line);
-  std::vector<double> values;
-  std::size_t rows = 0;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::istringstream fields(line);
-    std::string field;
-    while (std::getline(fields, field, ',')) values.push_back(std::stod(field));
-    ++rows;
-  }
-  BOOST_TEST_REQUIRE(rows == 10000u);
-  BOOST_TEST_REQUIRE(values.size() == rows * 10);
+  // Stored as .csv.bz2 and read through bzcat (Debian's bzip2, installed by scripts/install-deps.sh).
   const Eigen::MatrixXd samples =
-      Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), 10000, 10);
+      osbi::bench::SbibmObservation(osbi::testing::data_dir(), "gaussian_linear", 1).reference_samples();
+  const std::size_t rows = static_cast<std::size_t>(samples.rows());
+  BOOST_TEST_REQUIRE(rows == 10000u);
+  BOOST_TEST_REQUIRE(samples.cols() == 10);
   const diagnostics::MomentErrors errors =
       diagnostics::moment_errors(samples, closed_form_mean(observation()), closed_form_covariance());
   const Bounds b = bounds(rows, 10, 0.05);
