@@ -50,14 +50,6 @@ struct Arguments {
   std::filesystem::path data = OSBI_REPOSITORY_DATA;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) if (!part.empty()) parts.push_back(part);
-  return parts;
-}
-
 Arguments parse(int argc, char* argv[]) {
   Arguments args;
   for (int i = 1; i < argc; ++i) {
@@ -65,10 +57,10 @@ Arguments parse(int argc, char* argv[]) {
     if (key.rfind("--kokkos", 0) == 0) continue;
     if (i + 1 >= argc) throw std::invalid_argument("missing value after " + key);
     const std::string value = argv[++i];
-    if (key == "--sections") args.sections = split(value);
+    if (key == "--sections") args.sections = osbi::bench::split_list(value);
     else if (key == "--costs") {
       args.costs.clear();
-      for (const auto& c : split(value)) args.costs.push_back(std::stod(c));
+      for (const auto& c : osbi::bench::split_list(value)) args.costs.push_back(std::stod(c));
     } else if (key == "--budget") args.budget = std::stoul(value);
     else if (key == "--workers") args.workers = std::stoul(value);
     else if (key == "--target") args.target = std::stod(value);

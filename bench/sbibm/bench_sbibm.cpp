@@ -49,14 +49,6 @@ struct Arguments {
   bool progress = false;
 };
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) if (!part.empty()) parts.push_back(part);
-  return parts;
-}
-
 Arguments parse(int argc, char* argv[]) {
   Arguments args;
   for (int i = 1; i < argc; ++i) {
@@ -65,13 +57,13 @@ Arguments parse(int argc, char* argv[]) {
     if (key.rfind("--kokkos", 0) == 0) continue;
     if (i + 1 >= argc) throw std::invalid_argument("missing value after " + key);
     const std::string value = argv[++i];
-    if (key == "--tasks") args.tasks = split(value);
+    if (key == "--tasks") args.tasks = osbi::bench::split_list(value);
     else if (key == "--budgets") {
       args.budgets.clear();
-      for (const auto& b : split(value)) args.budgets.push_back(static_cast<std::size_t>(std::stod(b)));
+      for (const auto& b : osbi::bench::split_list(value)) args.budgets.push_back(static_cast<std::size_t>(std::stod(b)));
     } else if (key == "--observations") {
       args.observations.clear();
-      for (const auto& range : split(value)) {
+      for (const auto& range : osbi::bench::split_list(value)) {
         const auto dash = range.find('-');
         const int first = std::stoi(range.substr(0, dash));
         const int last = dash == std::string::npos ? first : std::stoi(range.substr(dash + 1));

@@ -14,6 +14,15 @@
 
 namespace osbi::bench {
 
+/// The non-empty items of a comma-separated command-line value ("a,b,,c" → a, b, c).
+inline std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
 /// Rows of a numeric CSV text with one header line; throws on a ragged row.
 inline Eigen::MatrixXd parse_csv(const std::string& text, const std::string& name) {
   std::istringstream in(text);
