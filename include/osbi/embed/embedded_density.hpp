@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osbi/flow/conditional_density.hpp>
+#include <osbi/flow/detail/standardization.hpp>
 #include <osbi/nn/detail/layer_support.hpp>
 #include <osbi/nn/layer.hpp>
 
@@ -115,15 +116,9 @@ public:
   /// The summaries e_φ(x) of a batch (a view valid until the next call).
   ConstMatrix<Scalar, Space> summarize(const Space& space, const ConstMatrix<Scalar, Space>& x) {
     require_extent(x.extent(1), context_dim(), part, "x's column count (x_dim)");
-    const std::size_t rows = x.extent(0), columns = context_dim();
+    const std::size_t rows = x.extent(0);
     const Matrix<Scalar, Space> z = m_standardized.rows(rows);
-    const auto mean = m_x_mean;
-    const auto std_dev = m_x_std;
-    Kokkos::parallel_for(
-        "osbi::embed::EmbeddedDensity::standardize", Kokkos::RangePolicy<Space>(space, 0, rows),
-        KOKKOS_LAMBDA(const std::size_t i) {
-          for (std::size_t j = 0; j < columns; ++j) z(i, j) = (x(i, j) - mean(j)) / std_dev(j);
-        });
+    detail::flow_z_score<Scalar, Space>(space, "osbi::embed::EmbeddedDensity::standardize", x, m_x_mean, m_x_std, false, z);
     const Matrix<Scalar, Space> context = m_context.rows(rows);
     m_embedding.forward(space, z, context);
     return context;
