@@ -46,6 +46,35 @@ void check_dense(std::string_view step, const XView& x, const WeightView& weight
   }
 }
 
+/// grad_bias += column sums of grad_z, as a GEMM side job: a chunk of adjacent columns per item so
+/// the host adds whole rows as vectors (one column per item would walk grad_z with stride `out`,
+/// slower than the weight GEMM itself at sbi's sizes). A device keeps one column per item.
+template <class Scalar, class ExecutionSpace>
+struct BiasGradient {
+  static constexpr std::size_t chunk =
+      Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecutionSpace::memory_space>::accessible ? 16 : 1;
+  ConstMatrix<Scalar, ExecutionSpace> grad_z;
+  Vector<Scalar, ExecutionSpace> grad_bias;
+
+  std::size_t items() const { return grad_bias.extent(0) == 0 ? 0 : (grad_bias.extent(0) + chunk - 1) / chunk; }
+
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item) const {
+    const std::size_t begin = item * chunk, out = grad_bias.extent(0), batch = grad_z.extent(0);
+    if (begin + chunk <= out) {
+      Scalar sum[chunk] = {};
+      for (std::size_t row = 0; row < batch; ++row)
+        for (std::size_t j = 0; j < chunk; ++j) sum[j] += grad_z(row, begin + j);
+      for (std::size_t j = 0; j < chunk; ++j) grad_bias(begin + j) += sum[j];
+    } else {
+      for (std::size_t column = begin; column < out; ++column) {
+        Scalar sum = 0;
+        for (std::size_t row = 0; row < batch; ++row) sum += grad_z(row, column);
+        grad_bias(column) += sum;
+      }
+    }
+  }
+};
+
 } // namespace detail
 
 /// y = activation(x · (weight ⊙ mask)ᵀ + bias). An empty bias means none.
@@ -99,27 +128,17 @@ void dense_backward_parameters(const ExecutionSpace& space, const same_t<ConstMa
   if (grad_bias.extent(0) != 0)
     require_extent(grad_bias.extent(0), grad_z.extent(1), step, "grad_bias's size (must equal grad_z's columns)");
   const std::size_t out = grad_z.extent(1), batch = grad_z.extent(0);
+  const detail::BiasGradient<Scalar, ExecutionSpace> bias_job{grad_z, grad_bias};
   if (mask.data() != nullptr) {
     require_extent(mask.extent(0), out, step, "mask's row count (must equal grad_weight's)");
     require_extent(mask.extent(1), x.extent(1), step, "mask's column count (must equal grad_weight's)");
     gemm(space, out, x.extent(1), batch, operand(grad_z).transposed(), operand(x), grad_weight.data(),
          static_cast<std::ptrdiff_t>(grad_weight.stride(0)),
          epilogue::AccumulateMasked<Scalar>{mask.data(), static_cast<std::ptrdiff_t>(mask.stride(0))}, workspace,
-         algorithm);
+         algorithm, bias_job);
   } else {
     gemm(space, out, x.extent(1), batch, operand(grad_z).transposed(), operand(x), grad_weight.data(),
-         static_cast<std::ptrdiff_t>(grad_weight.stride(0)), epilogue::Accumulate{}, workspace, algorithm);
-  }
-  if (grad_bias.extent(0) != 0) {
-    const auto grad_z_view = grad_z;
-    const auto grad_bias_view = grad_bias;
-    Kokkos::parallel_for(
-        "osbi::nn::dense_backward_parameters::bias", Kokkos::RangePolicy<ExecutionSpace>(space, 0, out),
-        KOKKOS_LAMBDA(const std::size_t column) {
-          Scalar sum = 0;
-          for (std::size_t row = 0; row < batch; ++row) sum += grad_z_view(row, column);
-          grad_bias_view(column) += sum;
-        });
+         static_cast<std::ptrdiff_t>(grad_weight.stride(0)), epilogue::Accumulate{}, workspace, algorithm, bias_job);
   }
 }
 

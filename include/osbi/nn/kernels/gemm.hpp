@@ -10,7 +10,17 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
 #include <type_traits>
+
+// `#pragma GCC unroll` for host compilers that know it; nothing for device compilers.
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__) && !defined(__HIPCC__) && !defined(__NVCOMPILER)
+#define OSBI_HOST_UNROLL_PRAGMA(text) _Pragma(#text)
+#define OSBI_HOST_UNROLL(count) OSBI_HOST_UNROLL_PRAGMA(GCC unroll count)
+#else
+#define OSBI_HOST_UNROLL(count)
+#endif
 
 namespace osbi::nn::kernels {
 
@@ -117,28 +127,35 @@ struct HostTile {
   static constexpr int columns = 128 / static_cast<int>(sizeof(Scalar));
   /// K block: keeps one packed B panel (k_block × columns) in L1/L2 while all row panels pass over it.
   static constexpr std::size_t k_block = 512;
+  /// Column panels packed at once by one thread: bounds its packed B (k_block × 16 × columns, 1 MiB)
+  /// to what L2 holds and far below Kokkos' per-team scratch limit.
+  static constexpr std::size_t column_panels_per_pack = 16;
 };
 
-/// Packing buffers reused across calls (grown on demand, never shrunk). One per concurrently used
-/// GEMM caller; not thread-safe.
+/// Packing buffer for an A operand that must be packed (a masked A; unmasked A is read in place),
+/// reused across calls (grown on demand, never shrunk). One per concurrently used GEMM caller; not
+/// thread-safe. B is packed per thread in team scratch memory, so it needs no buffer here.
 template <class Scalar, class ExecutionSpace>
 class GemmWorkspace {
 public:
   Vector<Scalar, ExecutionSpace> packed_a() const { return m_packed_a; }
-  Vector<Scalar, ExecutionSpace> packed_b() const { return m_packed_b; }
 
-  void reserve(std::size_t a_size, std::size_t b_size) {
+  void reserve(std::size_t a_size) {
     if (m_packed_a.extent(0) < a_size)
       m_packed_a = Vector<Scalar, ExecutionSpace>(
           Kokkos::view_alloc(Kokkos::WithoutInitializing, "osbi::nn::GemmWorkspace::packed_a"), a_size);
-    if (m_packed_b.extent(0) < b_size)
-      m_packed_b = Vector<Scalar, ExecutionSpace>(
-          Kokkos::view_alloc(Kokkos::WithoutInitializing, "osbi::nn::GemmWorkspace::packed_b"), b_size);
   }
 
 private:
   Vector<Scalar, ExecutionSpace> m_packed_a;
-  Vector<Scalar, ExecutionSpace> m_packed_b;
+};
+
+/// Work that rides along in a GEMM's launch without depending on it (a layer's bias gradient beside
+/// its weight gradient), saving a fork/join: `items()` independent pieces, `operator()(item)` does
+/// one. Items must not touch C.
+struct NoSideJob {
+  std::size_t items() const { return 0; }
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t) const {}
 };
 
 /// Which implementation gemm() runs: `automatic` picks the packed micro-kernel on host spaces and
@@ -148,17 +165,21 @@ enum class GemmAlgorithm { automatic, packed, portable };
 namespace detail {
 
 /// acc[r][c] = Σ_k A(r, k) · b[k·NR + c], A row r at a_rows[r] + k·a_step (a packed panel has
-/// a_step = MR and a_rows[r] = panel + r; a row-major A is read in place with a_step = 1): the
-/// register-tiled inner loop.
+/// a_step = MR and a_rows[r] = panel + r; A read in place has its column stride, 1 when row-major):
+/// the register-tiled inner loop.
 template <class Scalar, int MR, int NR>
-KOKKOS_INLINE_FUNCTION void micro_kernel(std::size_t k_count, const Scalar* const (&a_rows)[MR], std::size_t a_step,
+KOKKOS_INLINE_FUNCTION void micro_kernel(std::size_t k_count, const Scalar* const (&a_rows)[MR], std::ptrdiff_t a_step,
                                          const Scalar* __restrict__ b, Scalar (&acc)[MR][NR]) {
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) acc[r][c] = Scalar(0);
   for (std::size_t k = 0; k < k_count; ++k) {
     const Scalar* b_k = b + k * NR;
+    // Rows unrolled so the accumulators stay in registers at -O2 too (GCC 12 does it by itself only at
+    // -O3: at -O2 the kernel ran 4× slower). The column loop is left to the vectorizer: unrolling it
+    // first yields scalar code.
+    OSBI_HOST_UNROLL(6)
     for (int r = 0; r < MR; ++r) {
-      const Scalar a_rk = a_rows[r][k * a_step];
+      const Scalar a_rk = a_rows[r][static_cast<std::ptrdiff_t>(k) * a_step];
       for (int c = 0; c < NR; ++c) acc[r][c] += a_rk * b_k[c];
     }
   }
@@ -212,23 +233,47 @@ KOKKOS_INLINE_FUNCTION void write_tile(const Scalar (&acc)[MR][NR], std::size_t 
   }
 }
 
-template <class Scalar, class ExecutionSpace, class Epilogue>
+/// How the host path splits a C of row_panels × column_panels register tiles over its threads: a
+/// grid of column_groups × row_groups blocks (block g covers column panels (g mod column_groups)·
+/// group_columns.. and row panels (g div column_groups)·group_rows.., clipped at the edges).
+/// Columns first, since every thread packs the B panels of its own columns; rows take the threads
+/// left over. (Rows first, each thread packing all of a small B, measured slower even at 200×52×50,
+/// where column seams make the threads share C's cache lines.)
+struct HostPartition {
+  std::size_t column_groups, row_groups, group_columns, group_rows;
+};
+
+inline HostPartition host_partition(std::size_t threads, std::size_t row_panels, std::size_t column_panels) {
+  HostPartition partition{};
+  partition.column_groups = std::max<std::size_t>(1, std::min(threads, column_panels));
+  partition.row_groups = std::max<std::size_t>(1, std::min(row_panels, threads / partition.column_groups));
+  partition.group_columns = (column_panels + partition.column_groups - 1) / partition.column_groups;
+  partition.group_rows = (row_panels + partition.row_groups - 1) / partition.row_groups;
+  return partition;
+}
+
+/// The host path in one launch. Each thread takes a block of column panels (when there are at least
+/// as many panels as threads: nobody packs twice) or of row panels (a narrow C: each thread packs the
+/// whole, small, B), packs its B panels into its own scratch, K block by K block, and runs its row
+/// panels over them. One launch instead of pack-then-compute matters at sbi's sizes (a 200×52×50
+/// layer is a few microseconds of arithmetic, and every fork/join costs about one).
+template <class Scalar, class ExecutionSpace, class Epilogue, class SideJob>
 void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t k, const Operand<Scalar>& a,
                  const Operand<Scalar>& b, Scalar* c, const OutputMap& output, const Epilogue& finish,
-                 GemmWorkspace<Scalar, ExecutionSpace>& workspace) {
+                 GemmWorkspace<Scalar, ExecutionSpace>& workspace, const SideJob& side_job) {
   constexpr int MR = HostTile<Scalar>::rows;
   constexpr int NR = HostTile<Scalar>::columns;
   constexpr std::size_t KC = HostTile<Scalar>::k_block;
+  constexpr std::size_t QC = HostTile<Scalar>::column_panels_per_pack;
+  constexpr std::size_t alignment = 64 / sizeof(Scalar);
   const std::size_t row_panels = (m + MR - 1) / MR;
   const std::size_t column_panels = (n + NR - 1) / NR;
-  // A row-major A (unit column stride, no mask) is read where it is; anything else is packed.
-  const bool pack_a = a.column_stride != 1 || a.mask != nullptr;
-  workspace.reserve(pack_a ? row_panels * MR * k : 0, column_panels * NR * k);
-  Scalar* const packed_a = workspace.packed_a().data();
-  Scalar* const packed_b = workspace.packed_b().data();
 
-  // Panel layouts: A panel p holds rows p·MR.. as [k][MR]; B panel q holds columns q·NR.. as [k][NR];
-  // zero padding past m and n keeps the micro-kernel branch-free.
+  // A masked A is packed once, [k][MR] per row panel, zero-padded past m. Any other A is read where it
+  // lies: the micro-kernel broadcasts one element per row and k, so its strides cost no vector work.
+  const bool pack_a = a.mask != nullptr;
+  workspace.reserve(pack_a ? row_panels * MR * k : 0);
+  Scalar* const packed_a = workspace.packed_a().data();
   if (pack_a) {
     Kokkos::parallel_for(
         "osbi::nn::gemm::pack_a", Kokkos::RangePolicy<ExecutionSpace>(space, 0, row_panels),
@@ -241,49 +286,114 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
             }
         });
   }
-  Kokkos::parallel_for(
-      "osbi::nn::gemm::pack_b", Kokkos::RangePolicy<ExecutionSpace>(space, 0, column_panels),
-      KOKKOS_LAMBDA(const std::size_t q) {
-        Scalar* panel = packed_b + q * NR * k;
-        for (std::size_t kk = 0; kk < k; ++kk)
-          for (int cc = 0; cc < NR; ++cc) {
-            const std::size_t column = q * NR + cc;
-            panel[kk * NR + cc] = column < n ? b(kk, column) : Scalar(0);
-          }
-      });
 
+  const HostPartition partition =
+      host_partition(static_cast<std::size_t>(std::max(1, space.concurrency())), row_panels, column_panels);
+  const std::size_t column_groups = partition.column_groups, row_groups = partition.row_groups;
+  const std::size_t group_columns = partition.group_columns, group_rows = partition.group_rows;
   const std::size_t k_blocks = k == 0 ? 1 : (k + KC - 1) / KC;
-  for (std::size_t block = 0; block < k_blocks; ++block) {
-    const std::size_t k_begin = block * KC;
-    const std::size_t k_count = std::min(KC, k - std::min(k, k_begin));
-    const bool first = block == 0, last = block + 1 == k_blocks;
-    Kokkos::parallel_for(
-        "osbi::nn::gemm::micro_tiles", Kokkos::RangePolicy<ExecutionSpace>(space, 0, row_panels),
-        KOKKOS_LAMBDA(const std::size_t p) {
-          const std::size_t rows = m - p * MR < std::size_t(MR) ? m - p * MR : std::size_t(MR);
-          const Scalar* a_rows[MR];
-          std::size_t a_step = 1;
-          if (pack_a) {
-            for (int r = 0; r < MR; ++r) a_rows[r] = packed_a + p * MR * k + k_begin * MR + r;
-            a_step = MR;
-          } else {
-            // Rows past m repeat the last row: valid memory, results discarded.
-            for (int r = 0; r < MR; ++r)
-              a_rows[r] = a.data + static_cast<std::ptrdiff_t>(p * MR + (std::size_t(r) < rows ? r : rows - 1)) * a.row_stride +
-                          static_cast<std::ptrdiff_t>(k_begin);
+  const std::size_t scratch_count = std::min(QC, group_columns) * NR * std::min(KC, k) + alignment;
+  // B is packed by reading it along its smaller stride (a mask has its matrix's layout), so both a
+  // row-major B (dX = dY·W) and a transposed one (Y = X·Wᵀ) are gathered from contiguous memory.
+  const bool b_rows_contiguous = std::abs(b.column_stride) <= std::abs(b.row_stride);
+
+  const std::size_t side_items = side_job.items();
+  const std::size_t block_side_items = (side_items + column_groups * row_groups - 1) / (column_groups * row_groups);
+
+  using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
+  using ScratchView = Kokkos::View<Scalar*, typename ExecutionSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  Policy policy(space, static_cast<int>(column_groups * row_groups), 1);
+  policy.set_scratch_size(1, Kokkos::PerTeam(ScratchView::shmem_size(scratch_count)));
+  Kokkos::parallel_for(
+      "osbi::nn::gemm::packed", policy, KOKKOS_LAMBDA(const typename Policy::member_type& team) {
+        const std::size_t group = static_cast<std::size_t>(team.league_rank());
+        for (std::size_t item = group * block_side_items; item < std::min(side_items, (group + 1) * block_side_items); ++item)
+          side_job(item);
+        const std::size_t q_begin = (group % column_groups) * group_columns;
+        const std::size_t q_end = std::min(column_panels, q_begin + group_columns);
+        const std::size_t p_begin = (group / column_groups) * group_rows;
+        const std::size_t p_end = std::min(row_panels, p_begin + group_rows);
+        const ScratchView scratch(team.team_scratch(1), scratch_count);
+        const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(scratch.data());
+        Scalar* const packed_b =
+            scratch.data() + ((64 - address % 64) % 64) / sizeof(Scalar); // 64-byte aligned vector loads
+
+        for (std::size_t block = 0; block < k_blocks; ++block) {
+          const std::size_t k_begin = block * KC;
+          const std::size_t k_count = std::min(KC, k - std::min(k, k_begin));
+          const bool first = block == 0, last = block + 1 == k_blocks;
+          for (std::size_t q0 = q_begin; q0 < q_end; q0 += QC) {
+            const std::size_t q1 = std::min(q_end, q0 + QC);
+            // Panel q holds columns q·NR.. as [k][NR], zero past n: the micro-kernel never branches.
+            for (std::size_t q = q0; q < q1; ++q) {
+              Scalar* panel = packed_b + (q - q0) * NR * k_count;
+              const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
+              if (b.mask == nullptr && b.column_stride == 1) {
+                // Row-major B: each panel row is a contiguous copy (vectorized) plus zeros.
+                for (std::size_t kk = 0; kk < k_count; ++kk) {
+                  const Scalar* source = b.data + static_cast<std::ptrdiff_t>(k_begin + kk) * b.row_stride +
+                                         static_cast<std::ptrdiff_t>(q * NR);
+                  Scalar* target = panel + kk * NR;
+                  if (columns == std::size_t(NR)) {
+                    for (int cc = 0; cc < NR; ++cc) target[cc] = source[cc];
+                  } else {
+                    for (std::size_t cc = 0; cc < columns; ++cc) target[cc] = source[cc];
+                    for (std::size_t cc = columns; cc < std::size_t(NR); ++cc) target[cc] = Scalar(0);
+                  }
+                }
+              } else if (b_rows_contiguous) {
+                for (std::size_t kk = 0; kk < k_count; ++kk)
+                  for (int cc = 0; cc < NR; ++cc) {
+                    const std::size_t column = q * NR + cc;
+                    panel[kk * NR + cc] = column < n ? b(k_begin + kk, column) : Scalar(0);
+                  }
+              } else {
+                // Transposed B (Y = X·Wᵀ): read each column along its unit stride.
+                for (std::size_t cc = 0; cc < std::size_t(NR); ++cc) {
+                  if (cc < columns) {
+                    for (std::size_t kk = 0; kk < k_count; ++kk) panel[kk * NR + cc] = b(k_begin + kk, q * NR + cc);
+                  } else {
+                    for (std::size_t kk = 0; kk < k_count; ++kk) panel[kk * NR + cc] = Scalar(0);
+                  }
+                }
+              }
+            }
+            // Column panel outermost: its packed B stays in L1 while the row panels stream past.
+            for (std::size_t q = q0; q < q1; ++q) {
+              const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
+              for (std::size_t p = p_begin; p < p_end; ++p) {
+                const std::size_t rows = m - p * MR < std::size_t(MR) ? m - p * MR : std::size_t(MR);
+                const Scalar* a_rows[MR];
+                std::ptrdiff_t a_step = MR;
+                if (pack_a) {
+                  for (int r = 0; r < MR; ++r) a_rows[r] = packed_a + p * MR * k + k_begin * MR + r;
+                } else {
+                  // Rows past m repeat the last row: valid memory, results discarded.
+                  for (int r = 0; r < MR; ++r)
+                    a_rows[r] = a.data +
+                                static_cast<std::ptrdiff_t>(p * MR + (std::size_t(r) < rows ? r : rows - 1)) * a.row_stride +
+                                static_cast<std::ptrdiff_t>(k_begin) * a.column_stride;
+                  a_step = a.column_stride;
+                }
+                Scalar acc[MR][NR];
+                micro_kernel<Scalar, MR, NR>(k_count, a_rows, a_step, packed_b + (q - q0) * NR * k_count, acc);
+                write_tile<Scalar, MR, NR>(acc, rows, columns, p * MR, q * NR, c, output, finish, first, last);
+              }
+            }
           }
-          for (std::size_t q = 0; q < column_panels; ++q) {
-            Scalar acc[MR][NR];
-            micro_kernel<Scalar, MR, NR>(k_count, a_rows, a_step, packed_b + q * NR * k + k_begin * NR, acc);
-            const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
-            write_tile<Scalar, MR, NR>(acc, rows, columns, p * MR, q * NR, c, output, finish, first, last);
-          }
-        });
-  }
+        }
+      });
 }
 
 /// One thread per element of C: portable (any backend), simple, correct; the GPU path until a tuned
 /// team kernel replaces it.
+template <class ExecutionSpace, class SideJob>
+void run_side_job(const ExecutionSpace& space, const SideJob& side_job) {
+  if (side_job.items() != 0)
+    Kokkos::parallel_for("osbi::nn::gemm::side_job", Kokkos::RangePolicy<ExecutionSpace>(space, 0, side_job.items()),
+                         KOKKOS_LAMBDA(const std::size_t item) { side_job(item); });
+}
+
 template <class Scalar, class ExecutionSpace, class Epilogue>
 void gemm_portable(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t k, const Operand<Scalar>& a,
                    const Operand<Scalar>& b, Scalar* c, std::ptrdiff_t ldc, const Epilogue& finish) {
@@ -304,14 +414,20 @@ void gemm_portable(const ExecutionSpace& space, std::size_t m, std::size_t n, st
 
 /// C (m × n, row-major with leading dimension ldc) ← epilogue(A·B), A m × k, B k × n given as
 /// operands (any strides, optional masks). Enqueued on `space`. k = 0 gives epilogue(0); m or n = 0
-/// does nothing. The packed path requires host-accessible memory (it is chosen only for host spaces).
-template <class Scalar, class ExecutionSpace, class Epilogue>
+/// leaves C alone. The packed path requires host-accessible memory (it is chosen only for host
+/// spaces). `side_job` (see NoSideJob) runs in the same launch where the algorithm allows, else in
+/// its own; it always runs, also when C is empty.
+template <class Scalar, class ExecutionSpace, class Epilogue, class SideJob = NoSideJob>
 void gemm(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t k, const Operand<Scalar>& a,
           const Operand<Scalar>& b, Scalar* c, std::ptrdiff_t ldc, const Epilogue& finish,
-          GemmWorkspace<Scalar, ExecutionSpace>& workspace, GemmAlgorithm algorithm = GemmAlgorithm::automatic) {
+          GemmWorkspace<Scalar, ExecutionSpace>& workspace, GemmAlgorithm algorithm = GemmAlgorithm::automatic,
+          const SideJob& side_job = SideJob{}) {
   static_assert(Epilogue::linear || !Epilogue::accumulates,
                 "osbi::nn::kernels::gemm: an accumulating epilogue must be linear (see gemm.hpp, Epilogues)");
-  if (m == 0 || n == 0) return;
+  if (m == 0 || n == 0) {
+    detail::run_side_job(space, side_job);
+    return;
+  }
   constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecutionSpace::memory_space>::accessible;
   if (algorithm == GemmAlgorithm::automatic) algorithm = host ? GemmAlgorithm::packed : GemmAlgorithm::portable;
   if constexpr (host) {
@@ -321,14 +437,18 @@ void gemm(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t
       constexpr std::size_t tile_columns = HostTile<Scalar>::columns;
       if (n < tile_columns / 2 && m > n) {
         detail::gemm_packed(space, n, m, k, b.transposed(), a.transposed(), c, detail::OutputMap{1, ldc, true}, finish,
-                            workspace);
+                            workspace, side_job);
       } else {
-        detail::gemm_packed(space, m, n, k, a, b, c, detail::OutputMap{ldc, 1, false}, finish, workspace);
+        detail::gemm_packed(space, m, n, k, a, b, c, detail::OutputMap{ldc, 1, false}, finish, workspace, side_job);
       }
       return;
     }
   }
   detail::gemm_portable(space, m, n, k, a, b, c, ldc, finish);
+  detail::run_side_job(space, side_job);
 }
 
 } // namespace osbi::nn::kernels
+
+#undef OSBI_HOST_UNROLL
+#undef OSBI_HOST_UNROLL_PRAGMA
