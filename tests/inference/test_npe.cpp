@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace {
@@ -87,6 +88,65 @@ BOOST_AUTO_TEST_CASE(bounded_prior_samples_stay_in_support_and_log_prob_is_minus
   const auto log_q = npe.log_prob(probe, {0.1, -0.2});
   BOOST_TEST(log_q(0) == -std::numeric_limits<double>::infinity());
   BOOST_TEST(std::isfinite(log_q(1)));
+}
+
+// BoundedSupport::reject: the posterior is the trained density restricted to the prior's box and
+// renormalized. Checked against the density itself, whatever the fit: draws stay inside, log_prob
+// integrates to 1 over the box (without the acceptance term it would integrate to the acceptance,
+// here well below 1), the draws' mass in a sub-box matches log_prob's, and an observation whose
+// posterior lies outside the box is refused with the rate in the message.
+BOOST_AUTO_TEST_CASE(rejection_posterior_is_the_density_restricted_to_the_support) {
+  const osbi::GaussianLinear<double, Space> task(2, 0.1, 0.1);
+  const osbi::BoxUniform<double, Space> prior({-1.0, -1.0}, {1.0, 1.0});
+  osbi::NPE npe(prior, task, osbi::LinearGaussian<double, Space>(2, 2),
+                osbi::NpeOptions{.seed = osbi::testing::test_seed(), .bounded_support = osbi::BoundedSupport::reject});
+  npe.simulate(4'000);
+  npe.train(osbi::TrainingOptions{.learning_rate = 1e-2, .max_epochs = 60});
+  const std::vector<double> x0{1.2, 1.0};
+  const double acceptance = npe.acceptance(x0);
+  BOOST_TEST_MESSAGE("acceptance at x0 = (1.2, 1.0): " << acceptance);
+  BOOST_TEST(acceptance > 0.05);
+  BOOST_TEST(acceptance < 0.7);
+
+  const std::size_t grid = 400;
+  const double cell = 2.0 / grid;
+  osbi::Matrix<double, Space> nodes("nodes", grid * grid, 2);
+  for (std::size_t a = 0; a < grid; ++a)
+    for (std::size_t b = 0; b < grid; ++b)
+      nodes(a * grid + b, 0) = -1 + (a + 0.5) * cell, nodes(a * grid + b, 1) = -1 + (b + 0.5) * cell;
+  const auto log_q = npe.log_prob(nodes, x0);
+  double total = 0, corner = 0; // corner: θ₀ > 0.5 and θ₁ > 0.5
+  for (std::size_t i = 0; i < grid * grid; ++i) {
+    const double mass = std::exp(log_q(i)) * cell * cell;
+    total += mass;
+    if (nodes(i, 0) > 0.5 && nodes(i, 1) > 0.5) corner += mass;
+  }
+  // The acceptance is estimated from 10⁴ draws: relative error ≈ sqrt((1 − a)/(a·10⁴)) < 3 %.
+  BOOST_TEST(std::abs(total - 1) < 0.06, "∫ over the box = " << total);
+
+  osbi::RandomStream rng(osbi::testing::test_seed(), 4);
+  const std::size_t n = 20'000;
+  const auto theta = npe.sample(x0, n, rng);
+  std::size_t outside = 0, in_corner = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    outside += !(theta(i, 0) > -1 && theta(i, 0) < 1 && theta(i, 1) > -1 && theta(i, 1) < 1);
+    in_corner += theta(i, 0) > 0.5 && theta(i, 1) > 0.5;
+  }
+  BOOST_TEST(outside == 0u);
+  const double fraction = static_cast<double>(in_corner) / n;
+  BOOST_TEST(std::abs(fraction - corner / total) < 0.02, "draws " << fraction << " vs log_prob " << corner / total);
+
+  osbi::Matrix<double, Space> probe("probe", 1, 2);
+  probe(0, 0) = 1.2, probe(0, 1) = 0.5;
+  BOOST_TEST(npe.log_prob(probe, x0)(0) == -std::numeric_limits<double>::infinity());
+
+  // Far outside the box the restricted posterior has (next to) no mass: a clear error, not a hang.
+  try {
+    npe.sample({40.0, -40.0}, 100, rng);
+    BOOST_FAIL("no exception");
+  } catch (const osbi::Error& error) {
+    BOOST_TEST(std::string(error.what()).find("min_acceptance") != std::string::npos, error.what());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(bad_observations_and_requests_are_rejected) {
