@@ -4,6 +4,7 @@
 ///
 ///   osbi_bench_sbibm [--tasks two_moons,gaussian_linear,lotka_volterra] [--budgets 1000,10000,100000]
 ///                    [--observations 1-10] [--samples 10000] [--estimator maf|nsf] [--batch 200]
+///                    [--support reject|transform]
 ///                    [--seed 1] [--data <repo>/data] [--progress]
 ///
 /// One line per (task, budget, observation): `RUN <task> <budget> <obs> <c2st> <simulate_s> <train_s>
@@ -43,6 +44,7 @@ struct Arguments {
   std::vector<int> observations{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   std::size_t samples = 10'000;
   std::string estimator = "nsf";
+  std::string support = "reject"; // sbi's default for a bounded prior (NpeOptions::bounded_support)
   std::size_t batch = 200;
   std::uint64_t seed = 1;
   std::filesystem::path data = OSBI_REPOSITORY_DATA;
@@ -71,6 +73,7 @@ Arguments parse(int argc, char* argv[]) {
       }
     } else if (key == "--samples") args.samples = std::stoul(value);
     else if (key == "--estimator") args.estimator = value;
+    else if (key == "--support") args.support = value;
     else if (key == "--batch") args.batch = std::stoul(value);
     else if (key == "--seed") args.seed = std::stoull(value);
     else if (key == "--data") args.data = value;
@@ -78,6 +81,8 @@ Arguments parse(int argc, char* argv[]) {
   }
   if (args.estimator != "maf" && args.estimator != "nsf")
     throw std::invalid_argument("--estimator must be maf or nsf, not " + args.estimator);
+  if (args.support != "reject" && args.support != "transform")
+    throw std::invalid_argument("--support must be reject or transform, not " + args.support);
   return args;
 }
 
@@ -96,7 +101,10 @@ Eigen::MatrixXd to_eigen(const osbi::Matrix<Scalar, Space>& samples) {
 template <class Density, class Task>
 void run(const Arguments& args, const std::string& name, const Task& task, std::size_t budget, Density density) {
   const std::uint64_t seed = args.seed * 1'000'003ull + budget;
-  osbi::NPE npe(task.prior(), task, std::move(density), osbi::NpeOptions{.seed = seed});
+  osbi::NPE npe(task.prior(), task, std::move(density),
+                osbi::NpeOptions{.seed = seed,
+                                 .bounded_support = args.support == "reject" ? osbi::BoundedSupport::reject
+                                                                            : osbi::BoundedSupport::transform});
   auto start = std::chrono::steady_clock::now();
   const auto counts = npe.simulate(budget);
   const double simulate_s = since(start);
@@ -143,8 +151,10 @@ int main(int argc, char* argv[]) {
   Kokkos::ScopeGuard kokkos(argc, argv);
   try {
     const Arguments args = parse(argc, argv);
-    std::printf("osbi sbibm benchmark: %s; estimator %s, batch %zu, %zu posterior samples; NPE on Kokkos::Serial\n",
-                osbi::bench::kokkos_description().c_str(), args.estimator.c_str(), args.batch, args.samples);
+    std::printf("osbi sbibm benchmark: %s; estimator %s, bounded support by %s, batch %zu, %zu posterior samples; NPE "
+                "on Kokkos::Serial\n",
+                osbi::bench::kokkos_description().c_str(), args.estimator.c_str(), args.support.c_str(), args.batch,
+                args.samples);
     for (const auto& task : args.tasks) {
       if (task == "two_moons") run_task(args, task, osbi::TwoMoons<Scalar, Space>());
       else if (task == "gaussian_linear") run_task(args, task, osbi::GaussianLinear<Scalar, Space>());
