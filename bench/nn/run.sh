@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# nn benchmarks, called by scripts/bench.sh nn. Runs ours and the PyTorch peer twice each,
-# interleaved (ours, peer, ours, peer), and summarize.py keeps each side's better run per case: this
-# machine drifts between periods, by up to ±20 % in clock, and its two vCPUs sometimes sit for
+# nn benchmarks, called by scripts/bench.sh nn. Runs ours and the PyTorch peer three times each,
+# interleaved (ours, peer, ours, peer, ...), and summarize.py keeps each side's best run per case:
+# this machine drifts between periods, by up to ±20 % in clock, and its two vCPUs sometimes sit for
 # seconds in a state where every fork/join costs several microseconds more, which slows the small
 # 2-thread cases of both sides 2-3× (1-thread cases are immune). The peer's figure per run is the
 # median of its own repeats.
@@ -18,7 +18,7 @@ if [ -f "$OSBI_PEER_DIR/peer_torch_layers.py" ]; then
   peer=(1 "$threads")
 fi
 
-for run in 1 2; do
+for run in 1 2 3; do
   OMP_NUM_THREADS=$threads "$OSBI_BENCH_BINARY" > "$OSBI_BENCH_RESULTS/ours-$run.txt"
   for t in "${peer[@]}"; do
     /usr/bin/python3 "$OSBI_PEER_DIR/peer_torch_layers.py" --threads "$t" --json "$OSBI_BENCH_RESULTS/peer-$t-$run.json" \
