@@ -25,7 +25,6 @@ for path in sorted(results.glob("peer-*.json")):
     for row in data["rows"]:
         peer.setdefault((row["case"], int(data["threads"])), []).append(row["us_per_step"])
 
-mean = lambda xs: sum(xs) / len(xs)
 # Each side's best run per case (see run.sh): the shortest time; for the peak, the highest rate
 # (which only lowers our fractions of it).
 best = min

@@ -84,9 +84,8 @@ public:
 
   NPE(PriorType prior, SimulatorType simulator, Density density, NpeOptions options = {})
       : m_prior(std::move(prior)), m_simulator(std::move(simulator)), m_density(std::move(density)),
-        m_options(options), m_support(m_prior.support()),
-        m_transform(options.bounded_support == BoundedSupport::transform ? m_support
-                                                                         : SupportBounds::unbounded(m_prior.dim())),
+        m_options(options), m_transform(m_prior.support()),
+        m_rejecting(options.bounded_support == BoundedSupport::reject && bounded(m_prior.support())),
         m_prior_rng(options.seed, 1), m_simulator_rng(options.seed, 2), m_acceptance_rng(options.seed, 3) {
     require(options.min_acceptance > 0 && options.min_acceptance <= 1, "NPE", "min_acceptance = ",
             options.min_acceptance, " must lie in (0, 1]");
@@ -134,11 +133,14 @@ public:
     const std::size_t n = simulation_count();
     require(n >= 2, "NPE::train", "there are ", n, " simulations; simulate() or append() at least 2");
     Space space;
-    Matrix<Scalar, Space> theta("osbi::NPE::train_theta", n, theta_dim()), u("osbi::NPE::train_u", n, theta_dim());
-    Matrix<Scalar, Space> x("osbi::NPE::train_x", n, x_dim());
+    Matrix<Scalar, Space> theta("osbi::NPE::train_theta", n, theta_dim()), x("osbi::NPE::train_x", n, x_dim());
     Kokkos::deep_copy(theta, Kokkos::View<const Scalar**, Kokkos::LayoutRight, Kokkos::HostSpace>(m_theta.data(), n, theta_dim()));
     Kokkos::deep_copy(x, Kokkos::View<const Scalar**, Kokkos::LayoutRight, Kokkos::HostSpace>(m_x.data(), n, x_dim()));
-    m_transform.from_support(space, theta, u);
+    Matrix<Scalar, Space> u = theta; // the space the density is trained in
+    if (!m_rejecting) {
+      u = Matrix<Scalar, Space>("osbi::NPE::train_u", n, theta_dim());
+      m_transform.from_support(space, theta, u);
+    }
     if constexpr (requires(Density& d, std::vector<double> v) { d.set_standardization(v, v, v, v); }) {
       // z-score statistics of the finite rows (a failed simulation never shifts them).
       RunningMoments<Scalar, Space> theta_moments(theta_dim()), x_moments(x_dim());
@@ -165,7 +167,7 @@ public:
     const auto context = observation(x0, "NPE::sample");
     Space space;
     Matrix<Scalar, Space> theta("osbi::NPE::sample_theta", n, theta_dim());
-    if (rejecting()) {
+    if (m_rejecting) {
       draw_inside(context, n, rng, theta, "NPE::sample");
       return theta;
     }
@@ -180,15 +182,14 @@ public:
   /// estimate from acceptance_draws draws with `reject` (cached for the last observation asked).
   double acceptance(const std::vector<double>& x0) {
     const auto context = observation(x0, "NPE::acceptance");
-    if (!rejecting()) return 1.0;
+    if (!m_rejecting) return 1.0;
     if (m_acceptance_x0 != x0) {
       Space space;
-      Matrix<Scalar, Space> u("osbi::NPE::acceptance_u", m_options.acceptance_draws, theta_dim());
-      m_density.sample(space, context, m_options.acceptance_draws, m_acceptance_rng.next(), u);
-      const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), u);
-      std::size_t inside = 0;
-      for (std::size_t i = 0; i < host.extent(0); ++i) inside += inside_support(host, i);
-      m_acceptance = static_cast<double>(inside) / static_cast<double>(host.extent(0));
+      Matrix<Scalar, Space> draws("osbi::NPE::acceptance_draws", m_options.acceptance_draws, theta_dim());
+      m_density.sample(space, context, m_options.acceptance_draws, m_acceptance_rng.next(), draws);
+      const auto inside = inside_rows(draws);
+      m_acceptance = static_cast<double>(std::count(inside.begin(), inside.end(), true)) /
+                     static_cast<double>(inside.size());
       m_acceptance_x0 = x0;
     }
     return m_acceptance;
@@ -202,61 +203,57 @@ public:
     const std::size_t n = theta.extent(0);
     Matrix<Scalar, Space> u("osbi::NPE::log_prob_u", n, theta_dim()), x("osbi::NPE::log_prob_x", n, x_dim());
     Vector<Scalar, Space> jacobian("osbi::NPE::log_prob_jacobian", n), out("osbi::NPE::log_prob_out", n);
+    // The bijection's log-det is −∞ exactly outside the support, in both modes.
     m_transform.from_support(space, theta, u, jacobian);
     const std::size_t columns = x_dim();
     Kokkos::parallel_for(
         "osbi::inference::NPE::broadcast_x", Kokkos::RangePolicy<Space>(space, 0, n), KOKKOS_LAMBDA(const std::size_t i) {
           for (std::size_t j = 0; j < columns; ++j) x(i, j) = context(0, j);
         });
-    m_density.log_prob(space, u, x, out);
-    const Scalar minus_infinity = -std::numeric_limits<Scalar>::infinity();
-    if (rejecting()) {
-      // The rejection posterior is q restricted to the support: −∞ outside, q / acceptance inside.
+    Scalar log_acceptance = 0;
+    if (m_rejecting) {
+      // The rejection posterior is q(θ) restricted to the support and divided by its mass there.
       const double accepted = acceptance(x0);
       require<Error>(accepted > 0, "NPE::log_prob", "no draw of ", m_options.acceptance_draws,
-                              " fell inside the prior's support; the restricted posterior cannot be normalized");
-      const Scalar log_acceptance = static_cast<Scalar>(std::log(accepted));
-      const auto lower = m_lower, upper = m_upper;
-      const std::size_t dim = theta_dim();
-      Kokkos::parallel_for(
-          "osbi::inference::NPE::restrict_to_support", Kokkos::RangePolicy<Space>(space, 0, n),
-          KOKKOS_LAMBDA(const std::size_t i) {
-            bool inside = true;
-            for (std::size_t j = 0; j < dim; ++j) {
-              const double value = theta(i, j);
-              inside = inside && value > lower(j) && value < upper(j);
-            }
-            out(i) = inside ? out(i) - log_acceptance : minus_infinity;
-          });
-      space.fence();
-      return out;
+                     " fell inside the prior's support; the restricted posterior cannot be normalized");
+      log_acceptance = static_cast<Scalar>(std::log(accepted));
+      m_density.log_prob(space, theta, x, out);
+    } else {
+      m_density.log_prob(space, u, x, out);
     }
+    const Scalar minus_infinity = -std::numeric_limits<Scalar>::infinity();
+    const bool through_bijection = !m_rejecting;
     Kokkos::parallel_for(
-        "osbi::inference::NPE::add_jacobian", Kokkos::RangePolicy<Space>(space, 0, n), KOKKOS_LAMBDA(const std::size_t i) {
-          // Outside the support the Jacobian term is −∞ whatever the density says at u = 0.
-          out(i) = jacobian(i) == minus_infinity ? minus_infinity : out(i) + jacobian(i);
+        "osbi::inference::NPE::to_support_density", Kokkos::RangePolicy<Space>(space, 0, n),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          // Outside the support −∞, whatever the density says at u = 0.
+          if (jacobian(i) == minus_infinity)
+            out(i) = minus_infinity;
+          else
+            out(i) += through_bijection ? jacobian(i) : -log_acceptance;
         });
     space.fence();
     return out;
   }
 
 private:
-  /// True when draws must be filtered: `reject` and a support with at least one finite bound.
-  bool rejecting() const {
-    if (m_options.bounded_support != BoundedSupport::reject) return false;
-    for (std::size_t j = 0; j < m_support.lower.size(); ++j)
-      if (std::isfinite(m_support.lower[j]) || std::isfinite(m_support.upper[j])) return true;
+  static bool bounded(const SupportBounds& support) {
+    for (std::size_t j = 0; j < support.lower.size(); ++j)
+      if (std::isfinite(support.lower[j]) || std::isfinite(support.upper[j])) return true;
     return false;
   }
 
-  /// Strictly inside, as SupportTransform counts a finite bound as outside.
-  template <class HostMatrix>
-  bool inside_support(const HostMatrix& theta, std::size_t row) const {
-    for (std::size_t j = 0; j < theta.extent(1); ++j) {
-      const double value = theta(row, j);
-      if (!(value > m_support.lower[j] && value < m_support.upper[j])) return false;
-    }
-    return true;
+  /// Which rows of theta lie inside the prior's support, on the host: those where the bijection's
+  /// log-det is finite (it is −∞ outside and on a finite bound, NaN for a NaN row).
+  std::vector<bool> inside_rows(const ConstMatrix<Scalar, Space>& theta) const {
+    const std::size_t n = theta.extent(0);
+    Matrix<Scalar, Space> u("osbi::NPE::membership_u", n, theta_dim());
+    Vector<Scalar, Space> log_det("osbi::NPE::membership_log_det", n);
+    m_transform.from_support(Space(), theta, u, log_det);
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), log_det);
+    std::vector<bool> inside(n);
+    for (std::size_t i = 0; i < n; ++i) inside[i] = host(i) > -std::numeric_limits<Scalar>::infinity();
+    return inside;
   }
 
   /// Fills theta with n draws of q(· | context) inside the support, drawing in rounds sized by the
@@ -272,12 +269,13 @@ private:
       const std::size_t want = n - accepted;
       const std::size_t batch = std::min<std::size_t>(std::max<std::size_t>(want, static_cast<std::size_t>(1.2 * want / rate)),
                                                       std::max<std::size_t>(n, 1'000'000));
-      Matrix<Scalar, Space> u("osbi::NPE::rejection_draws", batch, theta_dim());
-      m_density.sample(space, context, batch, rng.next(), u);
-      const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), u);
+      Matrix<Scalar, Space> draws("osbi::NPE::rejection_draws", batch, theta_dim());
+      m_density.sample(space, context, batch, rng.next(), draws);
+      const auto inside = inside_rows(draws);
+      const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), draws);
       for (std::size_t i = 0; i < batch && accepted < n; ++i) {
         ++drawn;
-        if (!inside_support(host, i)) continue;
+        if (!inside[i]) continue;
         for (std::size_t j = 0; j < theta_dim(); ++j) result(accepted, j) = host(i, j);
         ++accepted;
       }
@@ -287,12 +285,6 @@ private:
                               ") fell inside the prior's support, below min_acceptance = ", m_options.min_acceptance);
     }
     Kokkos::deep_copy(theta, result);
-  }
-
-  static Vector<double, Space> bound_view(const std::vector<double>& bounds, const char* label) {
-    Vector<double, Space> view(std::string(label), bounds.size());
-    Kokkos::deep_copy(view, Kokkos::View<const double*, Kokkos::HostSpace>(bounds.data(), bounds.size()));
-    return view;
   }
 
   Matrix<Scalar, Space> observation(const std::vector<double>& x0, const char* part) const {
@@ -310,10 +302,8 @@ private:
   SimulatorType m_simulator;
   Density m_density;
   NpeOptions m_options;
-  SupportBounds m_support;
-  SupportTransform<Scalar, Space> m_transform;
-  Vector<double, Space> m_lower = bound_view(m_support.lower, "osbi::NPE::lower"),
-                        m_upper = bound_view(m_support.upper, "osbi::NPE::upper");
+  SupportTransform<Scalar, Space> m_transform; ///< the prior's bijection (identity where unbounded)
+  bool m_rejecting;                            ///< `reject` and a bounded support: train on θ, filter draws
   RandomStream m_prior_rng, m_simulator_rng, m_acceptance_rng;
   std::vector<double> m_acceptance_x0;
   double m_acceptance = 1.0;
