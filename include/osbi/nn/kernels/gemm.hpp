@@ -385,8 +385,7 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
       });
 }
 
-/// One thread per element of C: portable (any backend), simple, correct; the GPU path until a tuned
-/// team kernel replaces it.
+/// A side job in its own launch (the portable path, or an empty C).
 template <class ExecutionSpace, class SideJob>
 void run_side_job(const ExecutionSpace& space, const SideJob& side_job) {
   if (side_job.items() != 0)
@@ -394,6 +393,8 @@ void run_side_job(const ExecutionSpace& space, const SideJob& side_job) {
                          KOKKOS_LAMBDA(const std::size_t item) { side_job(item); });
 }
 
+/// One thread per element of C: portable (any backend), simple, correct; the GPU path until a tuned
+/// team kernel replaces it.
 template <class Scalar, class ExecutionSpace, class Epilogue>
 void gemm_portable(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t k, const Operand<Scalar>& a,
                    const Operand<Scalar>& b, Scalar* c, std::ptrdiff_t ldc, const Epilogue& finish) {
