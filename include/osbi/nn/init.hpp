@@ -117,4 +117,14 @@ struct KaimingNormal {
   }
 };
 
+/// Weight and bias 0: a last layer that starts as the zero map (a residual or shift that begins as the
+/// identity); the layers before it get gradients from the second step on.
+struct Zero {
+  template <class Scalar, class ExecutionSpace>
+  static void fill(const ExecutionSpace& space, BatchRandom rng, const Matrix<Scalar, ExecutionSpace>& weight,
+                   const Vector<Scalar, ExecutionSpace>& bias) {
+    detail::fill_rows(space, "osbi::nn::init::Zero::fill", rng, weight, bias, detail::ZeroDraw{}, detail::ZeroDraw{});
+  }
+};
+
 } // namespace osbi::nn::init
