@@ -198,9 +198,21 @@ public:
   /// in front of the flow back-propagates (EmbeddedDensity); skipped when empty.
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                       const ConstMatrix<Scalar, ExecutionSpace>& x, const Matrix<Scalar, ExecutionSpace>& grad_x) {
+    return nll_backward(space, theta, x, Matrix<Scalar, ExecutionSpace>(), grad_x);
+  }
+
+  /// The same, and also OVERWRITES grad_theta (N × theta_dim) with ∂(mean NLL)/∂θ — what a transform in
+  /// front of the flow back-propagates (ConditionallyCentered); each skipped when empty.
+  double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+                      const ConstMatrix<Scalar, ExecutionSpace>& x, const Matrix<Scalar, ExecutionSpace>& grad_theta,
+                      const Matrix<Scalar, ExecutionSpace>& grad_x) {
     check_pairs("nll_backward", theta, x);
     const std::size_t batch = theta.extent(0);
     require(batch > 0, part, "nll_backward: the batch is empty (the mean of no rows is undefined)");
+    if (grad_theta.data() != nullptr) {
+      require_extent(grad_theta.extent(0), batch, part, "nll_backward: grad_theta's row count (theta's row count)");
+      require_extent(grad_theta.extent(1), m_theta_dim, part, "nll_backward: grad_theta's column count (theta_dim)");
+    }
     if (grad_x.data() != nullptr) {
       require_extent(grad_x.extent(0), batch, part, "nll_backward: grad_x's row count (theta's row count)");
       require_extent(grad_x.extent(1), m_context_dim, part, "nll_backward: grad_x's column count (context_dim)");
@@ -228,7 +240,7 @@ public:
         sum);
     const double loss =
         sum / static_cast<double>(batch) + 0.5 * static_cast<double>(dim) * log_two_pi - m_standardization.log_det();
-    backward_pass(space, batch, weight, Matrix<Scalar, ExecutionSpace>(), grad_x);
+    backward_pass(space, batch, weight, grad_theta, grad_x);
     return loss;
   }
 
