@@ -178,4 +178,35 @@ BOOST_AUTO_TEST_CASE(non_finite_training_rows_are_dropped_and_counted) {
   BOOST_TEST(report.rows_train + report.rows_validation == 504u);
 }
 
+BOOST_AUTO_TEST_CASE(learning_rate_decays_continue_from_the_best_parameters_where_training_would_stop) {
+  // Same seed and data twice: the run with decays must replay the plain run up to its stop, then take
+  // exactly the decays asked for, each with a fresh patience.
+  const osbi::GaussianLinear<double, Space> task(2);
+  const auto run = [&](std::size_t decays) {
+    osbi::NPE npe(task.prior(), task, osbi::LinearGaussian<double, Space>(2, 2), osbi::NpeOptions{.seed = 7});
+    npe.simulate(3000);
+    return npe.train(osbi::TrainingOptions{.batch_size = 20, .learning_rate = 5e-2, .stop_after_epochs = 3,
+                                           .learning_rate_decays = decays, .learning_rate_decay = 0.1,
+                                           .max_epochs = 5000, .seed = 3});
+  };
+  const osbi::TrainingReport plain = run(0), decayed = run(2);
+  BOOST_TEST_MESSAGE("plain: " << plain.epochs << " epochs, best " << plain.best_validation_loss << "; decayed: "
+                               << decayed.epochs << " epochs, best " << decayed.best_validation_loss);
+  BOOST_TEST_REQUIRE(plain.stopped_early);
+  BOOST_TEST(plain.learning_rate_decays == 0u);
+  BOOST_TEST_REQUIRE(decayed.stopped_early);
+  BOOST_TEST(decayed.learning_rate_decays == 2u);
+  BOOST_TEST(decayed.epochs >= plain.epochs + 2 * 3);
+  BOOST_REQUIRE_GE(decayed.validation_loss.size(), plain.validation_loss.size());
+  for (std::size_t e = 0; e < plain.validation_loss.size(); ++e)
+    BOOST_TEST(decayed.validation_loss[e] == plain.validation_loss[e]);
+  // At this learning rate the plain run stops on its minibatch-noise floor; the decays get under it.
+  BOOST_TEST(decayed.best_validation_loss < plain.best_validation_loss);
+  osbi::NPE npe(task.prior(), task, osbi::LinearGaussian<double, Space>(2, 2));
+  npe.simulate(100);
+  BOOST_CHECK_THROW(npe.train(osbi::TrainingOptions{.learning_rate_decays = 1, .learning_rate_decay = 1.0}),
+                    osbi::InvalidArgument);
+  BOOST_CHECK_NO_THROW(npe.train(osbi::TrainingOptions{.learning_rate_decay = 1.0, .max_epochs = 1}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

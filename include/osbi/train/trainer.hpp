@@ -30,6 +30,11 @@ struct TrainingOptions {
   double learning_rate = 5e-4;
   double validation_fraction = 0.1;
   std::size_t stop_after_epochs = 20;          ///< patience: epochs without a better validation loss
+  /// When the patience runs out with decays left: restore the best parameters, multiply the learning
+  /// rate by `learning_rate_decay` and go on with a fresh patience (a plateau schedule with restarts from
+  /// the best point; Adam's moment estimates carry on). 0 decays is sbi's recipe.
+  std::size_t learning_rate_decays = 0;
+  double learning_rate_decay = 0.2;
   std::size_t max_epochs = std::size_t(1) << 31;
   double clip_max_norm = 5.0;                   ///< <= 0 or inf: no clipping
   std::uint64_t seed = 0;
@@ -42,6 +47,7 @@ struct TrainingOptions {
 struct TrainingReport {
   std::size_t rows_total = 0, rows_dropped = 0, rows_train = 0, rows_validation = 0;
   std::size_t epochs = 0, best_epoch = 0, steps = 0;
+  std::size_t learning_rate_decays = 0;            ///< decays taken (TrainingOptions::learning_rate_decays)
   double best_validation_loss = std::numeric_limits<double>::infinity();
   std::vector<double> train_loss, validation_loss; ///< per epoch (mean NLL)
   double seconds = 0, train_samples_per_second = 0;
@@ -97,6 +103,8 @@ void gather_rows(const ExecutionSpace& space, const ConstMatrix<Scalar, Executio
  * `validation_fraction` of the rest is held out, minibatches of `batch_size` (last partial batch
  * dropped, as sbi's loaders do) with Adam and gradient-norm clipping, early stopping after
  * `stop_after_epochs` epochs without a better validation loss, and the best parameters restored.
+ * With `learning_rate_decays` > 0, each of the first stops instead restores the best parameters and
+ * continues at the learning rate times `learning_rate_decay`.
  * Throws InvalidArgument if fewer than 2 finite rows remain or the options are out of range.
  */
 template <ConditionalDensity Density>
@@ -115,6 +123,8 @@ TrainingReport train(Density& density,
   require(options.validation_fraction > 0.0 && options.validation_fraction < 1.0, part, "validation_fraction = ",
           options.validation_fraction, " must be in (0, 1)");
   require(options.max_epochs > 0, part, "max_epochs must be > 0");
+  require(options.learning_rate_decays == 0 || (options.learning_rate_decay > 0.0 && options.learning_rate_decay < 1.0),
+          part, "learning_rate_decay = ", options.learning_rate_decay, " must be in (0, 1)");
 
   const auto start = std::chrono::steady_clock::now();
   Space space;
@@ -200,14 +210,21 @@ TrainingReport train(Density& density,
       std::ostringstream line;
       line << std::fixed << std::setprecision(4) << "epoch " << epoch + 1 << ": train " << report.train_loss.back()
            << "  val " << loss << "  (best " << report.best_validation_loss << " @ " << report.best_epoch
-           << ", patience " << epochs_without_improvement << "/" << options.stop_after_epochs << ")  "
+           << ", patience " << epochs_without_improvement << "/" << options.stop_after_epochs
+           << ", lr " << std::setprecision(1) << std::scientific << adam.learning_rate() << std::fixed << ")  "
            << std::setprecision(0) << static_cast<double>(report.steps * batch) / seconds << " samples/s  "
            << std::setprecision(1) << seconds << " s\n";
       *options.progress << line.str() << std::flush;
     }
     if (epochs_without_improvement >= options.stop_after_epochs) {
-      report.stopped_early = true;
-      break;
+      if (report.learning_rate_decays == options.learning_rate_decays) {
+        report.stopped_early = true;
+        break;
+      }
+      ++report.learning_rate_decays;
+      adam.set_learning_rate(adam.learning_rate() * options.learning_rate_decay);
+      Kokkos::deep_copy(space, density.parameters(), best_parameters);
+      epochs_without_improvement = 0;
     }
   }
   Kokkos::deep_copy(space, density.parameters(), best_parameters);
