@@ -57,7 +57,9 @@ struct NpeOptions {
  *   simulate(n)          appends n prior draws and their simulations; returns the accounting (rows whose
  *                        x is NaN/Inf are kept in the dataset but marked, and dropped — counted — by train).
  *   append(theta, x)     adds simulations made elsewhere.
- *   train(options)       z-scores (when the density has set_standardization) and trains on the dataset.
+ *   train(options)       z-scores (when the density has set_standardization), gives the density its
+ *                        data-dependent start (when it has initialize_from_data: ConditionallyCentered)
+ *                        and trains on the dataset.
  *   sample(x0, n, rng)   n posterior draws for one observation; every draw lies inside the prior's support.
  *   log_prob(theta, x0)  log q(θ | x₀); −∞ outside the prior's support.
  *
@@ -155,6 +157,9 @@ public:
       x_moments.update(space, finite_x);
       m_density.set_standardization(theta_moments.mean(), theta_moments.standard_deviation(), x_moments.mean(),
                                     x_moments.standard_deviation());
+      // A density with a data-dependent start (ConditionallyCentered) takes it from the same rows.
+      if constexpr (requires { m_density.initialize_from_data(space, finite_u, finite_x); })
+        m_density.initialize_from_data(space, finite_u, finite_x);
     }
     if (options.seed == 0) options.seed = m_options.seed;
     m_report = osbi::train(m_density, u, x, options);

@@ -160,7 +160,8 @@ void copy_vector(const View& dst, const View& src) {
  * Order of samples: the first validation_size accepted simulations form the validation set; the rest
  * go to the buffer. The first train_after buffer arrivals also fix the z-scoring (set_standardization,
  * when the density has it) of θ — mapped to the unconstrained space of the prior's support
- * (SupportTransform), which the density models — and of x.
+ * (SupportTransform), which the density models — and of x, and give a density with initialize_from_data
+ * (ConditionallyCentered) its data-dependent start.
  *
  * End of a budget: when max_simulations simulations are finished the buffer is closed: a consuming
  * buffer (FIFO, FIRO) is drained; with a reusing one (reservoir, prioritized) training goes on until the
@@ -677,6 +678,9 @@ private:
       m_x_mean = x_moments.mean();
       m_x_std = x_moments.standard_deviation();
       m_density.set_standardization(m_theta_mean, m_theta_std, m_x_mean, m_x_std);
+      // A density with a data-dependent start (ConditionallyCentered) takes it from the same rows.
+      if constexpr (requires { m_density.initialize_from_data(Space(), u, x); })
+        m_density.initialize_from_data(Space(), u, x);
     }
   }
 
