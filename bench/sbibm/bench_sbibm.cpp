@@ -3,13 +3,19 @@
 /// posterior samples for observations 1..10 and score them by C2ST against sbibm's reference samples.
 ///
 ///   osbi_bench_sbibm [--tasks two_moons,gaussian_linear,lotka_volterra] [--budgets 1000,10000,100000]
-///                    [--observations 1-10] [--samples 10000] [--estimator maf|nsf] [--batch 200]
-///                    [--support reject|transform]
+///                    [--observations 1-10] [--samples 10000] [--estimator centered-nsf|nsf|maf]
+///                    [--batch 200] [--support reject|transform] [--tail-bound 3] [--lr-decays 0]
 ///                    [--seed 1] [--data <repo>/data] [--progress]
+///
+/// Estimators: centered-nsf (default: osbi::centered_nsf, sbi's NSF behind a learned conditional affine map,
+/// flow/conditionally_centered.hpp), nsf (sbi_default_nsf alone: what sbibm's NPE column ran), maf
+/// (sbi_default_maf). --tail-bound sets the splines' box (z-scored units), --lr-decays the trainer's
+/// learning-rate decays (TrainingOptions::learning_rate_decays; 0 is sbi's recipe).
 ///
 /// One line per (task, budget, observation): `RUN <task> <budget> <obs> <c2st> <simulate_s> <train_s>
 /// <sample_s> <c2st_s> <epochs>`; scripts/bench.sh sbibm runs it and tabulates against sbibm's NPE column.
 #include <osbi/diagnostics/c2st.hpp>
+#include <osbi/flow/conditionally_centered.hpp>
 #include <osbi/flow/maf.hpp>
 #include <osbi/flow/nsf.hpp>
 #include <osbi/inference/npe.hpp>
@@ -43,9 +49,11 @@ struct Arguments {
   std::vector<std::size_t> budgets{1'000, 10'000, 100'000};
   std::vector<int> observations{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   std::size_t samples = 10'000;
-  std::string estimator = "nsf";
+  std::string estimator = "centered-nsf";
   std::string support = "reject"; // sbi's default for a bounded prior (NpeOptions::bounded_support)
   std::size_t batch = 200;
+  double tail_bound = 3.0;
+  std::size_t learning_rate_decays = 0;
   std::uint64_t seed = 1;
   std::filesystem::path data = OSBI_REPOSITORY_DATA;
   bool progress = false;
@@ -75,12 +83,14 @@ Arguments parse(int argc, char* argv[]) {
     else if (key == "--estimator") args.estimator = value;
     else if (key == "--support") args.support = value;
     else if (key == "--batch") args.batch = std::stoul(value);
+    else if (key == "--lr-decays") args.learning_rate_decays = std::stoul(value);
+    else if (key == "--tail-bound") args.tail_bound = std::stod(value);
     else if (key == "--seed") args.seed = std::stoull(value);
     else if (key == "--data") args.data = value;
     else throw std::invalid_argument("unknown option " + key);
   }
-  if (args.estimator != "maf" && args.estimator != "nsf")
-    throw std::invalid_argument("--estimator must be maf or nsf, not " + args.estimator);
+  if (args.estimator != "maf" && args.estimator != "nsf" && args.estimator != "centered-nsf")
+    throw std::invalid_argument("--estimator must be maf, nsf or centered-nsf, not " + args.estimator);
   if (args.support != "reject" && args.support != "transform")
     throw std::invalid_argument("--support must be reject or transform, not " + args.support);
   return args;
@@ -110,6 +120,7 @@ void run(const Arguments& args, const std::string& name, const Task& task, std::
   const double simulate_s = since(start);
   osbi::TrainingOptions options;
   options.batch_size = args.batch;
+  options.learning_rate_decays = args.learning_rate_decays;
   options.seed = seed;
   if (args.progress) options.progress = &std::cerr, options.progress_every = 10;
   start = std::chrono::steady_clock::now();
@@ -140,8 +151,14 @@ void run_task(const Arguments& args, const std::string& name, const Task& task) 
     const std::uint64_t seed = args.seed + budget;
     if (args.estimator == "maf")
       run(args, name, task, budget, osbi::sbi_default_maf<Scalar, Space>(task.theta_dim(), task.x_dim(), seed));
-    else
-      run(args, name, task, budget, osbi::sbi_default_nsf<Scalar, Space>(task.theta_dim(), task.x_dim(), seed));
+    else {
+      osbi::NSFOptions nsf;
+      nsf.seed = seed;
+      nsf.spline.tail_bound = args.tail_bound;
+      osbi::ConditionalNSF<Scalar, Space> flow(task.theta_dim(), task.x_dim(), nsf);
+      if (args.estimator == "nsf") run(args, name, task, budget, std::move(flow));
+      else run(args, name, task, budget, osbi::ConditionallyCentered(std::move(flow), osbi::CenteringOptions{.seed = seed}));
+    }
   }
 }
 
