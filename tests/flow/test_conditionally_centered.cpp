@@ -17,6 +17,7 @@
 
 #include <support/gaussian_linear_posterior.hpp>
 #include <support/test_seed.hpp>
+#include <support/views.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -35,44 +36,14 @@ namespace {
 using Space = osbi::DefaultExecutionSpace;
 using Nsf = osbi::ConditionalNSF<double, Space>;
 using Centered = osbi::ConditionallyCentered<Nsf>;
+using osbi::testing::device_matrix;
+using osbi::testing::host_values;
+using osbi::testing::normals;
 using osbi::testing::test_seed;
 
 static_assert(osbi::ConditionalDensity<Centered>);
 static_assert(osbi::EmbeddableDensity<Centered>);
 static_assert(osbi::ConditionalDensity<osbi::ConditionallyCentered<osbi::ConditionalNSF<float, Space>>>);
-
-osbi::Matrix<double, Space> device_matrix(const std::vector<double>& values, std::size_t rows, std::size_t columns) {
-  osbi::Matrix<double, Space> device("osbi::test::centered::matrix", rows, columns);
-  auto host = Kokkos::create_mirror_view(device);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < columns; ++c)
-      host(r, c) = values[r * columns + c];
-  Kokkos::deep_copy(device, host);
-  return device;
-}
-
-template <class View>
-std::vector<double> host_values(const View& view) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-  std::vector<double> values;
-  if constexpr (View::rank == 1) {
-    for (std::size_t i = 0; i < host.extent(0); ++i)
-      values.push_back(static_cast<double>(host(i)));
-  } else {
-    for (std::size_t i = 0; i < host.extent(0); ++i)
-      for (std::size_t j = 0; j < host.extent(1); ++j)
-        values.push_back(static_cast<double>(host(i, j)));
-  }
-  return values;
-}
-
-std::vector<double> normals(std::size_t count, std::uint64_t stream, double scale = 1.0) {
-  osbi::RowRandom generator = osbi::RandomStream(test_seed(), stream).next().row(0);
-  std::vector<double> values(count);
-  for (auto& value : values)
-    value = scale * generator.normal();
-  return values;
-}
 
 Nsf small_flow(std::size_t theta_dim, std::size_t context_dim) {
   osbi::NSFOptions options;
@@ -125,7 +96,7 @@ BOOST_AUTO_TEST_CASE(a_fresh_model_is_its_flow_and_the_buffer_holds_conditioner_
   BOOST_TEST(model.conditioner_parameter_count() == (2 * 6 + 6) + (2 * 6 + 6) + (6 * 6 + 6) + (6 * 6 + 6));
   BOOST_TEST(std::equal(bare_parameters.begin(), bare_parameters.end(),
                         parameters.begin() + static_cast<std::ptrdiff_t>(model.conditioner_parameter_count())));
-  const auto theta = device_matrix(normals(30, 3, 2.0), 10, 3), x = device_matrix(normals(20, 4, 2.0), 10, 2);
+  const auto theta = device_matrix<double>(normals(30, 3, 2.0), 10, 3), x = device_matrix<double>(normals(20, 4, 2.0), 10, 2);
   osbi::Vector<double, Space> expected("expected", 10), actual("actual", 10);
   bare.log_prob(Space(), theta, x, expected);
   model.log_prob(Space(), theta, x, actual);
@@ -142,7 +113,7 @@ BOOST_AUTO_TEST_CASE(nll_gradient_matches_finite_differences_for_parameters_thet
   model.set_standardization({0.1, -0.2}, {1.5, 0.7}, {0, 1, 2}, {1, 2, 0.5});
   perturb(model, 0.2, 5);
   constexpr std::size_t rows = 7;
-  const auto theta = device_matrix(normals(rows * 2, 6, 1.0), rows, 2), x = device_matrix(normals(rows * 3, 7, 2.0), rows, 3);
+  const auto theta = device_matrix<double>(normals(rows * 2, 6, 1.0), rows, 2), x = device_matrix<double>(normals(rows * 3, 7, 2.0), rows, 3);
   osbi::Matrix<double, Space> grad_theta("grad_theta", rows, 2), grad_x("grad_x", rows, 3);
   model.zero_gradients(Space());
   const double loss = model.nll_backward(Space(), theta, x, grad_theta, grad_x);
@@ -199,7 +170,7 @@ BOOST_AUTO_TEST_CASE(log_prob_integrates_to_one_and_samples_follow_it) {
   const double context = 0.7;
   constexpr std::size_t n = 100000;
   osbi::Matrix<double, Space> theta("samples", n, 2);
-  model.sample(Space(), device_matrix({context}, 1, 1), n, osbi::RandomStream(test_seed(), 9).next(), theta);
+  model.sample(Space(), device_matrix<double>({context}, 1, 1), n, osbi::RandomStream(test_seed(), 9).next(), theta);
   const std::vector<double> s = host_values(theta);
   double sample_mean[2] = {0, 0}, sample_var[2] = {0, 0};
   for (std::size_t i = 0; i < n; ++i)
@@ -229,7 +200,7 @@ BOOST_AUTO_TEST_CASE(log_prob_integrates_to_one_and_samples_follow_it) {
       points[2 * (a * grid + b) + 1] = low[1] + (b + 0.5) * step[1];
     }
   osbi::Vector<double, Space> log_q("log_q", grid * grid);
-  model.log_prob(Space(), device_matrix(points, grid * grid, 2), device_matrix(std::vector<double>(grid * grid, context), grid * grid, 1),
+  model.log_prob(Space(), device_matrix<double>(points, grid * grid, 2), device_matrix<double>(std::vector<double>(grid * grid, context), grid * grid, 1),
                  log_q);
   const std::vector<double> q = host_values(log_q);
   double mass = 0, m1[2] = {0, 0}, m2[2] = {0, 0};
@@ -260,7 +231,7 @@ BOOST_AUTO_TEST_CASE(log_prob_integrates_to_one_and_samples_follow_it) {
   // One draw per row with every row at x₀ uses rng.row(i) as the n-draw call does: the same draws.
   constexpr std::size_t rows = 500;
   osbi::Matrix<double, Space> per_row("per_row", rows, 2);
-  model.sample(Space(), device_matrix(std::vector<double>(rows, context), rows, 1), osbi::RandomStream(test_seed(), 9).next(),
+  model.sample(Space(), device_matrix<double>(std::vector<double>(rows, context), rows, 1), osbi::RandomStream(test_seed(), 9).next(),
                per_row);
   const std::vector<double> r = host_values(per_row);
   double worst = 0;
@@ -285,7 +256,7 @@ BOOST_AUTO_TEST_CASE(initialize_from_data_starts_at_the_linear_gaussian_posterio
   Centered model = small_model(3, 3);
   model.set_standardization({0, 0, 0}, {1, 1, 1}, {0, 0, 0}, std::vector<double>(3, std::sqrt(1.25)));
   BOOST_TEST(model.initialize_from_data(Space(), theta, x) == 20000 - 3);
-  const auto probe = device_matrix(normals(60, 22, 1.2), 20, 3);
+  const auto probe = device_matrix<double>(normals(60, 22, 1.2), 20, 3);
   osbi::Matrix<double, Space> affine("affine", 20, 6);
   model.shift_and_log_scale(Space(), probe, affine);
   double worst_shift = 0, worst_scale = 0;

@@ -14,6 +14,7 @@
 
 #include <support/statistics.hpp>
 #include <support/test_seed.hpp>
+#include <support/views.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -34,46 +35,13 @@ namespace {
 using Space = osbi::DefaultExecutionSpace;
 template <class Scalar>
 using Maf = osbi::ConditionalMAF<Scalar, Space>;
+using osbi::testing::device_matrix;
+using osbi::testing::host_values;
+using osbi::testing::normals;
 using osbi::testing::test_seed;
 
 static_assert(osbi::ConditionalDensity<osbi::ConditionalMAF<double, Space>>);
 static_assert(osbi::ConditionalDensity<osbi::SbiMAF>);
-
-/// Row-major host values → a device matrix of Scalar.
-template <class Scalar>
-osbi::Matrix<Scalar, Space> device_matrix(const std::vector<double>& values, std::size_t rows, std::size_t columns) {
-  osbi::Matrix<Scalar, Space> device("osbi::test::maf::matrix", rows, columns);
-  auto host = Kokkos::create_mirror_view(device);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < columns; ++c)
-      host(r, c) = static_cast<Scalar>(values[r * columns + c]);
-  Kokkos::deep_copy(device, host);
-  return device;
-}
-
-template <class View>
-std::vector<double> host_values(const View& view) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-  std::vector<double> values;
-  if constexpr (View::rank == 1) {
-    for (std::size_t i = 0; i < host.extent(0); ++i)
-      values.push_back(static_cast<double>(host(i)));
-  } else {
-    for (std::size_t i = 0; i < host.extent(0); ++i)
-      for (std::size_t j = 0; j < host.extent(1); ++j)
-        values.push_back(static_cast<double>(host(i, j)));
-  }
-  return values;
-}
-
-std::vector<double> normals(std::size_t count, std::uint64_t stream, double scale = 1.0) {
-  const osbi::BatchRandom rng = osbi::RandomStream(test_seed(), stream).next();
-  osbi::RowRandom generator = rng.row(0);
-  std::vector<double> values(count);
-  for (auto& value : values)
-    value = scale * generator.normal();
-  return values;
-}
 
 /// Adds N(0, scale²) to every parameter, so that the flow is far from its near-identity initialization.
 template <class Flow>

@@ -17,6 +17,7 @@
 #include <support/gaussian_linear_posterior.hpp>
 #include <support/statistics.hpp>
 #include <support/test_seed.hpp>
+#include <support/views.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -37,44 +38,13 @@ namespace {
 using Space = osbi::DefaultExecutionSpace;
 template <class Scalar>
 using Nsf = osbi::ConditionalNSF<Scalar, Space>;
+using osbi::testing::device_matrix;
+using osbi::testing::host_values;
+using osbi::testing::normals;
 using osbi::testing::test_seed;
 
 static_assert(osbi::ConditionalDensity<osbi::ConditionalNSF<double, Space>>);
 static_assert(osbi::ConditionalDensity<osbi::SbiNSF>);
-
-template <class Scalar>
-osbi::Matrix<Scalar, Space> device_matrix(const std::vector<double>& values, std::size_t rows, std::size_t columns) {
-  osbi::Matrix<Scalar, Space> device("osbi::test::nsf::matrix", rows, columns);
-  auto host = Kokkos::create_mirror_view(device);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < columns; ++c)
-      host(r, c) = static_cast<Scalar>(values[r * columns + c]);
-  Kokkos::deep_copy(device, host);
-  return device;
-}
-
-template <class View>
-std::vector<double> host_values(const View& view) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-  std::vector<double> values;
-  if constexpr (View::rank == 1) {
-    for (std::size_t i = 0; i < host.extent(0); ++i)
-      values.push_back(static_cast<double>(host(i)));
-  } else {
-    for (std::size_t i = 0; i < host.extent(0); ++i)
-      for (std::size_t j = 0; j < host.extent(1); ++j)
-        values.push_back(static_cast<double>(host(i, j)));
-  }
-  return values;
-}
-
-std::vector<double> normals(std::size_t count, std::uint64_t stream, double scale = 1.0) {
-  osbi::RowRandom generator = osbi::RandomStream(test_seed(), stream).next().row(0);
-  std::vector<double> values(count);
-  for (auto& value : values)
-    value = scale * generator.normal();
-  return values;
-}
 
 template <class Flow>
 void perturb_parameters(Flow& flow, double scale, std::uint64_t stream) {

@@ -9,6 +9,7 @@
 #include <osbi/core/types.hpp>
 
 #include <support/test_seed.hpp>
+#include <support/views.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -26,6 +27,8 @@
 namespace {
 
 using Space = osbi::DefaultExecutionSpace;
+using osbi::testing::host_values;
+using osbi::testing::normals;
 using osbi::testing::test_seed;
 
 constexpr std::size_t bins = 10;
@@ -41,24 +44,6 @@ osbi::Matrix<Scalar, Space> device_matrix(const std::vector<double>& values, std
       host(r, c) = static_cast<Scalar>(values[r * columns + c]);
   Kokkos::deep_copy(device, host);
   return device;
-}
-
-template <class View>
-std::vector<double> host_values(const View& view) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-  std::vector<double> values;
-  for (std::size_t i = 0; i < host.extent(0); ++i)
-    for (std::size_t j = 0; j < host.extent(1); ++j)
-      values.push_back(static_cast<double>(host(i, j)));
-  return values;
-}
-
-std::vector<double> normals(std::size_t n, std::uint64_t stream, double scale = 1.0) {
-  osbi::RowRandom generator = osbi::RandomStream(test_seed(), stream).next().row(0);
-  std::vector<double> values(n);
-  for (auto& value : values)
-    value = scale * generator.normal();
-  return values;
 }
 
 /*
