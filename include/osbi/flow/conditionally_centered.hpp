@@ -96,25 +96,24 @@ public:
   using density_type = Density;
 
   explicit ConditionallyCentered(Density density, const CenteringOptions& options = {})
-      : m_density(std::move(density)), m_options(check(options)), m_theta_dim(m_density.theta_dim()),
-        m_context_dim(m_density.context_dim()), m_linear(m_context_dim, 2 * m_theta_dim),
-        m_hidden1(m_context_dim, options.hidden),
-        m_hidden2(options.hidden, options.hidden), m_output(options.hidden, 2 * m_theta_dim),
-        m_standardization(part, m_theta_dim, m_context_dim),
-        m_context(label("flow", "ConditionallyCentered", "context"), m_context_dim),
+      : m_density(std::move(density)), m_options(check(options)), m_linear(context_dim(), 2 * theta_dim()),
+        m_hidden1(context_dim(), options.hidden),
+        m_hidden2(options.hidden, options.hidden), m_output(options.hidden, 2 * theta_dim()),
+        m_standardization(part, theta_dim(), context_dim()),
+        m_context(label("flow", "ConditionallyCentered", "context"), context_dim()),
         m_h1(label("flow", "ConditionallyCentered", "hidden1"), options.hidden),
         m_h2(label("flow", "ConditionallyCentered", "hidden2"), options.hidden),
-        m_linear_out(label("flow", "ConditionallyCentered", "linear_out"), 2 * m_theta_dim),
-        m_mlp_out(label("flow", "ConditionallyCentered", "mlp_out"), 2 * m_theta_dim),
-        m_shift_scale(label("flow", "ConditionallyCentered", "shift_scale"), 2 * m_theta_dim),
-        m_centered(label("flow", "ConditionallyCentered", "centered"), m_theta_dim),
-        m_grad_centered(label("flow", "ConditionallyCentered", "grad_centered"), m_theta_dim),
-        m_grad_shift_scale(label("flow", "ConditionallyCentered", "grad_shift_scale"), 2 * m_theta_dim),
+        m_linear_out(label("flow", "ConditionallyCentered", "linear_out"), 2 * theta_dim()),
+        m_mlp_out(label("flow", "ConditionallyCentered", "mlp_out"), 2 * theta_dim()),
+        m_shift_scale(label("flow", "ConditionallyCentered", "shift_scale"), 2 * theta_dim()),
+        m_centered(label("flow", "ConditionallyCentered", "centered"), theta_dim()),
+        m_grad_centered(label("flow", "ConditionallyCentered", "grad_centered"), theta_dim()),
+        m_grad_shift_scale(label("flow", "ConditionallyCentered", "grad_shift_scale"), 2 * theta_dim()),
         m_grad_h1(label("flow", "ConditionallyCentered", "grad_hidden1"), options.hidden),
         m_grad_h2(label("flow", "ConditionallyCentered", "grad_hidden2"), options.hidden),
-        m_grad_context(label("flow", "ConditionallyCentered", "grad_context"), m_context_dim),
-        m_grad_context_flow(label("flow", "ConditionallyCentered", "grad_context_flow"), m_context_dim),
-        m_grad_context_linear(label("flow", "ConditionallyCentered", "grad_context_linear"), m_context_dim),
+        m_grad_context(label("flow", "ConditionallyCentered", "grad_context"), context_dim()),
+        m_grad_context_flow(label("flow", "ConditionallyCentered", "grad_context_flow"), context_dim()),
+        m_grad_context_linear(label("flow", "ConditionallyCentered", "grad_context_linear"), context_dim()),
         m_log_scale_sum(label("flow", "ConditionallyCentered", "log_scale_sum"), 1) {
     const std::size_t total = conditioner_count() + static_cast<std::size_t>(m_density.parameter_count());
     m_parameters = Vector<Scalar, Space>(label("flow", "ConditionallyCentered", "parameters"), total);
@@ -137,8 +136,8 @@ public:
   ConditionallyCentered(ConditionallyCentered&&) = default;
   ConditionallyCentered& operator=(ConditionallyCentered&&) = default;
 
-  std::size_t theta_dim() const { return m_theta_dim; }
-  std::size_t context_dim() const { return m_context_dim; }
+  std::size_t theta_dim() const { return m_density.theta_dim(); }
+  std::size_t context_dim() const { return m_density.context_dim(); }
   const CenteringOptions& options() const { return m_options; }
   std::size_t parameter_count() const { return m_parameters.extent(0); }
   /// The conditioner's parameters come first in parameters().
@@ -174,7 +173,7 @@ public:
   /// leaves the parameters as they are. Returns the number of rows used.
   std::size_t initialize_from_data(const Space& space, const ConstMatrix<Scalar, Space>& theta,
                                    const ConstMatrix<Scalar, Space>& x) {
-    detail::check_flow_pairs(part, "initialize_from_data", m_theta_dim, m_context_dim, theta, x);
+    detail::check_flow_pairs(part, "initialize_from_data", theta_dim(), context_dim(), theta, x);
     space.fence();
     const auto theta_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
     const auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
@@ -182,7 +181,7 @@ public:
     const auto theta_std = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_standardization.theta_std());
     const auto x_mean = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_standardization.x_mean());
     const auto x_std = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_standardization.x_std());
-    const std::size_t limit = std::min<std::size_t>(theta.extent(0), max_fit_rows), d = m_theta_dim, c = m_context_dim;
+    const std::size_t limit = std::min<std::size_t>(theta.extent(0), max_fit_rows), d = theta_dim(), c = context_dim();
     Eigen::MatrixXd design(limit, c + 1), target(limit, d);
     std::size_t used = 0;
     for (std::size_t i = 0; i < limit; ++i) {
@@ -225,10 +224,10 @@ public:
   /// The affine map at each row of x: out (N × 2·theta_dim) gets μ in columns [0, D) and s in [D, 2D), in
   /// z-scored θ units (θ_z = θ'·e^{s} + μ).
   void shift_and_log_scale(const Space& space, const ConstMatrix<Scalar, Space>& x, const Matrix<Scalar, Space>& out) {
-    require_extent(x.extent(1), m_context_dim, part, "shift_and_log_scale: x's column count (context_dim)");
+    require_extent(x.extent(1), context_dim(), part, "shift_and_log_scale: x's column count (context_dim)");
     require_extent(out.extent(0), x.extent(0), part, "shift_and_log_scale: out's row count (x's row count)");
-    require_extent(out.extent(1), 2 * m_theta_dim, part, "shift_and_log_scale: out's column count (2·theta_dim)");
-    const std::size_t rows = x.extent(0), dim = m_theta_dim;
+    require_extent(out.extent(1), 2 * theta_dim(), part, "shift_and_log_scale: out's column count (2·theta_dim)");
+    const std::size_t rows = x.extent(0), dim = theta_dim();
     if (rows == 0) return;
     condition(space, x, rows);
     const ConstMatrix<Scalar, Space> shift_scale = m_shift_scale.rows(rows);
@@ -245,7 +244,7 @@ public:
   /// out(i) = log q(θ_i | x_i).
   void log_prob(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
                 const Vector<Scalar, Space>& out) {
-    detail::check_flow_pairs(part, "log_prob", m_theta_dim, m_context_dim, theta, x);
+    detail::check_flow_pairs(part, "log_prob", theta_dim(), context_dim(), theta, x);
     require_extent(out.extent(0), theta.extent(0), part, "log_prob: out's size (theta's row count)");
     const std::size_t batch = theta.extent(0);
     if (batch == 0) return;
@@ -273,17 +272,17 @@ public:
   /// The same, and also OVERWRITES grad_theta (N × theta_dim) with ∂(mean NLL)/∂θ; each skipped when empty.
   double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
                       const Matrix<Scalar, Space>& grad_theta, const Matrix<Scalar, Space>& grad_x) {
-    detail::check_flow_pairs(part, "nll_backward", m_theta_dim, m_context_dim, theta, x);
+    detail::check_flow_pairs(part, "nll_backward", theta_dim(), context_dim(), theta, x);
     const std::size_t batch = theta.extent(0);
     require(batch > 0, part, "nll_backward: the batch is empty (the mean of no rows is undefined)");
     if (grad_theta.data() != nullptr) {
       require_extent(grad_theta.extent(0), batch, part, "nll_backward: grad_theta's row count (theta's row count)");
-      require_extent(grad_theta.extent(1), m_theta_dim, part, "nll_backward: grad_theta's column count (theta_dim)");
+      require_extent(grad_theta.extent(1), theta_dim(), part, "nll_backward: grad_theta's column count (theta_dim)");
     }
     const bool want_x = grad_x.data() != nullptr;
     if (want_x) {
       require_extent(grad_x.extent(0), batch, part, "nll_backward: grad_x's row count (theta's row count)");
-      require_extent(grad_x.extent(1), m_context_dim, part, "nll_backward: grad_x's column count (context_dim)");
+      require_extent(grad_x.extent(1), context_dim(), part, "nll_backward: grad_x's column count (context_dim)");
     }
     center(space, theta, x);
     const Matrix<Scalar, Space> centered = m_centered.rows(batch), grad_centered = m_grad_centered.rows(batch);
@@ -294,7 +293,7 @@ public:
     const ConstMatrix<Scalar, Space> shift_scale = m_shift_scale.rows(batch);
     const Matrix<Scalar, Space> grad_shift_scale = m_grad_shift_scale.rows(batch);
     const ConstVector<Scalar, Space> theta_std = m_standardization.theta_std();
-    const std::size_t dim = m_theta_dim;
+    const std::size_t dim = theta_dim();
     const Scalar bound = static_cast<Scalar>(m_options.log_scale_bound);
     const Scalar inverse_batch = Scalar(1) / static_cast<Scalar>(batch);
     const bool want_theta = grad_theta.data() != nullptr;
@@ -329,7 +328,7 @@ public:
       const Matrix<Scalar, Space> out = grad_x;
       Kokkos::parallel_for(
           "osbi::flow::ConditionallyCentered::grad_x",
-          Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {batch, m_context_dim}),
+          Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {batch, context_dim()}),
           KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
             out(i, j) = (from_flow(i, j) + from_conditioner(i, j) + from_linear(i, j)) / x_std(j);
           });
@@ -339,7 +338,7 @@ public:
 
   /// One draw θ_i ~ q(· | x_i) per row of x into theta (row i uses rng.row(i) only).
   void sample(const Space& space, const ConstMatrix<Scalar, Space>& x, BatchRandom rng, const Matrix<Scalar, Space>& theta) {
-    detail::check_flow_sample(part, m_theta_dim, m_context_dim, x, theta);
+    detail::check_flow_sample(part, theta_dim(), context_dim(), x, theta);
     const std::size_t batch = x.extent(0);
     if (batch == 0) return;
     condition(space, x, batch);
@@ -350,7 +349,7 @@ public:
   /// n draws θ ~ q(· | x_one) for one context (x_one: 1 × context_dim) into theta (n × theta_dim).
   void sample(const Space& space, const ConstMatrix<Scalar, Space>& x_one, std::size_t n, BatchRandom rng,
               const Matrix<Scalar, Space>& theta) {
-    detail::check_flow_sample_one(part, m_theta_dim, m_context_dim, x_one, n, theta);
+    detail::check_flow_sample_one(part, theta_dim(), context_dim(), x_one, n, theta);
     if (n == 0) return;
     condition(space, x_one, 1);
     m_density.sample(space, m_context.rows(1), n, rng, theta);
@@ -392,8 +391,8 @@ private:
   }
 
   void identity_inner_standardization() {
-    m_density.set_standardization(std::vector<double>(m_theta_dim, 0.0), std::vector<double>(m_theta_dim, 1.0),
-                                  std::vector<double>(m_context_dim, 0.0), std::vector<double>(m_context_dim, 1.0));
+    m_density.set_standardization(std::vector<double>(theta_dim(), 0.0), std::vector<double>(theta_dim(), 1.0),
+                                  std::vector<double>(context_dim(), 0.0), std::vector<double>(context_dim(), 1.0));
   }
 
   /// m_context.rows(rows) = z-scored x, and the conditioner's output for it in m_shift_scale.
@@ -408,13 +407,13 @@ private:
     m_output.forward(space, h2, mlp);
     Kokkos::parallel_for(
         "osbi::flow::ConditionallyCentered::sum",
-        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {rows, 2 * m_theta_dim}),
+        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {rows, 2 * theta_dim()}),
         KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { sum(i, j) = linear(i, j) + mlp(i, j); });
   }
 
   /// m_centered = θ' and m_log_scale_sum = Σ_j s_j for each row.
   void center(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) {
-    const std::size_t batch = theta.extent(0), dim = m_theta_dim;
+    const std::size_t batch = theta.extent(0), dim = theta_dim();
     condition(space, x, batch);
     const ConstMatrix<Scalar, Space> shift_scale = m_shift_scale.rows(batch);
     const Matrix<Scalar, Space> centered = m_centered.rows(batch), log_scale_sum = m_log_scale_sum.rows(batch);
@@ -435,7 +434,7 @@ private:
 
   /// θ ← (θ'·e^{s} + μ)·θ_std + θ_mean in place; with `broadcast` every row uses the conditioner's row 0.
   void uncenter(const Space& space, bool broadcast, const Matrix<Scalar, Space>& theta) {
-    const std::size_t rows = theta.extent(0), dim = m_theta_dim;
+    const std::size_t rows = theta.extent(0), dim = theta_dim();
     const ConstMatrix<Scalar, Space> shift_scale = m_shift_scale.rows(broadcast ? 1 : rows);
     const ConstVector<Scalar, Space> mean = m_standardization.theta_mean(), deviation = m_standardization.theta_std();
     const Scalar bound = static_cast<Scalar>(m_options.log_scale_bound);
@@ -451,7 +450,6 @@ private:
 
   Density m_density;
   CenteringOptions m_options;
-  std::size_t m_theta_dim, m_context_dim;
   Output m_linear;
   Hidden m_hidden1, m_hidden2;
   Output m_output;
