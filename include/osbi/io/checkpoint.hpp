@@ -5,8 +5,6 @@
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
 #include <osbi/core/types.hpp>
-#include <osbi/optim/optimizer.hpp>
-#include <osbi/optim/schedule.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -61,6 +59,10 @@
  * The writer replaces the target atomically and durably: it writes a temporary file in the same
  * directory, fsyncs it, renames it over the target and fsyncs the directory. A crash leaves the old
  * checkpoint or the new one, plus at most a stray "<name>.tmp-*" file, never a mixture.
+ *
+ * This header is the container only. What a part stores in it lives with the part:
+ * io/parameter_checkpoint.hpp (a flat parameter vector), optim/optimizer_checkpoint.hpp (optimizer
+ * and schedule state, parameters + optimizer as one training state), buffer/buffer_checkpoint.hpp.
  */
 namespace osbi {
 
@@ -646,170 +648,5 @@ private:
   std::vector<CheckpointSection> m_sections;
   std::unordered_map<std::string, std::size_t> m_index;
 };
-
-// ----------------------------------------------------------------- parameters and optimizer state
-
-/// Adds an optimizer's state under `prefix` (e.g. "optimizer/"): "<prefix>kind" (string),
-/// "<prefix>buffer/<name>" (Scalar arrays), "<prefix>real/<name>" (f64), "<prefix>counter/<name>" (u64).
-template <optim::Optimizer OptimizerType>
-void add_optimizer_state(CheckpointWriter& writer, std::string_view prefix, const OptimizerType& optimizer) {
-  const auto state = optimizer.state();
-  const std::string base(prefix);
-  writer.add_string(base + "kind", state.kind);
-  for (const auto& [name, buffer] : state.buffers) writer.add(base + "buffer/" + name, buffer);
-  for (const auto& [name, value] : state.reals) writer.add_scalar(base + "real/" + name, value);
-  for (const auto& [name, value] : state.counters) writer.add_scalar(base + "counter/" + name, value);
-}
-
-/// Reads what add_optimizer_state wrote into `optimizer` (through its load_state, which validates
-/// everything before changing anything). DataError if a section is missing, of the wrong type, or an
-/// unexpected one sits under `prefix`; DimensionMismatch (naming both) if a buffer's length is not
-/// the optimizer's parameter_count().
-template <optim::Optimizer OptimizerType>
-void read_optimizer_state(const typename OptimizerType::execution_space& space, const CheckpointReader& reader,
-                          std::string_view prefix, OptimizerType& optimizer) {
-  using Scalar = typename OptimizerType::scalar_type;
-  using ExecutionSpace = typename OptimizerType::execution_space;
-  const std::string base(prefix);
-  const auto expected = optimizer.state();
-  optim::OptimizerState<Scalar, ExecutionSpace> state;
-  state.kind = reader.get_string(base + "kind");
-  std::size_t consumed = 1;
-  for (const auto& entry : expected.buffers) {
-    const std::string name = base + "buffer/" + entry.first;
-    const CheckpointSection& section = reader.section(name);
-    if (section.type != CheckpointTypeOf<Scalar>::value || section.shape.size() != 1)
-      throw DataError("read_optimizer_state",
-                      osbi::detail::concat(reader.path(), ": section '", name, "' holds ",
-                                           checkpoint_type_name(section.type), " of shape ",
-                                           detail::checkpoint_shape_text(section.shape), ", expected a vector of ",
-                                           checkpoint_type_name(CheckpointTypeOf<Scalar>::value)));
-    require_extent(section.shape[0], optimizer.parameter_count(), "read_optimizer_state",
-                   reader.path() + ": the optimizer buffer '" + name + "'");
-    Vector<Scalar, ExecutionSpace> buffer(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("io", "checkpoint", name)),
-                                          section.shape[0]);
-    reader.read_into(name, buffer);
-    state.buffers.emplace(entry.first, buffer);
-    ++consumed;
-  }
-  for (const auto& entry : expected.reals) {
-    state.reals.emplace(entry.first, reader.get_scalar<double>(base + "real/" + entry.first));
-    ++consumed;
-  }
-  for (const auto& entry : expected.counters) {
-    state.counters.emplace(entry.first, reader.get_scalar<std::uint64_t>(base + "counter/" + entry.first));
-    ++consumed;
-  }
-  std::size_t under_prefix = 0;
-  for (const CheckpointSection& section : reader.sections())
-    if (section.name.compare(0, base.size(), base) == 0) ++under_prefix;
-  if (under_prefix != consumed)
-    throw DataError("read_optimizer_state",
-                    osbi::detail::concat(reader.path(), ": ", under_prefix, " sections under '", base, "', the ",
-                                         expected.kind, " optimizer reads ", consumed));
-  optimizer.load_state(space, state);
-}
-
-/// Adds a ReduceOnPlateau's state under `prefix` (f64 learning_rate, best; u64 bad_steps,
-/// cooldown_counter, observations).
-inline void add_schedule_state(CheckpointWriter& writer, std::string_view prefix,
-                               const optim::ReduceOnPlateau& schedule) {
-  const auto state = schedule.state();
-  const std::string base(prefix);
-  writer.add_scalar(base + "learning_rate", state.learning_rate);
-  writer.add_scalar(base + "best", state.best);
-  writer.add_scalar(base + "bad_steps", state.bad_steps);
-  writer.add_scalar(base + "cooldown_counter", state.cooldown_counter);
-  writer.add_scalar(base + "observations", state.observations);
-}
-
-/// Reads what add_schedule_state wrote; DataError if a section is missing or wrong, or the values
-/// are not a state of `schedule`'s options.
-inline void read_schedule_state(const CheckpointReader& reader, std::string_view prefix,
-                                optim::ReduceOnPlateau& schedule) {
-  const std::string base(prefix);
-  optim::ReduceOnPlateau::State state;
-  state.learning_rate = reader.get_scalar<double>(base + "learning_rate");
-  state.best = reader.get_scalar<double>(base + "best");
-  state.bad_steps = reader.get_scalar<std::uint64_t>(base + "bad_steps");
-  state.cooldown_counter = reader.get_scalar<std::uint64_t>(base + "cooldown_counter");
-  state.observations = reader.get_scalar<std::uint64_t>(base + "observations");
-  try {
-    schedule.load_state(state);
-  } catch (const InvalidArgument& error) {
-    throw DataError("read_schedule_state", reader.path() + ": " + error.what());
-  }
-}
-
-/// A rank-1 Kokkos::View of a checkpoint element type, in any memory space: a flat parameter vector.
-template <class ViewType>
-concept CheckpointVector = detail::CheckpointView<ViewType> && (ViewType::rank == 1);
-
-/// Copies the rank-1 section `name` into `parameters`: DimensionMismatch naming both lengths if they
-/// differ, DataError if the section is missing or not a vector of the parameters' element type. Fences.
-template <CheckpointVector ViewType>
-void read_parameters(const CheckpointReader& reader, std::string_view name, const ViewType& parameters) {
-  using Scalar = typename ViewType::non_const_value_type;
-  const CheckpointSection& section = reader.section(name);
-  if (section.type != CheckpointTypeOf<Scalar>::value || section.shape.size() != 1)
-    throw DataError("read_parameters", osbi::detail::concat(reader.path(), ": section '", name, "' holds ",
-                                                            checkpoint_type_name(section.type), " of shape ",
-                                                            detail::checkpoint_shape_text(section.shape),
-                                                            ", expected a vector of ",
-                                                            checkpoint_type_name(CheckpointTypeOf<Scalar>::value)));
-  require_extent(parameters.extent(0), section.shape[0], "read_parameters",
-                 osbi::detail::concat("the parameter vector (", reader.path(), " holds '", name, "')"));
-  reader.read_into(name, parameters);
-}
-
-/// A checkpoint holding one flat parameter vector (section "parameters"); fence the space that
-/// wrote the parameters first.
-template <CheckpointVector ViewType>
-void save_parameters(const std::filesystem::path& path, const ViewType& parameters) {
-  CheckpointWriter writer;
-  writer.add("parameters", parameters);
-  writer.write(path);
-}
-
-/// Reads what save_parameters wrote into `parameters` (same length, else DimensionMismatch).
-template <CheckpointVector ViewType>
-void load_parameters(const std::filesystem::path& path, const ViewType& parameters) {
-  read_parameters(CheckpointReader(path), "parameters", parameters);
-}
-
-/// A checkpoint of a training run: section "parameters" and the optimizer's state under "optimizer/".
-template <optim::Optimizer OptimizerType>
-void save_training_state(const std::filesystem::path& path,
-                         const Vector<typename OptimizerType::scalar_type, typename OptimizerType::execution_space>& parameters,
-                         const OptimizerType& optimizer) {
-  CheckpointWriter writer;
-  writer.add("parameters", parameters);
-  add_optimizer_state(writer, "optimizer/", optimizer);
-  writer.write(path);
-}
-
-/// Restores what save_training_state wrote. Everything is validated first (file, parameter length
-/// and optimizer state), then the optimizer and the parameters change; on an exception neither has.
-/// Continuing training afterwards gives the same bits as a run that never stopped.
-template <optim::Optimizer OptimizerType>
-void load_training_state(const typename OptimizerType::execution_space& space, const std::filesystem::path& path,
-                         const Vector<typename OptimizerType::scalar_type, typename OptimizerType::execution_space>& parameters,
-                         OptimizerType& optimizer) {
-  const CheckpointReader reader(path);
-  const CheckpointSection& section = reader.section("parameters");
-  if (section.shape.size() == 1)
-    require_extent(parameters.extent(0), section.shape[0], "load_training_state",
-                   osbi::detail::concat("the parameter vector (", path.string(), " holds 'parameters')"));
-  require_extent(parameters.extent(0), optimizer.parameter_count(), "load_training_state",
-                 "the parameter vector (the optimizer's parameter_count)");
-  // The type check of the parameters happens before the optimizer changes: read them first.
-  using Scalar = typename OptimizerType::scalar_type;
-  const CheckpointArray<Scalar> values = reader.get<Scalar>("parameters", {parameters.extent(0)});
-  read_optimizer_state(space, reader, "optimizer/", optimizer);
-  const Kokkos::View<const Scalar*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> host(
-      values.data.data(), values.data.size());
-  Kokkos::deep_copy(space, parameters, host);
-  space.fence();
-}
 
 } // namespace osbi

@@ -15,6 +15,7 @@
 #include <osbi/online/metrics.hpp>
 #include <osbi/optim/adam.hpp>
 #include <osbi/optim/clip.hpp>
+#include <osbi/optim/optimizer_checkpoint.hpp>
 #include <osbi/prior/prior.hpp>
 #include <osbi/simulator/point_simulator.hpp>
 #include <osbi/simulator/simulator.hpp>
