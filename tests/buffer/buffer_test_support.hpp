@@ -41,7 +41,7 @@ using Policies = boost::mpl::list<Block, Evict>;
 
 /// FIFO and FIRO deliver a row once and remove it; reservoir and prioritized keep it.
 template <class Buffer>
-constexpr bool consumes_rows = Buffer::kind == std::string_view("fifo") || Buffer::kind == std::string_view("firo");
+constexpr bool consumes_rows = !osbi::reuses_rows<Buffer>;
 
 template <class Buffer>
 constexpr bool blocks_when_full = std::is_same_v<typename Buffer::overflow_policy, Block>;

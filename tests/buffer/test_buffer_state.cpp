@@ -5,6 +5,7 @@
 #include <osbi/buffer/fifo_buffer.hpp>
 #include <osbi/buffer/firo_buffer.hpp>
 #include <osbi/buffer/prioritized_buffer.hpp>
+#include <osbi/buffer/prioritized_sample_source.hpp>
 #include <osbi/buffer/reservoir_buffer.hpp>
 #include <osbi/buffer/sample_buffer.hpp>
 
@@ -58,7 +59,7 @@ Trace run_steps(Buffer& buffer, std::uint64_t first_step, std::uint64_t steps) {
       if (!push_would_not_wait(buffer)) break;
       std::vector<float> theta = theta_of<float>(k), x = x_of<float>(k);
       if (k % 11 == 5) theta[2] = std::numeric_limits<float>::quiet_NaN();
-      const osbi::SampleInfo info{step, 0.125 * double(j)};
+      const osbi::SampleInfo info{step, 0.125 * double(j), -0.5 * double(k)};
       const osbi::PushResult result = buffer.push(theta, x, info);
       trace.values.insert(trace.values.end(),
                           {std::uint64_t(result.status), result.id, result.evicted.value_or(~0ull)});
@@ -67,14 +68,19 @@ Trace run_steps(Buffer& buffer, std::uint64_t first_step, std::uint64_t steps) {
     if (buffer.arrivals() >= watermark && buffer.size() >= n) {
       std::vector<float> theta(n * 3), x(n * 2);
       std::vector<std::uint64_t> ids(n);
-      std::vector<osbi::SampleInfo> info(n);
-      const std::size_t rows = buffer.sample_batch(n, theta, x, ids, info);
+      std::vector<osbi::SampleMetadata> info(n);
+      const std::size_t rows = buffer.sample_batch(n, theta, x, std::span<osbi::SampleMetadata>(info));
+      for (std::size_t r = 0; r < rows; ++r) ids[r] = info[r].id;
       trace.values.push_back(rows);
       trace.values.insert(trace.values.end(), ids.begin(), ids.begin() + std::ptrdiff_t(rows));
-      for (std::size_t r = 0; r < rows; ++r) trace.values.push_back(info[r].generation);
+      for (std::size_t r = 0; r < rows; ++r) {
+        trace.values.push_back(info[r].generation);
+        trace.values.push_back(info[r].uses);
+        trace.rows.push_back(static_cast<float>(info[r].proposal_log_prob));
+      }
       trace.rows.insert(trace.rows.end(), theta.begin(), theta.end());
       trace.rows.insert(trace.rows.end(), x.begin(), x.end());
-      if constexpr (requires { buffer.update_priorities(ids, std::vector<double>()); }) {
+      if constexpr (osbi::PrioritizedSampleSource<Buffer>) {
         std::vector<double> priorities(rows);
         for (std::size_t r = 0; r < rows; ++r) priorities[r] = 0.5 * double((ids[r] * 7 + step) % 13);
         buffer.update_priorities(std::span<const std::uint64_t>(ids).first(rows), priorities);
@@ -89,7 +95,8 @@ template <class Scalar>
 bool same_state(const osbi::BufferState<Scalar>& a, const osbi::BufferState<Scalar>& b) {
   return a.kind == b.kind && a.capacity == b.capacity && a.theta_dim == b.theta_dim && a.x_dim == b.x_dim &&
          a.theta == b.theta && a.x == b.x && a.ids == b.ids && a.uses == b.uses && a.generations == b.generations &&
-         a.simulation_seconds == b.simulation_seconds && a.priorities == b.priorities &&
+         a.simulation_seconds == b.simulation_seconds && a.proposal_log_probs == b.proposal_log_probs &&
+         a.priorities == b.priorities &&
          a.max_priority == b.max_priority && a.pushed_total == b.pushed_total &&
          a.dropped_invalid == b.dropped_invalid && a.rejected_closed == b.rejected_closed &&
          a.evicted_used == b.evicted_used && a.evicted_unseen == b.evicted_unseen && a.total_uses == b.total_uses &&
@@ -166,6 +173,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(inconsistent_states_are_rejected_and_change_nothin
   rejects.template operator()<DimensionMismatch>([](State& s) { s.x_dim = 1; }, "x_dim has 1, expected 2");
   rejects.template operator()<DataError>([](State& s) { s.theta.pop_back(); }, "theta has");
   rejects.template operator()<DataError>([](State& s) { s.generations.push_back(0); }, "generations has");
+  rejects.template operator()<DataError>([](State& s) { s.proposal_log_probs.pop_back(); }, "proposal_log_probs has");
   rejects.template operator()<DataError>([](State& s) { s.x[1] = std::numeric_limits<float>::infinity(); },
                                          "holds a NaN or Inf");
   rejects.template operator()<DataError>([](State& s) { s.ids[1] = s.ids[0]; }, "appears twice");

@@ -4,8 +4,11 @@
 #include <osbi/buffer/fifo_buffer.hpp>
 #include <osbi/buffer/firo_buffer.hpp>
 #include <osbi/buffer/prioritized_buffer.hpp>
+#include <osbi/buffer/prioritized_sample_source.hpp>
 #include <osbi/buffer/reservoir_buffer.hpp>
 #include <osbi/buffer/sample_buffer.hpp>
+#include <osbi/buffer/sample_sink.hpp>
+#include <osbi/buffer/sample_source.hpp>
 
 #include <osbi/core/error.hpp>
 
@@ -15,6 +18,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +49,28 @@ static_assert(osbi::SampleBuffer<osbi::FifoBuffer<>> && osbi::SampleBuffer<osbi:
 static_assert(osbi::SampleBuffer<osbi::ReservoirBuffer<osbi::overflow::Evict, double>>);
 static_assert(!osbi::SampleBuffer<NotABuffer> && !osbi::SampleBuffer<int>);
 static_assert(osbi::OverflowPolicy<osbi::overflow::Block> && !osbi::OverflowPolicy<int>);
+static_assert(osbi::DeliveryPolicy<osbi::delivery::Consume> && !osbi::DeliveryPolicy<osbi::overflow::Block>);
+
+// A buffer is both halves; the trait and the prioritized refinement tell the models apart.
+static_assert(osbi::SampleSink<osbi::FifoBuffer<>> && osbi::SampleSource<osbi::FifoBuffer<>>);
+static_assert(osbi::SampleSink<osbi::PrioritizedBuffer<>> && osbi::SampleSource<osbi::PrioritizedBuffer<>>);
+static_assert(!osbi::reuses_rows<osbi::FifoBuffer<>> && !osbi::reuses_rows<osbi::FiroBuffer<>>);
+static_assert(osbi::reuses_rows<osbi::ReservoirBuffer<>> && osbi::reuses_rows<osbi::PrioritizedBuffer<>>);
+static_assert(osbi::PrioritizedSampleSource<osbi::PrioritizedBuffer<osbi::overflow::Evict, double>>);
+static_assert(!osbi::PrioritizedSampleSource<osbi::ReservoirBuffer<>> &&
+              !osbi::PrioritizedSampleSource<osbi::FifoBuffer<>>);
+
+// Only a sink: push, close, closed, blocked_producers.
+struct SinkOnly {
+  using scalar_type = double;
+  std::size_t theta_dim() const { return 1; }
+  std::size_t x_dim() const { return 1; }
+  osbi::PushResult push(std::span<const double>, std::span<const double>, const osbi::SampleInfo&) { return {}; }
+  void close() {}
+  bool closed() const { return true; }
+  std::size_t blocked_producers() const { return 0; }
+};
+static_assert(osbi::SampleSink<SinkOnly> && !osbi::SampleSource<SinkOnly> && !osbi::SampleBuffer<SinkOnly>);
 
 } // namespace
 
@@ -114,7 +140,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(non_finite_rows_are_dropped_and_counted, Buffer, A
 BOOST_AUTO_TEST_CASE_TEMPLATE(ids_are_arrival_indices_and_metadata_travels_with_the_row, Buffer, AllBuffers) {
   Buffer buffer(buffer_options(8));
   for (std::uint64_t k = 0; k < 5; ++k) {
-    const osbi::SampleInfo info{10 + k, 0.5 * double(k)};
+    const osbi::SampleInfo info{10 + k, 0.5 * double(k), -1.25 * double(k)};
     const osbi::PushResult result = buffer.push(theta_of<float>(k), x_of<float>(k), info);
     BOOST_TEST(result.accepted());
     BOOST_TEST(result.id == k);
@@ -122,13 +148,53 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(ids_are_arrival_indices_and_metadata_travels_with_
   }
   std::vector<float> theta(15), x(10);
   std::vector<std::uint64_t> ids(5);
-  std::vector<osbi::SampleInfo> info(5);
-  BOOST_TEST(buffer.sample_batch(5, theta, x, ids, info) == 5u);
+  std::vector<osbi::SampleMetadata> info(5);
+  BOOST_TEST(buffer.sample_batch(5, theta, x, std::span<osbi::SampleMetadata>(info)) == 5u);
   for (std::size_t r = 0; r < 5; ++r) {
+    ids[r] = info[r].id;
     BOOST_TEST(info[r].generation == 10 + ids[r]);
     BOOST_TEST(info[r].simulation_seconds == 0.5 * double(ids[r]));
+    BOOST_TEST(info[r].proposal_log_prob == -1.25 * double(ids[r]));
+    // The first batch: a row's use count is how often it came so far (prioritized draws may repeat).
+    BOOST_TEST(info[r].uses == std::uint64_t(std::count(ids.begin(), ids.begin() + std::ptrdiff_t(r) + 1, ids[r])));
     BOOST_TEST(theta[3 * r] == float(ids[r]));
   }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_three_sample_batch_overloads_agree_and_metadata_counts_uses, Buffer, AllBuffers) {
+  Buffer buffer(buffer_options(4));
+  for (std::uint64_t k = 0; k < 4; ++k)
+    BOOST_REQUIRE(buffer.push(theta_of<float>(k), x_of<float>(k), osbi::SampleInfo{k, 0.0, 2.0 * double(k)}).accepted());
+  std::vector<std::uint64_t> deliveries(4, 0);
+  // Each overload in turn; θ's first value is the id (theta_of), so every row is identified.
+  for (int round = 0; round < 6 && buffer.size() >= 2; ++round) {
+    std::vector<float> theta(6), x(4);
+    std::vector<std::uint64_t> ids(2, ~0ull);
+    std::vector<osbi::SampleMetadata> metadata(2);
+    std::size_t rows = 0;
+    if (round % 3 == 0) rows = buffer.sample_batch(2, theta, x);
+    if (round % 3 == 1) rows = buffer.sample_batch(2, theta, x, ids);
+    if (round % 3 == 2) rows = buffer.sample_batch(2, theta, x, std::span<osbi::SampleMetadata>(metadata));
+    BOOST_TEST(rows == 2u);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const auto id = static_cast<std::uint64_t>(theta[3 * r]);
+      BOOST_REQUIRE(id < 4u);
+      ++deliveries[id];
+      if (round % 3 == 1) BOOST_TEST(ids[r] == id);
+      if (round % 3 == 2) {
+        BOOST_TEST(metadata[r].id == id);
+        BOOST_TEST(metadata[r].uses == deliveries[id]); // this delivery included
+        BOOST_TEST(metadata[r].generation == id);
+        BOOST_TEST(metadata[r].proposal_log_prob == 2.0 * double(id));
+      }
+    }
+  }
+  std::uint64_t total = 0;
+  for (const std::uint64_t count : deliveries) {
+    if constexpr (consumes_rows<Buffer>) BOOST_TEST(count <= 1u);
+    total += count;
+  }
+  BOOST_TEST(buffer.accounting().total_uses == total);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(pushes_after_close_are_rejected_and_counted, Buffer, AllBuffers) {

@@ -24,6 +24,7 @@
  *   theta, x             Scalar (n, D_θ), (n, D_x)
  *   ids, uses, generations                 u64 (n)
  *   simulation_seconds   f64 (n)
+ *   proposal_log_probs   f64 (n)
  *   priorities           f64 (n, or 0 for a buffer without priorities)
  *   max_priority         f64 scalar
  *   counter/<name>       u64 scalars: pushed_total, dropped_invalid, rejected_closed, evicted_used,
@@ -31,6 +32,10 @@
  *   departed_histogram   u64 (65)
  *   random/seed, random/draws              u64 scalars
  * The container checks bytes (CRC-32 per section); restore() then checks meaning (ids, counters).
+ *
+ * proposal_log_probs came later than the rest: a checkpoint without it is refused (DataError naming
+ * the section) rather than read with invented values. A loss that corrects for the proposal would
+ * silently train on a default log density, and such a checkpoint cannot say what the real one was.
  */
 namespace osbi {
 
@@ -54,7 +59,7 @@ auto buffer_state_counters(State& state) {
 }
 
 /// Sections a buffer state writes besides its counters.
-inline constexpr std::size_t buffer_state_fixed_sections = 13;
+inline constexpr std::size_t buffer_state_fixed_sections = 14;
 
 } // namespace detail
 
@@ -72,6 +77,7 @@ void add_buffer_state(CheckpointWriter& writer, std::string_view prefix, const B
   writer.add_array(base + "uses", state.uses.data(), {state.uses.size()});
   writer.add_array(base + "generations", state.generations.data(), {state.generations.size()});
   writer.add_array(base + "simulation_seconds", state.simulation_seconds.data(), {state.simulation_seconds.size()});
+  writer.add_array(base + "proposal_log_probs", state.proposal_log_probs.data(), {state.proposal_log_probs.size()});
   writer.add_array(base + "priorities", state.priorities.data(), {state.priorities.size()});
   writer.add_scalar(base + "max_priority", state.max_priority);
   for (const auto& [name, value] : detail::buffer_state_counters(state))
@@ -88,8 +94,8 @@ void add_buffer_state(CheckpointWriter& writer, std::string_view prefix, const B
 }
 
 /// Reads what add_buffer_state wrote. DataError (naming the file and section) if a section is
-/// missing, of another element type (a float buffer's state read as double, ...) or shape, or if
-/// sections the layout does not name sit under `prefix`.
+/// missing (proposal_log_probs included, see above), of another element type (a float buffer's
+/// state read as double, ...) or shape, or if sections the layout does not name sit under `prefix`.
 template <std::floating_point Scalar>
 BufferState<Scalar> read_buffer_state(const CheckpointReader& reader, std::string_view prefix) {
   const std::string base(prefix);
@@ -110,6 +116,12 @@ BufferState<Scalar> read_buffer_state(const CheckpointReader& reader, std::strin
   state.uses = reader.get<std::uint64_t>(base + "uses", {n}).data;
   state.generations = reader.get<std::uint64_t>(base + "generations", {n}).data;
   state.simulation_seconds = reader.get<double>(base + "simulation_seconds", {n}).data;
+  if (!reader.has(base + "proposal_log_probs"))
+    throw DataError("read_buffer_state",
+                    osbi::detail::concat(reader.path(), ": section '", base,
+                                         "proposal_log_probs' is missing: the checkpoint predates per-row proposal "
+                                         "log densities, and a buffer restored from it would have to invent them"));
+  state.proposal_log_probs = reader.get<double>(base + "proposal_log_probs", {n}).data;
   const CheckpointArray<double> priorities = reader.get<double>(base + "priorities");
   if (priorities.shape.size() != 1 || (priorities.shape[0] != n && priorities.shape[0] != 0))
     throw DataError("read_buffer_state",

@@ -24,13 +24,13 @@ class FifoBuffer : public detail::BasicBuffer<FifoBuffer<Overflow, Scalar>, Over
   friend Base;
 
 public:
+  using delivery_policy = delivery::Consume;
   static constexpr std::string_view kind = "fifo";
   static constexpr std::string_view part = "FifoBuffer";
 
   explicit FifoBuffer(const BufferOptions& options) : Base(options) {}
 
 private:
-  static constexpr bool consumes = true;
   static constexpr bool random_delivery = false;
 
   std::size_t pick(RowRandom& /*rng*/, std::size_t /*row*/) const { return this->oldest_unseen(); }

@@ -25,13 +25,13 @@ class FiroBuffer : public detail::BasicBuffer<FiroBuffer<Overflow, Scalar>, Over
   friend Base;
 
 public:
+  using delivery_policy = delivery::Consume;
   static constexpr std::string_view kind = "firo";
   static constexpr std::string_view part = "FiroBuffer";
 
   explicit FiroBuffer(const BufferOptions& options) : Base(options) {}
 
 private:
-  static constexpr bool consumes = true;
   static constexpr bool random_delivery = true;
 
   std::size_t pick(RowRandom& rng, std::size_t /*row*/) const {

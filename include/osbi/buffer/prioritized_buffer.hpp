@@ -5,6 +5,7 @@
 #include <osbi/buffer/detail/basic_buffer.hpp>
 #include <osbi/buffer/detail/indexed_heap.hpp>
 #include <osbi/buffer/detail/sum_tree.hpp>
+#include <osbi/buffer/prioritized_sample_source.hpp>
 #include <osbi/buffer/sample_buffer.hpp>
 
 #include <osbi/core/error.hpp>
@@ -51,6 +52,7 @@ class PrioritizedBuffer : public detail::BasicBuffer<PrioritizedBuffer<Overflow,
   friend Base;
 
 public:
+  using delivery_policy = delivery::Reuse;
   static constexpr std::string_view kind = "prioritized";
   static constexpr std::string_view part = "PrioritizedBuffer";
 
@@ -111,7 +113,6 @@ public:
   }
 
 private:
-  static constexpr bool consumes = false;
   static constexpr bool random_delivery = true;
 
   double weight(double priority) const {
@@ -214,5 +215,6 @@ private:
 
 static_assert(SampleBuffer<PrioritizedBuffer<overflow::Block>> &&
               SampleBuffer<PrioritizedBuffer<overflow::Evict, double>>);
+static_assert(PrioritizedSampleSource<PrioritizedBuffer<overflow::Block>>);
 
 } // namespace osbi

@@ -29,13 +29,13 @@ class ReservoirBuffer : public detail::BasicBuffer<ReservoirBuffer<Overflow, Sca
   friend Base;
 
 public:
+  using delivery_policy = delivery::Reuse;
   static constexpr std::string_view kind = "reservoir";
   static constexpr std::string_view part = "ReservoirBuffer";
 
   explicit ReservoirBuffer(const BufferOptions& options) : Base(options), m_seen(options.capacity) {}
 
 private:
-  static constexpr bool consumes = false;
   static constexpr bool random_delivery = true;
 
   /// Eviction order of the seen rows: more uses first, then lower id.

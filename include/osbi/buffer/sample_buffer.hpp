@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief Concept `SampleBuffer`: the thread-safe store between simulation workers (push) and the trainer (sample).
+/// \brief Concept `SampleBuffer`: the thread-safe store between simulation workers (its sink) and the trainer (its source).
 #pragma once
+
+#include <osbi/buffer/sample_sink.hpp>
+#include <osbi/buffer/sample_source.hpp>
 
 #include <osbi/core/error.hpp>
 
@@ -9,8 +12,6 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,35 +64,6 @@ struct Evict {
 template <class Policy>
 concept OverflowPolicy = std::same_as<Policy, overflow::Block> || std::same_as<Policy, overflow::Evict>;
 
-/// Optional metadata a producer attaches to a sample; kept with the row and returned with it.
-struct SampleInfo {
-  std::uint64_t generation = 0;    ///< e.g. the proposal round that drew θ
-  double simulation_seconds = 0.0; ///< wall time the simulation took
-};
-
-/// Outcome of one push.
-enum class PushStatus : std::uint8_t {
-  accepted,        ///< stored; `id` is its arrival index
-  dropped_invalid, ///< θ or x held a NaN or ±Inf: not stored, counted dropped_invalid
-  closed,          ///< the buffer was closed (before or while the push waited): counted rejected_closed
-};
-
-inline std::string_view push_status_name(PushStatus status) {
-  switch (status) {
-  case PushStatus::accepted: return "accepted";
-  case PushStatus::dropped_invalid: return "dropped_invalid";
-  case PushStatus::closed: return "closed";
-  }
-  return "unknown";
-}
-
-struct PushResult {
-  PushStatus status = PushStatus::closed;
-  std::uint64_t id = 0;                 ///< the sample's id (= arrival index, from 0) if accepted
-  std::optional<std::uint64_t> evicted; ///< the id of the row this push evicted, if any
-  bool accepted() const { return status == PushStatus::accepted; }
-};
-
 /// Bins of BufferAccounting::use_histogram: bin 0 counts samples never delivered, bin k >= 1 those
 /// delivered u times with 2^(k−1) <= u < 2^k (1 | 2–3 | 4–7 | ...).
 inline constexpr std::size_t use_histogram_bins = 65;
@@ -139,6 +111,7 @@ struct BufferState {
   std::vector<Scalar> x;     ///< rows × x_dim
   std::vector<std::uint64_t> ids, uses, generations;
   std::vector<double> simulation_seconds;
+  std::vector<double> proposal_log_probs; ///< SampleInfo::proposal_log_prob of each row
   std::vector<double> priorities; ///< one per row for a prioritized buffer, else empty
   double max_priority = 0.0;      ///< the priority a new row gets (prioritized buffer), else 0
 
@@ -156,35 +129,27 @@ struct BufferState {
 };
 
 /*
- * SampleBuffer — what a buffer model provides (spec). Host memory only; every member is safe to
- * call from any number of threads at once (producers, consumers, a monitor), except restore().
+ * SampleBuffer — a store in host memory that is both a SampleSink (osbi/buffer/sample_sink.hpp) and
+ * a SampleSource (osbi/buffer/sample_source.hpp) of the same rows, plus what a store can tell and
+ * save (spec). Every member is safe to call from any number of threads at once (producers,
+ * consumers, a monitor), except restore().
  *
- *   typename B::scalar_type       floating-point type of the stored θ and x.
- *   typename B::overflow_policy   osbi::overflow::Block or Evict: what push does when full.
+ *   SampleSink and SampleSource   push / close / closed / blocked_producers; sample_batch (three
+ *                                 overloads) / arrivals / wait_for_arrivals; the rows pushed into
+ *                                 this buffer are the rows it delivers. In addition:
+ *                                 - sample_batch waits until the gate is open (arrivals() >=
+ *                                   watermark) and size() >= min(n, capacity) — whole batches — or
+ *                                   until close(); it then delivers k = min(n, size()) rows. After
+ *                                   close() it waits no more: a consuming model drains what is left,
+ *                                   a reusing model keeps delivering from what it holds.
+ *                                 - push into a full buffer follows the overflow policy (see
+ *                                   osbi::overflow): wait, or evict by the model's rule.
+ *   typename B::overflow_policy   osbi::overflow::Block or Evict.
  *   B(BufferOptions)              validates the options (InvalidArgument naming the values).
- *   b.capacity(), b.theta_dim(), b.x_dim()   from the options.
+ *   b.capacity()                  from the options (theta_dim, x_dim too).
  *   b.size()                      rows held now.
- *   b.push(theta, x)              theta, x: std::span<const scalar_type> of D_θ and D_x values (else
- *                                 DimensionMismatch, nothing counted: a programming error). Returns a
- *                                 PushResult: `dropped_invalid` if a value is NaN/±Inf (not stored);
- *                                 `closed` after close(); else `accepted` with id = arrival index
- *                                 (0, 1, 2, ... in the order rows enter). When full, the overflow
- *                                 policy decides (see osbi::overflow): wait, or evict by the model's
- *                                 rule and report the evicted id.
- *   b.sample_batch(n, theta_out, x_out[, ids_out])
- *                                 n > 0; theta_out n × D_θ, x_out n × D_x values, ids_out empty or n
- *                                 (else DimensionMismatch). Waits until the gate is open (arrivals()
- *                                 >= watermark) and size() >= min(n, capacity) — whole batches — or
- *                                 until close(). Then writes rows [0, k) of the outputs (the rest is
- *                                 left as is) and returns k = min(n, size()); each delivered row's use
- *                                 count grows by one. After close() it waits no more: a consuming
- *                                 model drains what is left, a reusing model keeps delivering from
- *                                 what it holds; 0 means closed and nothing deliverable.
- *   b.close()                     idempotent; wakes every waiting producer, consumer and
- *                                 wait_for_arrivals. b.closed() tells.
- *   b.arrivals()                  accepted pushes so far (= the next id).
- *   b.wait_for_arrivals(count)    waits until arrivals() >= count; false if close() came first.
- *   b.accounting()                a BufferAccounting; consistent() holds at every instant.
+ *   b.accounting()                a BufferAccounting; consistent() holds at every instant, and
+ *                                 accepted() == arrivals().
  *   b.snapshot()                  a BufferState<scalar_type> (rows, ids, uses, metadata, priorities,
  *                                 counters, random-stream counter), taken under the lock.
  *   b.restore(state)              replaces contents, counters and random state, so that the same
@@ -193,14 +158,17 @@ struct BufferState {
  *                                 or dims differ, DataError naming the defect for any inconsistent
  *                                 state (other kind, bad sizes, non-finite row, duplicate or future
  *                                 id, counters that do not add up). Not concurrent with other calls.
+ *                                 The closed flag is not state.
  *
- * Models: FifoBuffer, FiroBuffer (consuming: a row is delivered once, then leaves); ReservoirBuffer,
- * PrioritizedBuffer (reusing: rows stay and are delivered again until evicted).
+ * Models: FifoBuffer, FiroBuffer (delivery::Consume: a row is delivered once, then leaves);
+ * ReservoirBuffer, PrioritizedBuffer (delivery::Reuse: rows stay and are delivered again until
+ * evicted; PrioritizedBuffer is also a PrioritizedSampleSource). Check a model of your own with
+ * osbi::testing::check_sample_buffer (osbi/testing/check_sample_buffer.hpp).
  */
 namespace sample_buffer_requirements {
 
 template <class B>
-concept HasTypes = std::floating_point<typename B::scalar_type> && OverflowPolicy<typename B::overflow_policy>;
+concept HasTypes = OverflowPolicy<typename B::overflow_policy>;
 
 template <class B>
 concept ConstructibleFromOptions = std::constructible_from<B, const BufferOptions&>;
@@ -208,30 +176,7 @@ concept ConstructibleFromOptions = std::constructible_from<B, const BufferOption
 template <class B>
 concept HasShape = requires(const B& buffer) {
   { buffer.capacity() } -> std::convertible_to<std::size_t>;
-  { buffer.theta_dim() } -> std::convertible_to<std::size_t>;
-  { buffer.x_dim() } -> std::convertible_to<std::size_t>;
   { buffer.size() } -> std::convertible_to<std::size_t>;
-};
-
-template <class B>
-concept CanPush = requires(B& buffer, std::span<const typename B::scalar_type> theta,
-                           std::span<const typename B::scalar_type> x) {
-  { buffer.push(theta, x) } -> std::same_as<PushResult>;
-};
-
-template <class B>
-concept CanSampleBatch = requires(B& buffer, std::size_t n, std::span<typename B::scalar_type> theta,
-                                  std::span<typename B::scalar_type> x, std::span<std::uint64_t> ids) {
-  { buffer.sample_batch(n, theta, x) } -> std::same_as<std::size_t>;
-  { buffer.sample_batch(n, theta, x, ids) } -> std::same_as<std::size_t>;
-};
-
-template <class B>
-concept CanClose = requires(B& buffer, const B& view, std::uint64_t count) {
-  buffer.close();
-  { view.closed() } -> std::same_as<bool>;
-  { view.arrivals() } -> std::same_as<std::uint64_t>;
-  { buffer.wait_for_arrivals(count) } -> std::same_as<bool>;
 };
 
 template <class B>
@@ -248,10 +193,9 @@ concept HasState = requires(const B& view, B& buffer, const BufferState<typename
 } // namespace sample_buffer_requirements
 
 template <class B>
-concept SampleBuffer = sample_buffer_requirements::HasTypes<B> &&
+concept SampleBuffer = SampleSink<B> && SampleSource<B> && sample_buffer_requirements::HasTypes<B> &&
                        sample_buffer_requirements::ConstructibleFromOptions<B> &&
-                       sample_buffer_requirements::HasShape<B> && sample_buffer_requirements::CanPush<B> &&
-                       sample_buffer_requirements::CanSampleBatch<B> && sample_buffer_requirements::CanClose<B> &&
-                       sample_buffer_requirements::HasAccounting<B> && sample_buffer_requirements::HasState<B>;
+                       sample_buffer_requirements::HasShape<B> && sample_buffer_requirements::HasAccounting<B> &&
+                       sample_buffer_requirements::HasState<B>;
 
 } // namespace osbi

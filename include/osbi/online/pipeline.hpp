@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osbi/buffer/buffer_checkpoint.hpp>
+#include <osbi/buffer/prioritized_sample_source.hpp>
 #include <osbi/buffer/sample_buffer.hpp>
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
@@ -189,7 +190,7 @@ public:
   using PriorSpace = typename PriorType::execution_space;
   static constexpr bool batched = Simulator<SimulatorType>;
   /// Reservoir and prioritized buffers deliver rows again; FIFO and FIRO consume them.
-  static constexpr bool reusing = Buffer::kind == std::string_view("reservoir") || Buffer::kind == std::string_view("prioritized");
+  static constexpr bool reusing = reuses_rows<Buffer>;
 
   static_assert(std::is_same_v<typename PriorType::scalar_type, Scalar> && std::is_same_v<typename Buffer::scalar_type, Scalar>,
                 "osbi::online::Pipeline: the prior, buffer and density must share one scalar_type (see osbi/online/pipeline.hpp)");
@@ -402,7 +403,7 @@ private:
     });
     ++m_in_delivery;
     lock.unlock();
-    const PushResult result = m_buffer->push(theta, x);
+    const PushResult result = m_buffer->push(theta, x, SampleInfo{});
     lock.lock();
     --m_in_delivery;
     if (result.accepted() && result.id < m_options.train_after) {
@@ -713,9 +714,7 @@ private:
     const double loss = m_loss.backward(m_density, space, u, x);
     if (m_options.clip_max_norm > 0) optim::clip_gradient_norm(space, m_density.gradients(), m_options.clip_max_norm);
     m_adam.step(space, m_density.parameters(), m_density.gradients());
-    if constexpr (requires(Buffer& b, std::span<const std::uint64_t> ids, std::span<const double> losses) {
-                    b.update_priorities(ids, losses);
-                  }) {
+    if constexpr (PrioritizedSampleSource<Buffer>) {
       const auto out = Kokkos::subview(m_batch_loss, rows);
       m_loss.per_sample(m_density, space, u, x, out);
       const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);

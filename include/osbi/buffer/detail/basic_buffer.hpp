@@ -68,7 +68,8 @@ inline std::uint64_t uniform_index(RowRandom& rng, std::uint64_t count) {
  *
  * What a Model provides (private is fine: it befriends its base):
  *   static constexpr std::string_view kind, part    state tag; class name for messages
- *   static constexpr bool consumes                  a delivered row leaves the buffer
+ *   using delivery_policy (public)                  delivery::Consume: a delivered row leaves the
+ *                                                   buffer; delivery::Reuse: it stays
  *   static constexpr bool random_delivery           sample_batch draws random numbers
  *   std::size_t pick(RowRandom& rng, std::size_t r) the slot to deliver as row r of a batch of
  *                                                   count <= size() rows
@@ -122,8 +123,8 @@ public:
     return m_blocked_consumers;
   }
 
-  /// Stores one sample (see the SampleBuffer spec and osbi::overflow for a full buffer). `info`
-  /// travels with the row and comes back from sample_batch's info_out.
+  /// Stores one sample (see the SampleSink spec and osbi::overflow for a full buffer). `info`
+  /// travels with the row and comes back in sample_batch's metadata_out.
   PushResult push(std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info = {}) {
     require_extent(theta.size(), theta_dim(), Model::part, "push: theta");
     require_extent(x.size(), x_dim(), Model::part, "push: x");
@@ -162,51 +163,18 @@ public:
     return result;
   }
 
-  /// Delivers up to n rows (see the SampleBuffer spec for when it waits and how many). info_out, if
-  /// not empty, must have n entries and receives each row's SampleInfo.
+  /// Deliver up to n rows (see the SampleSource and SampleBuffer specs for when they wait and how
+  /// many), without ids, with ids, or with each row's SampleMetadata.
+  std::size_t sample_batch(std::size_t n, std::span<Scalar> theta_out, std::span<Scalar> x_out) {
+    return deliver(n, theta_out, x_out, {}, {});
+  }
   std::size_t sample_batch(std::size_t n, std::span<Scalar> theta_out, std::span<Scalar> x_out,
-                           std::span<std::uint64_t> ids_out = {}, std::span<SampleInfo> info_out = {}) {
-    require(n > 0, Model::part, "sample_batch: n must be > 0");
-    require_extent(theta_out.size(), n * theta_dim(), Model::part, "sample_batch: theta_out (n × theta_dim)");
-    require_extent(x_out.size(), n * x_dim(), Model::part, "sample_batch: x_out (n × x_dim)");
-    if (!ids_out.empty()) require_extent(ids_out.size(), n, Model::part, "sample_batch: ids_out");
-    if (!info_out.empty()) require_extent(info_out.size(), n, Model::part, "sample_batch: info_out");
-    const std::size_t whole_batch = std::min(n, capacity());
-    std::unique_lock lock(m_mutex);
-    const auto ready = [&] { return m_closed || (m_arrivals >= watermark() && m_live.size() >= whole_batch); };
-    if (!ready()) {
-      ++m_blocked_consumers;
-      m_rows_available.wait(lock, ready);
-      --m_blocked_consumers;
-    }
-    const std::size_t count = std::min(n, m_live.size());
-    if (count == 0) return 0;
-    RowRandom rng = m_random.at(m_random_draws >> 32).row(m_random_draws & 0xFFFFFFFFu);
-    if constexpr (Model::random_delivery) ++m_random_draws;
-    bool made_room = false;
-    for (std::size_t r = 0; r < count; ++r) {
-      const std::size_t slot = model().pick(rng, r);
-      std::copy_n(m_theta.begin() + static_cast<std::ptrdiff_t>(slot * theta_dim()), theta_dim(),
-                  theta_out.begin() + static_cast<std::ptrdiff_t>(r * theta_dim()));
-      std::copy_n(m_x.begin() + static_cast<std::ptrdiff_t>(slot * x_dim()), x_dim(),
-                  x_out.begin() + static_cast<std::ptrdiff_t>(r * x_dim()));
-      Meta& meta = m_meta[slot];
-      if (!ids_out.empty()) ids_out[r] = meta.id;
-      if (!info_out.empty()) info_out[r] = meta.info;
-      const bool first_use = meta.uses == 0;
-      ++meta.uses;
-      ++m_total_uses;
-      if (first_use) {
-        unlink_unseen(slot);
-        made_room = true; // a seen row may be replaced under Block
-      }
-      model().delivered(slot, first_use);
-      if constexpr (Model::consumes) remove(slot);
-    }
-    const bool wake = made_room && m_blocked_producers > 0;
-    lock.unlock();
-    if (wake) m_space_available.notify_all();
-    return count;
+                           std::span<std::uint64_t> ids_out) {
+    return deliver(n, theta_out, x_out, ids_out, {});
+  }
+  std::size_t sample_batch(std::size_t n, std::span<Scalar> theta_out, std::span<Scalar> x_out,
+                           std::span<SampleMetadata> metadata_out) {
+    return deliver(n, theta_out, x_out, {}, metadata_out);
   }
 
   /// Idempotent; wakes every waiting producer, consumer and wait_for_arrivals.
@@ -270,6 +238,7 @@ public:
       state.uses.push_back(meta.uses);
       state.generations.push_back(meta.info.generation);
       state.simulation_seconds.push_back(meta.info.simulation_seconds);
+      state.proposal_log_probs.push_back(meta.info.proposal_log_prob);
     }
     state.pushed_total = m_pushed_total;
     state.dropped_invalid = m_dropped_invalid;
@@ -302,7 +271,8 @@ public:
       m_unseen_head = m_unseen_tail = none;
       std::vector<std::size_t> unseen;
       for (std::size_t k = 0; k < n; ++k) {
-        m_meta[k] = Meta{state.ids[k], state.uses[k], SampleInfo{state.generations[k], state.simulation_seconds[k]}};
+        m_meta[k] = Meta{state.ids[k], state.uses[k],
+                         SampleInfo{state.generations[k], state.simulation_seconds[k], state.proposal_log_probs[k]}};
         m_position[k] = k;
         m_live.push_back(k);
         if (state.uses[k] == 0) unseen.push_back(k);
@@ -387,6 +357,53 @@ private:
   Model& model() { return static_cast<Model&>(*this); }
   const Model& model() const { return static_cast<const Model&>(*this); }
 
+  std::size_t deliver(std::size_t n, std::span<Scalar> theta_out, std::span<Scalar> x_out,
+                      std::span<std::uint64_t> ids_out, std::span<SampleMetadata> metadata_out) {
+    require(n > 0, Model::part, "sample_batch: n must be > 0");
+    require_extent(theta_out.size(), n * theta_dim(), Model::part, "sample_batch: theta_out (n × theta_dim)");
+    require_extent(x_out.size(), n * x_dim(), Model::part, "sample_batch: x_out (n × x_dim)");
+    if (!ids_out.empty()) require_extent(ids_out.size(), n, Model::part, "sample_batch: ids_out");
+    if (!metadata_out.empty()) require_extent(metadata_out.size(), n, Model::part, "sample_batch: metadata_out");
+    const std::size_t whole_batch = std::min(n, capacity());
+    std::unique_lock lock(m_mutex);
+    const auto ready = [&] { return m_closed || (m_arrivals >= watermark() && m_live.size() >= whole_batch); };
+    if (!ready()) {
+      ++m_blocked_consumers;
+      m_rows_available.wait(lock, ready);
+      --m_blocked_consumers;
+    }
+    const std::size_t count = std::min(n, m_live.size());
+    if (count == 0) return 0;
+    RowRandom rng = m_random.at(m_random_draws >> 32).row(m_random_draws & 0xFFFFFFFFu);
+    if constexpr (Model::random_delivery) ++m_random_draws;
+    bool made_room = false;
+    for (std::size_t r = 0; r < count; ++r) {
+      const std::size_t slot = model().pick(rng, r);
+      std::copy_n(m_theta.begin() + static_cast<std::ptrdiff_t>(slot * theta_dim()), theta_dim(),
+                  theta_out.begin() + static_cast<std::ptrdiff_t>(r * theta_dim()));
+      std::copy_n(m_x.begin() + static_cast<std::ptrdiff_t>(slot * x_dim()), x_dim(),
+                  x_out.begin() + static_cast<std::ptrdiff_t>(r * x_dim()));
+      Meta& meta = m_meta[slot];
+      if (!ids_out.empty()) ids_out[r] = meta.id;
+      const bool first_use = meta.uses == 0;
+      ++meta.uses;
+      ++m_total_uses;
+      if (!metadata_out.empty())
+        metadata_out[r] = SampleMetadata{meta.id, meta.uses, meta.info.generation, meta.info.proposal_log_prob,
+                                         meta.info.simulation_seconds};
+      if (first_use) {
+        unlink_unseen(slot);
+        made_room = true; // a seen row may be replaced under Block
+      }
+      model().delivered(slot, first_use);
+      if constexpr (!reuses_rows<Model>) remove(slot);
+    }
+    const bool wake = made_room && m_blocked_producers > 0;
+    lock.unlock();
+    if (wake) m_space_available.notify_all();
+    return count;
+  }
+
   void insert(std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info) {
     const std::size_t slot = m_free.back();
     m_free.pop_back();
@@ -466,6 +483,7 @@ private:
     check_length(state.uses.size(), n, "uses");
     check_length(state.generations.size(), n, "generations");
     check_length(state.simulation_seconds.size(), n, "simulation_seconds");
+    check_length(state.proposal_log_probs.size(), n, "proposal_log_probs");
     for (std::size_t k = 0; k < n; ++k)
       require<DataError>(all_finite(std::span<const Scalar>(state.theta).subspan(k * theta_dim(), theta_dim())) &&
                              all_finite(std::span<const Scalar>(state.x).subspan(k * x_dim(), x_dim())),
@@ -479,7 +497,7 @@ private:
     }
     std::uint64_t held_uses = 0;
     for (std::size_t k = 0; k < n; ++k) {
-      require<DataError>(!Model::consumes || state.uses[k] == 0, part, "restore: row ", k, " (id ", state.ids[k],
+      require<DataError>(reuses_rows<Model> || state.uses[k] == 0, part, "restore: row ", k, " (id ", state.ids[k],
                          ") has ", state.uses[k], " uses; a ", Model::kind, " buffer holds only undelivered rows");
       held_uses += state.uses[k];
     }
