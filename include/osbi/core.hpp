@@ -5,4 +5,5 @@
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>

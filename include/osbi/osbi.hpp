@@ -6,12 +6,15 @@
 #include <osbi/core.hpp>
 #include <osbi/diagnostics.hpp>
 #include <osbi/embed.hpp>
+#include <osbi/estimator.hpp>
 #include <osbi/flow.hpp>
 #include <osbi/inference.hpp>
 #include <osbi/io.hpp>
+#include <osbi/loss.hpp>
 #include <osbi/nn.hpp>
 #include <osbi/online.hpp>
 #include <osbi/optim.hpp>
 #include <osbi/prior.hpp>
+#include <osbi/proposal.hpp>
 #include <osbi/simulator.hpp>
 #include <osbi/train.hpp>

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief Concept `Proposal`: where θ comes from — a batched sampler with a log density; every Prior models it.
+#pragma once
+
+#include <osbi/prior/prior.hpp>
+
+#include <concepts>
+#include <cstdint>
+
+namespace osbi {
+
+/*
+ * Proposal — the distribution the simulations' θ are drawn from (spec). The prior is the first proposal (every
+ * Prior models this concept: it asks for a subset of Prior's members, with the same meaning); truncated priors,
+ * loss-driven proposals and earlier posteriors are others. Samples remember the proposal that drew them
+ * (TrainingBatch::proposal_log_prob and ::round), so a loss can correct for it.
+ *
+ *   typename P::scalar_type, typename P::execution_space
+ *   p.dim()                          D, fixed.
+ *   p.sample(space, rng, theta)      const; theta N × D; row i from rng.row(i) only (as Prior::sample).
+ *   p.log_prob(space, theta, out)    const; out(i) = log p̃(θ_i), −∞ where p̃ is 0, NaN rows NaN.
+ *
+ * Optional (VersionedProposal): p.round() — an id that changes whenever the proposal does (0 for a fixed one);
+ * proposal_round(p) reads it, 0 when absent. A proposal that changes while simulations run must make sample
+ * and log_prob safe against its own updates; the fixed ones need nothing.
+ */
+template <class P>
+concept Proposal = prior_requirements::HasTypes<P> && prior_requirements::HasDimension<P> &&
+                   prior_requirements::CanSample<P> && prior_requirements::CanEvaluateLogProb<P>;
+
+template <class P>
+concept VersionedProposal = Proposal<P> && requires(const P& proposal) {
+  { proposal.round() } -> std::convertible_to<std::uint64_t>;
+};
+
+/// The proposal's current round: p.round() for a VersionedProposal, else 0.
+template <Proposal P>
+std::uint64_t proposal_round(const P& proposal) {
+  if constexpr (VersionedProposal<P>)
+    return static_cast<std::uint64_t>(proposal.round());
+  else
+    return 0;
+}
+
+} // namespace osbi
