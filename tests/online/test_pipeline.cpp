@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -77,6 +78,25 @@ std::vector<double> host_copy(const osbi::Vector<double, Space>& view) {
   return std::vector<double>(host.data(), host.data() + host.extent(0));
 }
 
+/// A pipeline and the buffer it streams into (built first: the buffer is the caller's and outlives the pipeline).
+template <class Buffer, class PriorType, class SimulatorType, class EstimatorType>
+struct Online {
+  std::unique_ptr<Buffer> buffer;
+  osbi::online::Pipeline<PriorType, SimulatorType, Buffer, EstimatorType> pipeline;
+};
+
+/// The prior is the proposal; the estimator's posterior maps the prior's support.
+template <class Buffer, class PriorType, class SimulatorType, class EstimatorType>
+Online<Buffer, PriorType, SimulatorType, EstimatorType> online(PriorType prior, SimulatorType simulator,
+                                                               const osbi::BufferOptions& buffer_options, EstimatorType estimator,
+                                                               const osbi::online::PipelineOptions& options) {
+  auto buffer = std::make_unique<Buffer>(buffer_options);
+  Buffer& sink = *buffer;
+  osbi::Posterior<EstimatorType> posterior(std::move(estimator), prior);
+  return {std::move(buffer), osbi::online::Pipeline<PriorType, SimulatorType, Buffer, EstimatorType>(
+                                 std::move(posterior), prior, std::move(simulator), sink, options)};
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(online_pipeline)
@@ -99,8 +119,9 @@ BOOST_AUTO_TEST_CASE(faulty_simulations_are_counted_exactly_and_training_is_unaf
   // machine), and this test counts the whole budget.
   options.stop.epochs_after_budget = 30;
   using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, double>;
-  auto pipeline = osbi::online::make_pipeline<Buffer>(standard_prior(), FaultySimulator{0.02, 0.02}, buffer_options(4'000, seed),
+  auto pipeline_run = online<Buffer>(standard_prior(), FaultySimulator{0.02, 0.02}, buffer_options(4'000, seed),
                                   Density(2, 2), options);
+  auto& pipeline = pipeline_run.pipeline;
   const auto report = pipeline.run();
   const auto& counts = report.accounting;
   BOOST_TEST_MESSAGE("faulty run: " << osbi::online::stop_reason_name(report.reason) << ", " << report.final_metrics.steps
@@ -139,8 +160,9 @@ BOOST_AUTO_TEST_CASE(hanging_simulations_time_out_and_the_run_goes_on) {
   options.simulation_timeout = 0.05;
   options.stop.max_simulations = budget;
   using Buffer = osbi::FifoBuffer<osbi::overflow::Block, double>;
-  auto pipeline = osbi::online::make_pipeline<Buffer>(standard_prior(), FaultySimulator{0.0, 0.0, 0.003, 0.4},
+  auto pipeline_run = online<Buffer>(standard_prior(), FaultySimulator{0.0, 0.0, 0.003, 0.4},
                                                       buffer_options(1'000, seed), Density(2, 2), options);
+  auto& pipeline = pipeline_run.pipeline;
   const auto report = pipeline.run();
   const auto& counts = report.accounting;
   BOOST_TEST(counts.consistent());
@@ -167,8 +189,9 @@ BOOST_AUTO_TEST_CASE(request_stop_drains_cleanly) {
   options.train_after = 100;
   options.stop.max_seconds = 60;
   using Buffer = osbi::FifoBuffer<osbi::overflow::Block, double>;
-  auto pipeline = osbi::online::make_pipeline<Buffer>(standard_prior(), FaultySimulator{0.05, 0.0, 0.01, 0.01},
+  auto pipeline_run = online<Buffer>(standard_prior(), FaultySimulator{0.05, 0.0, 0.01, 0.01},
                                                       buffer_options(300, 5), Density(2, 2), options);
+  auto& pipeline = pipeline_run.pipeline;
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     pipeline.request_stop();
@@ -193,7 +216,8 @@ BOOST_AUTO_TEST_CASE(a_batched_kokkos_simulator_streams_into_the_buffer) {
   options.train_after = 512;
   options.stop.max_simulations = 4'096;
   using Buffer = osbi::PrioritizedBuffer<osbi::overflow::Evict, double>;
-  auto pipeline = osbi::online::make_pipeline<Buffer>(task.prior(), task, buffer_options(1'024, 11), Density(2, 2), options);
+  auto pipeline_run = online<Buffer>(task.prior(), task, buffer_options(1'024, 11), Density(2, 2), options);
+  auto& pipeline = pipeline_run.pipeline;
   const auto report = pipeline.run();
   BOOST_TEST(report.accounting.consistent());
   BOOST_TEST(report.accounting.finished == 4'096u);
@@ -215,8 +239,9 @@ BOOST_AUTO_TEST_CASE(the_first_arrivals_give_a_centered_density_its_data_depende
   options.validation_size = 64;
   options.stop.max_steps = 1;
   using Buffer = osbi::FifoBuffer<osbi::overflow::Block, double>;
-  auto pipeline = osbi::online::make_pipeline<Buffer>(standard_prior(), FaultySimulator{}, buffer_options(1'024, 5),
+  auto pipeline_run = online<Buffer>(standard_prior(), FaultySimulator{}, buffer_options(1'024, 5),
                                                      osbi::centered_nsf<double, Space>(2, 2, options.seed), options);
+  auto& pipeline = pipeline_run.pipeline;
   const auto report = pipeline.run();
   BOOST_TEST(report.accounting.consistent());
   BOOST_TEST(report.final_metrics.steps == 1u);
@@ -224,7 +249,7 @@ BOOST_AUTO_TEST_CASE(the_first_arrivals_give_a_centered_density_its_data_depende
   osbi::Matrix<double, Space> x("x", 1, 2), theta("theta", n, 2);
   x(0, 0) = 1.0;
   x(0, 1) = -0.5;
-  pipeline.density().sample(Space(), x, n, osbi::RandomStream(options.seed, 3).next(), theta);
+  pipeline.estimator().sample(Space(), x, n, osbi::RandomStream(options.seed, 3).next(), theta);
   for (std::size_t j = 0; j < 2; ++j) {
     double mean = 0, square = 0;
     for (std::size_t i = 0; i < n; ++i) mean += theta(i, j) / n;
@@ -241,8 +266,9 @@ BOOST_AUTO_TEST_CASE(bad_configurations_are_rejected_with_clear_errors) {
   options.stop.max_simulations = 10;
   options.train_after = 5;
   const auto build = [&](const osbi::online::PipelineOptions& o, std::size_t density_context = 2) {
-    auto p = osbi::online::make_pipeline<Buffer>(standard_prior(), FaultySimulator{}, buffer_options(100, 1),
+    auto p_run = online<Buffer>(standard_prior(), FaultySimulator{}, buffer_options(100, 1),
                                                  Density(2, density_context), o);
+    auto& p = p_run.pipeline;
     return p.theta_dim();
   };
   BOOST_CHECK_NO_THROW(build(options));
@@ -275,15 +301,17 @@ BOOST_AUTO_TEST_CASE(a_corrupt_checkpoint_is_rejected) {
   options.stop.max_steps = 40;
   options.checkpoint = scratch.path / "run.ckpt";
   using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, double>;
-  auto first = osbi::online::make_pipeline<Buffer>(standard_prior(), FaultySimulator{}, buffer_options(200, 3), Density(2, 2), options);
+  auto first_run = online<Buffer>(standard_prior(), FaultySimulator{}, buffer_options(200, 3), Density(2, 2), options);
+  auto& first = first_run.pipeline;
   first.run();
   auto bytes = osbi::testing::read_bytes(options.checkpoint);
   bytes[bytes.size() / 2] ^= 0x20;
   osbi::testing::write_bytes(scratch.path / "corrupt.ckpt", bytes);
-  auto second = osbi::online::make_pipeline<Buffer>(standard_prior(), FaultySimulator{}, buffer_options(200, 3), Density(2, 2), options);
-  const auto before = host_copy(second.density().parameters());
+  auto second_run = online<Buffer>(standard_prior(), FaultySimulator{}, buffer_options(200, 3), Density(2, 2), options);
+  auto& second = second_run.pipeline;
+  const auto before = host_copy(second.estimator().parameters());
   BOOST_CHECK_THROW(second.resume(scratch.path / "corrupt.ckpt"), osbi::DataError);
-  BOOST_TEST(host_copy(second.density().parameters()) == before);
+  BOOST_TEST(host_copy(second.estimator().parameters()) == before);
   // The intact one loads.
   BOOST_CHECK_NO_THROW(second.resume(options.checkpoint));
 }
@@ -308,7 +336,7 @@ osbi::online::PipelineOptions deterministic_options(std::uint64_t seed) {
 }
 
 auto deterministic_pipeline(const osbi::online::PipelineOptions& options) {
-  return osbi::online::make_pipeline<DeterministicBuffer>(standard_prior(), FaultySimulator{0.01, 0.01},
+  return online<DeterministicBuffer>(standard_prior(), FaultySimulator{0.01, 0.01},
                                                           buffer_options(500, options.seed), Density(2, 2), options);
 }
 
@@ -317,13 +345,15 @@ auto deterministic_pipeline(const osbi::online::PipelineOptions& options) {
 // The lockstep schedule makes a run a function of its seed: two runs agree to the bit.
 BOOST_AUTO_TEST_CASE(deterministic_mode_is_bit_reproducible) {
   const auto options = deterministic_options(osbi::testing::test_seed());
-  auto first = deterministic_pipeline(options);
+  auto first_run = deterministic_pipeline(options);
+  auto& first = first_run.pipeline;
   const auto a = first.run();
-  auto second = deterministic_pipeline(options);
+  auto second_run = deterministic_pipeline(options);
+  auto& second = second_run.pipeline;
   const auto b = second.run();
   BOOST_TEST(a.reason == osbi::online::StopReason::max_steps);
   BOOST_TEST(a.final_metrics.steps == 600u);
-  BOOST_TEST(host_copy(first.density().parameters()) == host_copy(second.density().parameters()));
+  BOOST_TEST(host_copy(first.estimator().parameters()) == host_copy(second.estimator().parameters()));
   BOOST_TEST(a.train_loss == b.train_loss);
   // Arrivals follow the schedule: batch k was drawn with exactly train_after + 3k rows accepted; after
   // the last one the worker may or may not add its next 3 before the stop (that race touches no batch).
@@ -342,9 +372,10 @@ BOOST_AUTO_TEST_CASE(a_killed_run_resumes_from_its_checkpoint_to_the_same_parame
   options.checkpoint_every_steps = 50;
 
   options.checkpoint = scratch.path / "uninterrupted.ckpt";
-  auto reference_pipeline = deterministic_pipeline(options);
+  auto reference_pipeline_run = deterministic_pipeline(options);
+  auto& reference_pipeline = reference_pipeline_run.pipeline;
   const auto reference = reference_pipeline.run();
-  const auto expected = host_copy(reference_pipeline.density().parameters());
+  const auto expected = host_copy(reference_pipeline.estimator().parameters());
 
   options.checkpoint = scratch.path / "killed.ckpt";
   const pid_t child = fork();
@@ -352,8 +383,9 @@ BOOST_AUTO_TEST_CASE(a_killed_run_resumes_from_its_checkpoint_to_the_same_parame
   if (child == 0) {
     // The child trains slowly enough to be killed midway, then would finish normally.
     auto slow = options;
-    auto pipeline = osbi::online::make_pipeline<DeterministicBuffer>(
+    auto pipeline_run = online<DeterministicBuffer>(
         standard_prior(), FaultySimulator{0.01, 0.01, 1.0, 2e-4}, buffer_options(500, slow.seed), Density(2, 2), slow);
+    auto& pipeline = pipeline_run.pipeline;
     pipeline.run();
     _exit(0);
   }
@@ -377,12 +409,13 @@ BOOST_AUTO_TEST_CASE(a_killed_run_resumes_from_its_checkpoint_to_the_same_parame
   BOOST_TEST_REQUIRE(first_size == 1u);
   BOOST_TEST(WIFSIGNALED(status));
 
-  auto resumed = deterministic_pipeline(options);
+  auto resumed_run = deterministic_pipeline(options);
+  auto& resumed = resumed_run.pipeline;
   resumed.resume(options.checkpoint);
   const auto report = resumed.run();
   BOOST_TEST(report.resumed);
   BOOST_TEST(report.final_metrics.steps == 600u);
-  BOOST_TEST(host_copy(resumed.density().parameters()) == expected);
+  BOOST_TEST(host_copy(resumed.estimator().parameters()) == expected);
   BOOST_TEST(report.train_loss == reference.train_loss);
   BOOST_TEST(report.accounting.consistent());
 }

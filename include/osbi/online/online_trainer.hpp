@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief OnlineTrainer: the training side of a pipeline — batches from a sample source through the one training step, validation and early stopping, with live statistics.
+#pragma once
+
+#include <osbi/buffer/prioritized_sample_source.hpp>
+#include <osbi/buffer/sample_source.hpp>
+#include <osbi/estimator/estimator.hpp>
+#include <osbi/inference/posterior.hpp>
+#include <osbi/loss/batch.hpp>
+#include <osbi/loss/loss.hpp>
+#include <osbi/online/options.hpp>
+#include <osbi/optim/optimizer.hpp>
+#include <osbi/train/early_stopping.hpp>
+#include <osbi/train/gradient_reduction.hpp>
+#include <osbi/train/step.hpp>
+
+#include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
+#include <osbi/core/types.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <span>
+#include <vector>
+
+namespace osbi::online {
+
+/// What a checkpoint keeps of the trainer besides parameters, optimizer state and EarlyStopping.
+struct TrainerCounters {
+  std::uint64_t steps = 0, samples_trained = 0;
+  std::vector<double> train_history, validation_history;
+  std::vector<std::uint64_t> validation_steps;
+  double last_validation = std::numeric_limits<double>::quiet_NaN();
+};
+
+/*
+ * OnlineTrainer<Estimator, Loss, Optimizer, Source, Reduction> — what the pipeline's trainer thread does per step:
+ * take a batch from the source (θ, x and SampleMetadata per row), move it to the estimator's execution-space
+ * instance in bulk, map θ to the estimator's coordinates (Posterior::to_estimator_space), run training_step
+ * (zero → loss → reduce → clip → optimizer) with a fresh batch of the loss's random stream
+ * (streams::pipeline_loss, step k → batch k), and feed the loss's per-row values back to a
+ * PrioritizedSampleSource (shifted so the batch's lowest is 0). validate() computes the loss's value on the
+ * validation set with one fixed random batch (streams::pipeline_validation) and applies EarlyStopping.
+ *
+ * The statistics (steps, samples trained, losses, staleness, histories) are guarded by a mutex so a monitor
+ * thread can read them while the trainer runs.
+ */
+template <Estimator EstimatorType, Loss<EstimatorType> LossType, optim::Optimizer OptimizerType, SampleSource Source,
+          class Reduction = LocalGradients>
+class OnlineTrainer {
+public:
+  using Scalar = typename EstimatorType::scalar_type;
+  using Space = typename EstimatorType::execution_space;
+  using IndexView = Kokkos::View<std::uint64_t*, typename Space::memory_space>;
+
+  using Counters = TrainerCounters;
+
+  OnlineTrainer(Posterior<EstimatorType>& posterior, LossType& loss, OptimizerType& optimizer, Source& source,
+                const PipelineOptions& options, const Space& space, Reduction reduction = {})
+      : m_posterior(posterior), m_loss(loss), m_optimizer(optimizer), m_source(source), m_options(options), m_space(space),
+        m_reduction(std::move(reduction)),
+        m_stopping(space, estimator().parameters(),
+                   {.patience = options.stop.plateau_patience,
+                    .learning_rate_decays = options.learning_rate_decays,
+                    .learning_rate_decay = options.learning_rate_decay}) {
+    const std::size_t n = options.batch_size, d_theta = posterior.theta_dim(), d_x = posterior.x_dim();
+    m_theta = Matrix<Scalar, Space>(label("online", "OnlineTrainer", "batch_theta"), n, d_theta);
+    m_u = Matrix<Scalar, Space>(label("online", "OnlineTrainer", "batch_u"), n, d_theta);
+    m_x = Matrix<Scalar, Space>(label("online", "OnlineTrainer", "batch_x"), n, d_x);
+    m_row_loss = Vector<Scalar, Space>(label("online", "OnlineTrainer", "row_loss"), n);
+    m_log_prob = Vector<double, Space>(label("online", "OnlineTrainer", "proposal_log_prob"), n);
+    m_round = IndexView(label("online", "OnlineTrainer", "round"), n);
+    m_arrival = IndexView(label("online", "OnlineTrainer", "arrival"), n);
+    m_uses = IndexView(label("online", "OnlineTrainer", "uses"), n);
+    m_host_theta = Kokkos::create_mirror_view(m_theta);
+    m_host_x = Kokkos::create_mirror_view(m_x);
+    m_host_log_prob = Kokkos::create_mirror_view(m_log_prob);
+    m_host_round = Kokkos::create_mirror_view(m_round);
+    m_host_arrival = Kokkos::create_mirror_view(m_arrival);
+    m_host_uses = Kokkos::create_mirror_view(m_uses);
+    m_metadata.resize(n);
+  }
+
+  EstimatorType& estimator() { return m_posterior.estimator(); }
+  EarlyStopping<Scalar, Space>& early_stopping() { return m_stopping; }
+
+  /// Takes up to batch_size rows from the source (waits as the source does); 0 when it is closed and dry.
+  std::size_t draw() {
+    const std::size_t n = m_options.batch_size, d_theta = m_posterior.theta_dim(), d_x = m_posterior.x_dim();
+    m_rows = m_source.sample_batch(n, std::span<Scalar>(m_host_theta.data(), n * d_theta),
+                                   std::span<Scalar>(m_host_x.data(), n * d_x), std::span<SampleMetadata>(m_metadata));
+    m_arrivals_seen = m_source.arrivals();
+    return m_rows;
+  }
+
+  /// One optimizer step on the rows draw() took; returns the batch loss.
+  double step() {
+    const std::size_t n = m_rows;
+    for (std::size_t i = 0; i < n; ++i) {
+      m_host_log_prob(i) = m_metadata[i].proposal_log_prob;
+      m_host_round(i) = m_metadata[i].generation;
+      m_host_arrival(i) = m_metadata[i].id;
+      m_host_uses(i) = m_metadata[i].uses;
+    }
+    if constexpr (!Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
+      // One bulk copy per field; the rows beyond n are stale and unused.
+      Kokkos::deep_copy(m_space, m_theta, m_host_theta);
+      Kokkos::deep_copy(m_space, m_x, m_host_x);
+      Kokkos::deep_copy(m_space, m_log_prob, m_host_log_prob);
+      Kokkos::deep_copy(m_space, m_round, m_host_round);
+      Kokkos::deep_copy(m_space, m_arrival, m_host_arrival);
+      Kokkos::deep_copy(m_space, m_uses, m_host_uses);
+    }
+    const auto rows = std::make_pair(std::size_t{0}, n);
+    const auto theta = Kokkos::subview(m_theta, rows, Kokkos::ALL);
+    const auto u = Kokkos::subview(m_u, rows, Kokkos::ALL);
+    m_posterior.to_estimator_space(m_space, theta, u);
+    TrainingBatch<Scalar, Space> batch;
+    batch.theta = u;
+    batch.x = Kokkos::subview(m_x, rows, Kokkos::ALL);
+    batch.proposal_log_prob = Kokkos::subview(m_log_prob, rows);
+    batch.round = Kokkos::subview(m_round, rows);
+    batch.arrival = Kokkos::subview(m_arrival, rows);
+    batch.uses = Kokkos::subview(m_uses, rows);
+    const std::uint64_t step_index = counters_snapshot_steps();
+    const double loss = training_step(estimator(), m_loss, m_optimizer, m_space, batch,
+                                      RandomStream(m_options.seed, streams::pipeline_loss).at(step_index),
+                                      StepOptions{.clip_max_norm = m_options.clip_max_norm}, m_reduction);
+    if constexpr (PrioritizedSampleSource<Source>) update_priorities(batch, step_index);
+    m_space.fence();
+    double staleness = 0;
+    for (std::size_t i = 0; i < n; ++i) staleness += static_cast<double>(m_arrivals_seen - 1 - m_metadata[i].id);
+    const std::lock_guard lock(m_mutex);
+    ++m_counters.steps;
+    m_counters.samples_trained += n;
+    m_counters.train_history.push_back(loss);
+    m_loss_sum += loss, ++m_loss_count;
+    m_staleness_sum += staleness / static_cast<double>(n), ++m_staleness_count;
+    return loss;
+  }
+
+  /// Uploads the validation rows (θ raw, x; proposal log density and round per row) once.
+  void set_validation(const std::vector<Scalar>& theta, const std::vector<Scalar>& x, const std::vector<double>& log_prob,
+                      const std::vector<std::uint64_t>& round) {
+    const std::size_t rows = log_prob.size();
+    m_validation_rows = rows;
+    if (rows == 0) return;
+    upload(theta, x, rows, m_validation_u, m_validation_x);
+    Vector<double, Space> lp(label("online", "OnlineTrainer", "validation_log_prob"), rows);
+    IndexView r(label("online", "OnlineTrainer", "validation_round"), rows);
+    IndexView arrival(label("online", "OnlineTrainer", "validation_arrival"), rows);
+    IndexView uses(label("online", "OnlineTrainer", "validation_uses"), rows);
+    auto lp_host = Kokkos::create_mirror_view(lp);
+    auto r_host = Kokkos::create_mirror_view(r);
+    auto arrival_host = Kokkos::create_mirror_view(arrival);
+    auto uses_host = Kokkos::create_mirror_view(uses);
+    for (std::size_t i = 0; i < rows; ++i) lp_host(i) = log_prob[i], r_host(i) = round[i], arrival_host(i) = i, uses_host(i) = 1;
+    Kokkos::deep_copy(m_space, lp, lp_host);
+    Kokkos::deep_copy(m_space, r, r_host);
+    Kokkos::deep_copy(m_space, arrival, arrival_host);
+    Kokkos::deep_copy(m_space, uses, uses_host);
+    m_space.fence();
+    m_validation.theta = m_validation_u;
+    m_validation.x = m_validation_x;
+    m_validation.proposal_log_prob = lp;
+    m_validation.round = r;
+    m_validation.arrival = arrival;
+    m_validation.uses = uses;
+  }
+
+  bool has_validation() const { return m_validation_rows > 0; }
+
+  /// The loss's value on the validation set, applied to EarlyStopping; returns its verdict.
+  StoppingVerdict validate() {
+    const double value = m_loss.value(estimator(), m_space, m_validation,
+                                      RandomStream(m_options.seed, streams::pipeline_validation).at(0));
+    // Under the statistics lock: the monitor reads the best value while this thread updates it.
+    const std::lock_guard lock(m_mutex);
+    const std::uint64_t steps = m_counters.steps;
+    m_counters.last_validation = value;
+    m_counters.validation_history.push_back(value);
+    m_counters.validation_steps.push_back(steps);
+    return m_stopping.observe(m_space, value, steps, estimator().parameters(), m_optimizer);
+  }
+
+  /// (θ raw, x) rows from host vectors to the estimator's space, θ mapped to the estimator's coordinates.
+  void upload(const std::vector<Scalar>& theta, const std::vector<Scalar>& x, std::size_t rows, Matrix<Scalar, Space>& u_out,
+              Matrix<Scalar, Space>& x_out) const {
+    Matrix<Scalar, Space> t(label("online", "OnlineTrainer", "upload_theta"), rows, m_posterior.theta_dim());
+    u_out = Matrix<Scalar, Space>(label("online", "OnlineTrainer", "upload_u"), rows, m_posterior.theta_dim());
+    x_out = Matrix<Scalar, Space>(label("online", "OnlineTrainer", "upload_x"), rows, m_posterior.x_dim());
+    auto th = Kokkos::create_mirror_view(t);
+    auto xh = Kokkos::create_mirror_view(x_out);
+    for (std::size_t i = 0; i < rows * m_posterior.theta_dim(); ++i) th.data()[i] = theta[i];
+    for (std::size_t i = 0; i < rows * m_posterior.x_dim(); ++i) xh.data()[i] = x[i];
+    if constexpr (!Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
+      Kokkos::deep_copy(m_space, t, th);
+      Kokkos::deep_copy(m_space, x_out, xh);
+    }
+    m_posterior.to_estimator_space(m_space, t, u_out);
+    m_space.fence();
+  }
+
+  // ---- statistics (any thread) --------------------------------------------------------------------------------
+
+  Counters counters() const {
+    const std::lock_guard lock(m_mutex);
+    return m_counters;
+  }
+  void restore_counters(Counters counters) {
+    const std::lock_guard lock(m_mutex);
+    m_counters = std::move(counters);
+  }
+  void add_idle(double seconds) {
+    const std::lock_guard lock(m_mutex);
+    m_idle_seconds += seconds;
+  }
+
+  /// Live figures since the previous call (means over the steps in between), for a metrics line.
+  struct Live {
+    std::uint64_t steps = 0, samples_trained = 0;
+    double idle_seconds = 0, staleness = 0, train_loss = 0, validation_loss = 0, best_validation_loss = 0;
+  };
+  Live live() {
+    const std::lock_guard lock(m_mutex);
+    Live out;
+    out.steps = m_counters.steps;
+    out.samples_trained = m_counters.samples_trained;
+    out.idle_seconds = m_idle_seconds;
+    out.staleness = m_staleness_count ? m_staleness_sum / static_cast<double>(m_staleness_count) : 0;
+    out.train_loss = m_loss_count ? m_loss_sum / static_cast<double>(m_loss_count) : m_last_train_loss;
+    m_last_train_loss = out.train_loss;
+    m_loss_sum = 0, m_loss_count = 0, m_staleness_sum = 0, m_staleness_count = 0;
+    out.validation_loss = m_counters.last_validation;
+    out.best_validation_loss = m_stopping.best_value();
+    return out;
+  }
+
+private:
+  std::uint64_t counters_snapshot_steps() const {
+    const std::lock_guard lock(m_mutex);
+    return m_counters.steps;
+  }
+
+  void update_priorities(const TrainingBatch<Scalar, Space>& batch, std::uint64_t step_index) {
+    const std::size_t n = batch.rows();
+    const auto out = Kokkos::subview(m_row_loss, std::make_pair(std::size_t{0}, n));
+    m_loss.per_row(estimator(), m_space, batch, RandomStream(m_options.seed, streams::pipeline_loss).at(step_index), out);
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
+    // Priorities must be >= 0 and a loss can be negative: rank by the loss above the batch's lowest.
+    std::vector<double> values(n);
+    std::vector<std::uint64_t> ids(n);
+    double lowest = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < n; ++i) lowest = std::min(lowest, static_cast<double>(host(i)));
+    for (std::size_t i = 0; i < n; ++i) {
+      const double value = static_cast<double>(host(i)) - lowest;
+      values[i] = std::isfinite(value) ? value : 0.0;
+      ids[i] = m_metadata[i].id;
+    }
+    m_source.update_priorities(std::span<const std::uint64_t>(ids), std::span<const double>(values));
+  }
+
+  Posterior<EstimatorType>& m_posterior;
+  LossType& m_loss;
+  OptimizerType& m_optimizer;
+  Source& m_source;
+  const PipelineOptions& m_options;
+  Space m_space;
+  Reduction m_reduction;
+  EarlyStopping<Scalar, Space> m_stopping;
+
+  Matrix<Scalar, Space> m_theta, m_u, m_x;
+  Vector<Scalar, Space> m_row_loss;
+  Vector<double, Space> m_log_prob;
+  IndexView m_round, m_arrival, m_uses;
+  typename Matrix<Scalar, Space>::HostMirror m_host_theta, m_host_x;
+  typename Vector<double, Space>::HostMirror m_host_log_prob;
+  typename IndexView::HostMirror m_host_round, m_host_arrival, m_host_uses;
+  std::vector<SampleMetadata> m_metadata;
+  std::size_t m_rows = 0;
+  std::uint64_t m_arrivals_seen = 0;
+
+  std::size_t m_validation_rows = 0;
+  Matrix<Scalar, Space> m_validation_u, m_validation_x;
+  TrainingBatch<Scalar, Space> m_validation;
+
+  mutable std::mutex m_mutex;
+  Counters m_counters;
+  double m_idle_seconds = 0, m_staleness_sum = 0, m_loss_sum = 0, m_last_train_loss = 0;
+  std::uint64_t m_staleness_count = 0, m_loss_count = 0;
+};
+
+} // namespace osbi::online

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief PipelineOptions and StopRules: how an online run is scheduled, trained, stopped, monitored and checkpointed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <ostream>
+
+namespace osbi::online {
+
+/// When a run ends; the first rule that fires wins. Zero disables a rule.
+struct StopRules {
+  std::uint64_t max_simulations = 0; ///< simulation budget; once spent the buffer is closed (see Pipeline)
+  double max_seconds = 0;            ///< wall time of run()
+  std::size_t plateau_patience = 0;  ///< validations in a row without a better validation loss (EarlyStopping)
+  std::uint64_t max_steps = 0;       ///< optimizer steps
+  /// Reusing buffers without a plateau rule: once the budget is spent, train until the rows used reach
+  /// this many times the rows ever accepted.
+  double epochs_after_budget = 1.0;
+};
+
+struct PipelineOptions {
+  std::size_t workers = 1;            ///< simulation threads (a batched Kokkos simulator: see Pipeline)
+  std::size_t simulation_batch = 1;   ///< θ drawn per worker call (a batched simulator's rows per launch)
+  std::size_t batch_size = 200;       ///< training batch (sbi's default)
+  double learning_rate = 5e-4;        ///< of the Adam the pipeline builds when it is given no optimizer (sbi's default)
+  double clip_max_norm = 5.0;         ///< gradient-norm clipping; <= 0: none
+  std::size_t validation_size = 0;    ///< the first accepted simulations, held out (never trained on)
+  std::size_t validate_every = 100;   ///< steps between validation losses
+  bool restore_best = true;           ///< end with the parameters of the best validation loss
+  /// When the plateau rule's patience runs out with decays left: restore the best parameters, multiply the
+  /// learning rate by learning_rate_decay and go on (EarlyStopping, as offline). 0: the plateau ends the run.
+  std::size_t learning_rate_decays = 0;
+  double learning_rate_decay = 0.2;
+  std::size_t train_after = 1000;     ///< buffer arrivals before the first step; z-scoring uses these rows
+  StopRules stop;
+  double simulation_timeout = 0;      ///< seconds per point simulation; 0: none
+  bool deterministic = false;         ///< bit-reproducible lockstep schedule (one worker, see Pipeline)
+  std::size_t arrivals_per_step = 1;  ///< deterministic mode: new samples between consecutive batches
+  std::uint64_t seed = 0;
+  std::ostream* progress = nullptr;   ///< a progress line every progress_seconds; null: silent
+  double progress_seconds = 1.0;
+  std::filesystem::path metrics_csv;  ///< a PipelineMetrics row every progress_seconds; empty: none
+  std::filesystem::path checkpoint;   ///< where checkpoints go; empty: none
+  std::size_t checkpoint_every_steps = 0;
+  double checkpoint_every_seconds = 0;
+  bool handle_interrupt = false;      ///< SIGINT (Ctrl-C) drains the run like request_stop()
+  /// Called on the trainer thread after each validation (step, validation loss); the estimator holds the
+  /// current parameters then (e.g. to snapshot them for a later C2ST). Must not call run() or resume().
+  std::function<void(std::uint64_t step, double validation_loss)> on_validation;
+  std::size_t max_failure_records = 1000;
+};
+
+} // namespace osbi::online
