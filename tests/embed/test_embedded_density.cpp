@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief EmbeddedDensity: one parameter buffer for embedding + flow, exact joint gradients (finite
-/// differences over every parameter), and a posterior learned through a summary of a padded observation.
+/// \brief EmbeddedDensity: one parameter buffer for embedding + flow, exact joint (weighted) gradients (finite
+/// differences over every parameter, θ and x), and a posterior learned through a summary of a padded observation.
 #include <osbi/embed/embedded_density.hpp>
 #include <osbi/flow/maf.hpp>
 #include <osbi/flow/nsf.hpp>
@@ -9,6 +9,7 @@
 #include <osbi/nn/sequential.hpp>
 #include <osbi/prior/gaussian.hpp>
 #include <osbi/simulator/simulator.hpp>
+#include <osbi/testing/gradient_check.hpp>
 
 #include <support/test_seed.hpp>
 
@@ -100,62 +101,68 @@ BOOST_AUTO_TEST_CASE(one_buffer_holds_embedding_then_flow_and_rebind_keeps_the_f
 
 namespace {
 
-// L = mean NLL of a batch; central differences over every embedding and flow parameter, relative error
-// <= 1e-5 against max(|g|, 1e-3) (Tanh embedding: no kinks), with a non-trivial x z-scoring.
+// L = (1/N) Σ w_i·(−log q_i) of a batch (w_i = 1: the mean NLL) through the density checker: central differences
+// (h = 1e-6·max(1, |v|)) over every embedding and flow parameter and every θ and x entry, relative error <= 1e-5
+// against max(|g|, 1e-3) (Tanh embedding: no kinks), with a non-trivial x z-scoring; the loss is the weighted mean
+// of −log_prob (1e-12); gradients accumulate (1e-12); unit weights are the unweighted call bit for bit.
 template <class FlowType>
-void check_nll_gradient(FlowType flow, std::uint64_t seed) {
+void check_nll_gradient(FlowType flow, std::uint64_t seed, bool weighted) {
   osbi::EmbeddedDensity<SmoothEmbedding, FlowType> model(6, std::move(flow), seed);
   model.set_standardization({0.1, -0.2}, {1.5, 0.7}, {0, 1, 2, 3, 4, 5}, {1, 2, 1, 0.5, 1, 3});
   const auto theta = filled(7, 2, seed + 3, 1.0), x = filled(7, 6, seed + 4, 2.0);
-  model.zero_gradients(Space());
-  const double loss = model.nll_backward(Space(), theta, x);
-  const auto analytic = host_values(model.gradients());
-  osbi::Vector<double, Space> out("out", 7);
-  const auto mean_nll = [&] {
+  osbi::Vector<double, Space> weights;
+  if (weighted) {
+    weights = osbi::Vector<double, Space>("weights", 7);
+    osbi::RowRandom generator = osbi::RandomStream(seed + 5).at(0).row(0);
+    for (std::size_t i = 0; i < 7; ++i) weights(i) = 0.5 + generator.normal();
+    weights(0) = 0.0;
+    weights(1) = -std::abs(weights(1)) - 0.25;
+  }
+  osbi::testing::DensityGradientCheckOptions options;
+  options.step = 1e-6;
+  const auto report = osbi::testing::check_density_gradients(Space(), model, theta, x, weights, options);
+  BOOST_TEST(report.passed(), report.summary() << " (embedding: first " << model.embedding_parameter_count()
+                                               << " parameters)");
+  BOOST_TEST(report.parameters_checked == model.parameter_count());
+  BOOST_TEST(report.theta_checked == 7u * 2u);
+  BOOST_TEST(report.x_checked == 7u * 6u);
+  if (!weighted) {
+    osbi::Vector<double, Space> out("out", 7);
     model.log_prob(Space(), theta, x, out);
     double sum = 0;
     for (std::size_t i = 0; i < 7; ++i) sum -= out(i);
-    return sum / 7;
-  };
-  BOOST_TEST(loss == mean_nll(), boost::test_tools::tolerance(1e-12));
-  const auto parameters = model.parameters();
-  double worst = 0;
-  std::size_t worst_index = 0;
-  for (std::size_t j = 0; j < model.parameter_count(); ++j) {
-    const double value = parameters(j), h = 1e-6 * std::max(1.0, std::abs(value));
-    parameters(j) = value + h;
-    const double up = mean_nll();
-    parameters(j) = value - h;
-    const double down = mean_nll();
-    parameters(j) = value;
-    const double numeric = (up - down) / (2 * h);
-    const double error = std::abs(numeric - analytic[j]) / std::max({std::abs(numeric), std::abs(analytic[j]), 1e-3});
-    if (error > worst) worst = error, worst_index = j;
+    BOOST_TEST(report.loss == sum / 7, boost::test_tools::tolerance(1e-12));
   }
-  BOOST_TEST(worst <= 1e-5, "worst relative error " << worst << " at parameter " << worst_index << " of "
-                                                      << model.parameter_count() << " (embedding: first "
-                                                      << model.embedding_parameter_count() << ")");
-  // Gradients accumulate.
-  model.nll_backward(Space(), theta, x);
-  const auto doubled = host_values(model.gradients());
-  double drift = 0;
-  for (std::size_t j = 0; j < doubled.size(); ++j)
-    drift = std::max(drift, std::abs(doubled[j] - 2 * analytic[j]) / std::max(1.0, std::abs(analytic[j])));
-  BOOST_TEST(drift <= 1e-12);
 }
 
 } // namespace
 
 BOOST_AUTO_TEST_CASE(nll_gradient_matches_finite_differences_for_every_parameter_nsf) {
-  check_nll_gradient(small_flow(2, 3, osbi::testing::test_seed()), osbi::testing::test_seed());
+  check_nll_gradient(small_flow(2, 3, osbi::testing::test_seed()), osbi::testing::test_seed(), false);
 }
 
-BOOST_AUTO_TEST_CASE(nll_gradient_matches_finite_differences_for_every_parameter_maf) {
+BOOST_AUTO_TEST_CASE(weighted_nll_gradient_matches_finite_differences_nsf) {
+  check_nll_gradient(small_flow(2, 3, osbi::testing::test_seed()), osbi::testing::test_seed(), true);
+}
+
+namespace {
+
+osbi::ConditionalMAF<double, Space> small_maf() {
   osbi::MAFOptions options;
   options.transforms = 2;
   options.hidden = 8;
   options.seed = osbi::testing::test_seed();
-  check_nll_gradient(osbi::ConditionalMAF<double, Space>(2, 3, options), osbi::testing::test_seed());
+  return osbi::ConditionalMAF<double, Space>(2, 3, options);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(nll_gradient_matches_finite_differences_for_every_parameter_maf) {
+  check_nll_gradient(small_maf(), osbi::testing::test_seed(), false);
+}
+
+BOOST_AUTO_TEST_CASE(weighted_nll_gradient_matches_finite_differences_maf) {
+  check_nll_gradient(small_maf(), osbi::testing::test_seed(), true);
 }
 
 BOOST_AUTO_TEST_CASE(npe_through_a_learned_summary_recovers_the_analytic_posterior) {

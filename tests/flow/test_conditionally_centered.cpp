@@ -3,12 +3,14 @@
 /// normalization, sampling against log_prob, the data-dependent start, NPE on an off-centre gaussian_linear
 /// posterior, bad input.
 #include <osbi/embed/embedded_density.hpp>
-#include <osbi/flow/conditional_density.hpp>
+#include <osbi/estimator/conditional_density.hpp>
 #include <osbi/flow/conditionally_centered.hpp>
+#include <osbi/flow/maf.hpp>
 #include <osbi/flow/nsf.hpp>
 #include <osbi/inference/npe.hpp>
 #include <osbi/prior/box_uniform.hpp>
 #include <osbi/simulator/gaussian_linear.hpp>
+#include <osbi/testing/gradient_check.hpp>
 #include <osbi/train/trainer.hpp>
 
 #include <osbi/core/error.hpp>
@@ -43,6 +45,9 @@ using osbi::testing::test_seed;
 
 static_assert(osbi::ConditionalDensity<Centered>);
 static_assert(osbi::EmbeddableDensity<Centered>);
+static_assert(osbi::NestableDensity<Centered>);
+static_assert(osbi::CenterableDensity<Nsf>);
+static_assert(osbi::CenterableDensity<osbi::ConditionalMAF<double, Space>>);
 static_assert(osbi::ConditionalDensity<osbi::ConditionallyCentered<osbi::ConditionalNSF<float, Space>>>);
 
 Nsf small_flow(std::size_t theta_dim, std::size_t context_dim) {
@@ -105,58 +110,46 @@ BOOST_AUTO_TEST_CASE(a_fresh_model_is_its_flow_and_the_buffer_holds_conditioner_
     BOOST_TEST(b[i] == a[i], boost::test_tools::tolerance(1e-12));
 }
 
-BOOST_AUTO_TEST_CASE(nll_gradient_matches_finite_differences_for_parameters_theta_and_x) {
-  // Central differences (h = 1e-5·max(1, |v|): at 1e-6 the rounding of an NLL of a few hundred shows) of the mean
-  // NLL, relative error <= 1e-5 against max(|g|, 1e-3), with the parameters perturbed so μ and s vary with x, and
-  // a non-trivial z-scoring.
+namespace {
+
+/// D = 2, C = 3, a non-trivial z-scoring, the parameters perturbed so that μ and s vary with x, 7 rows.
+struct GradientCase {
+  static constexpr std::size_t rows = 7;
   Centered model = small_model(2, 3);
-  model.set_standardization({0.1, -0.2}, {1.5, 0.7}, {0, 1, 2}, {1, 2, 0.5});
-  perturb(model, 0.2, 5);
-  constexpr std::size_t rows = 7;
-  const auto theta = device_matrix<double>(normals(rows * 2, 6, 1.0), rows, 2), x = device_matrix<double>(normals(rows * 3, 7, 2.0), rows, 3);
-  osbi::Matrix<double, Space> grad_theta("grad_theta", rows, 2), grad_x("grad_x", rows, 3);
-  model.zero_gradients(Space());
-  const double loss = model.nll_backward(Space(), theta, x, grad_theta, grad_x);
-  BOOST_TEST(loss == mean_nll(model, theta, x), boost::test_tools::tolerance(1e-12));
-  const std::vector<double> analytic = host_values(model.gradients());
-  const auto relative = [](double numeric, double exact) {
-    return std::abs(numeric - exact) / std::max({std::abs(numeric), std::abs(exact), 1e-3});
-  };
-  const auto central = [&](double& value) {
-    const double saved = value, h = 1e-5 * std::max(1.0, std::abs(saved));
-    value = saved + h;
-    const double up = mean_nll(model, theta, x);
-    value = saved - h;
-    const double down = mean_nll(model, theta, x);
-    value = saved;
-    return (up - down) / (2 * h);
-  };
-  double worst = 0;
-  std::size_t worst_index = 0;
-  const auto parameters = model.parameters();
-  for (std::size_t j = 0; j < model.parameter_count(); ++j) {
-    const double error = relative(central(parameters(j)), analytic[j]);
-    if (error > worst) worst = error, worst_index = j;
+  osbi::Matrix<double, Space> theta = device_matrix<double>(normals(rows * 2, 6, 1.0), rows, 2);
+  osbi::Matrix<double, Space> x = device_matrix<double>(normals(rows * 3, 7, 2.0), rows, 3);
+
+  GradientCase() {
+    model.set_standardization({0.1, -0.2}, {1.5, 0.7}, {0, 1, 2}, {1, 2, 0.5});
+    perturb(model, 0.2, 5);
   }
-  BOOST_TEST_MESSAGE("worst " << worst << " loss " << loss);
-  BOOST_TEST(worst <= 1e-5, "worst relative error " << worst << " at parameter " << worst_index << " of "
-                                                      << model.parameter_count() << " (conditioner: first "
-                                                      << model.conditioner_parameter_count() << ")");
-  double worst_input = 0;
-  for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t j = 0; j < 2; ++j)
-      worst_input = std::max(worst_input, relative(central(theta(i, j)), grad_theta(i, j)));
-    for (std::size_t j = 0; j < 3; ++j)
-      worst_input = std::max(worst_input, relative(central(x(i, j)), grad_x(i, j)));
-  }
-  BOOST_TEST(worst_input <= 1e-5, "worst relative error over θ and x " << worst_input);
-  // Gradients accumulate; the three overloads agree.
-  model.nll_backward(Space(), theta, x);
-  const std::vector<double> doubled = host_values(model.gradients());
-  double drift = 0;
-  for (std::size_t j = 0; j < doubled.size(); ++j)
-    drift = std::max(drift, std::abs(doubled[j] - 2 * analytic[j]) / std::max(1.0, std::abs(analytic[j])));
-  BOOST_TEST(drift <= 1e-12);
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(nll_gradient_matches_finite_differences_for_parameters_theta_and_x) {
+  // The density checker: central differences (h = 1e-5·max(1, |v|): at 1e-6 the rounding of an NLL of a few
+  // hundred shows) of the mean NLL over every parameter, θ and x entry, relative error <= 1e-5 against
+  // max(|g|, 1e-3); the loss is the mean of −log_prob (1e-12); gradients accumulate (1e-12).
+  GradientCase test;
+  const auto report = osbi::testing::check_density_gradients(Space(), test.model, test.theta, test.x);
+  BOOST_TEST_MESSAGE("worst " << report.worst_parameter_error << " loss " << report.loss);
+  BOOST_TEST(report.passed(), report.summary() << " (conditioner: first " << test.model.conditioner_parameter_count()
+                                               << " parameters)");
+  BOOST_TEST(report.parameters_checked == test.model.parameter_count());
+  BOOST_TEST(report.theta_checked + report.x_checked == GradientCase::rows * 5);
+  BOOST_TEST(report.loss == mean_nll(test.model, test.theta, test.x), boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(weighted_nll_gradient_matches_finite_differences_for_parameters_theta_and_x) {
+  // L = (1/N) Σ w_i·(−log q_i), w_i = 0.5 + N(0, 1), w_0 = 0, w_1 < 0: through the flow's weighted backward and
+  // the conditioner's −w_i·Σ s term; unit weights are the unweighted call bit for bit (inside the checker).
+  GradientCase test;
+  const auto weights = osbi::testing::device_vector<double>(osbi::testing::signed_weights(GradientCase::rows, 8));
+  const auto report = osbi::testing::check_density_gradients(Space(), test.model, test.theta, test.x, weights);
+  BOOST_TEST(report.passed(), report.summary());
+  BOOST_TEST(report.parameters_checked == test.model.parameter_count());
+  BOOST_TEST(report.theta_checked + report.x_checked == GradientCase::rows * 5);
 }
 
 BOOST_AUTO_TEST_CASE(log_prob_integrates_to_one_and_samples_follow_it) {
@@ -326,8 +319,9 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_and_nan_rows_give_nan) {
   BOOST_CHECK_THROW(model.log_prob(space, theta, x_narrow, out), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(model.log_prob(space, theta, x, out_short), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(model.nll_backward(space, theta_wide, x), osbi::DimensionMismatch);
-  BOOST_CHECK_THROW(model.nll_backward(space, theta, x, theta_wide, {}), osbi::DimensionMismatch);
-  BOOST_CHECK_THROW(model.nll_backward(space, theta, x, {}, x_narrow), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(model.nll_backward(space, theta, x, {}, theta_wide, {}), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(model.nll_backward(space, theta, x, {}, {}, x_narrow), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(model.nll_backward(space, theta, x, out_short, {}, {}), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(model.sample(space, x_narrow, osbi::RandomStream(1).next(), theta), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(model.sample(space, x, 3, osbi::RandomStream(1).next(), theta), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(model.set_standardization({0, 0}, {1, 0}, {0, 0, 0}, {1, 1, 1}), osbi::InvalidArgument);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /// \brief ConditionalMADE and ConditionalMAF: exact gradients (finite differences), the autoregressive property,
 /// normalization, sampling against log_prob, a short NPE training run on gaussian_linear, bad input, backends.
-#include <osbi/flow/conditional_density.hpp>
+#include <osbi/estimator/conditional_density.hpp>
 #include <osbi/flow/made.hpp>
 #include <osbi/flow/maf.hpp>
 #include <osbi/optim/adam.hpp>
@@ -170,51 +170,38 @@ BOOST_AUTO_TEST_CASE(each_made_is_autoregressive) {
 }
 
 BOOST_AUTO_TEST_CASE(nll_backward_matches_finite_differences_for_every_parameter) {
-  // D = 3, C = 2, 2 transforms of 2 × 8 hidden units (508 parameters, all checked), with a
-  // non-trivial standardization and perturbed parameters. Central differences with
-  // h = 1e-5·max(1, |p|); error |analytic − numeric| / max(|analytic|, |numeric|, 1e-3) <= 1e-5.
+  // D = 3, C = 2, 2 transforms of 2 × 8 hidden units (508 parameters, all checked, and every θ and x entry), with
+  // a non-trivial standardization and perturbed parameters. The density checker: the loss is the mean of
+  // −log_prob (1e-12), gradients accumulate (1e-12), central differences with h = 1e-5·max(1, |p|), error
+  // |analytic − numeric| / max(|analytic|, |numeric|, 1e-3) <= 1e-5.
   constexpr std::size_t d = 3, cdim = 2, rows = 6;
   Maf<double> flow(d, cdim, small_options(2, 8, test_seed()));
   flow.set_standardization({0.2, -0.1, 0.4}, {0.5, 1.5, 0.8}, {1.0, -1.0}, {2.0, 0.5});
   perturb_parameters(flow, 0.3, 31);
   const auto theta = device_matrix<double>(normals(rows * d, 32), rows, d);
   const auto x = device_matrix<double>(normals(rows * cdim, 33, 2.0), rows, cdim);
+  const auto report = osbi::testing::check_density_gradients(Space(), flow, theta, x);
+  BOOST_TEST(report.passed(), report.summary());
+  BOOST_TEST(report.parameters_checked == 508u);
+  BOOST_TEST(report.theta_checked == rows * d);
+  BOOST_TEST(report.x_checked == rows * cdim);
+  BOOST_TEST(report.loss == mean_nll(flow, theta, x), boost::test_tools::tolerance(1e-12));
+}
 
-  flow.zero_gradients(Space());
-  const double loss = flow.nll_backward(Space(), theta, x);
-  BOOST_TEST(loss == mean_nll(flow, theta, x), boost::test_tools::tolerance(1e-12));
-  const std::vector<double> analytic = host_values(flow.gradients());
-  // Accumulation: a second call adds the same gradient.
-  flow.nll_backward(Space(), theta, x);
-  const std::vector<double> doubled = host_values(flow.gradients());
-  for (std::size_t i = 0; i < analytic.size(); ++i)
-    BOOST_TEST(doubled[i] == 2.0 * analytic[i], boost::test_tools::tolerance(1e-12));
-
-  auto parameters = flow.parameters();
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters);
-  double worst = 0.0;
-  std::size_t worst_index = 0;
-  for (std::size_t i = 0; i < host.extent(0); ++i) {
-    const double original = host(i), h = 1e-5 * std::max(1.0, std::abs(original));
-    host(i) = original + h;
-    Kokkos::deep_copy(parameters, host);
-    const double plus = mean_nll(flow, theta, x);
-    host(i) = original - h;
-    Kokkos::deep_copy(parameters, host);
-    const double minus = mean_nll(flow, theta, x);
-    host(i) = original;
-    const double numeric = (plus - minus) / (2 * h);
-    const double error =
-        std::abs(analytic[i] - numeric) / std::max({std::abs(analytic[i]), std::abs(numeric), 1e-3});
-    if (!(error <= worst)) {
-      worst = error;
-      worst_index = i;
-    }
-  }
-  Kokkos::deep_copy(parameters, host);
-  BOOST_TEST(worst <= 1e-5, "worst relative error " << worst << " at parameter " << worst_index << " of "
-                                                    << host.extent(0));
-  BOOST_TEST(host.extent(0) == 508u);
+BOOST_AUTO_TEST_CASE(weighted_nll_backward_matches_finite_differences_for_parameters_theta_and_x) {
+  // The same flow and batch, L = (1/N) Σ w_i·(−log q_i) with w_i = 0.5 + N(0, 1), w_0 = 0, w_1 < 0; unit weights
+  // give the unweighted loss and gradients bit for bit (inside the checker).
+  constexpr std::size_t d = 3, cdim = 2, rows = 6;
+  Maf<double> flow(d, cdim, small_options(2, 8, test_seed()));
+  flow.set_standardization({0.2, -0.1, 0.4}, {0.5, 1.5, 0.8}, {1.0, -1.0}, {2.0, 0.5});
+  perturb_parameters(flow, 0.3, 31);
+  const auto theta = device_matrix<double>(normals(rows * d, 32), rows, d);
+  const auto x = device_matrix<double>(normals(rows * cdim, 33, 2.0), rows, cdim);
+  const auto weights = osbi::testing::device_vector<double>(osbi::testing::signed_weights(rows, 34));
+  const auto report = osbi::testing::check_density_gradients(Space(), flow, theta, x, weights);
+  BOOST_TEST(report.passed(), report.summary());
+  BOOST_TEST(report.parameters_checked == 508u);
+  BOOST_TEST(report.theta_checked + report.x_checked == rows * (d + cdim));
 }
 
 namespace {
@@ -466,6 +453,12 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_and_nan_rows_give_nan) {
   BOOST_CHECK_EXCEPTION(flow.log_prob(space, theta, x_narrow, out), osbi::DimensionMismatch, names_both("has 1", "expected 3"));
   BOOST_CHECK_EXCEPTION(flow.log_prob(space, theta, x, out_short), osbi::DimensionMismatch, names_both("has 3", "expected 4"));
   BOOST_CHECK_EXCEPTION(flow.nll_backward(space, theta_wide, x), osbi::DimensionMismatch, names_both("has 5", "expected 2"));
+  BOOST_CHECK_EXCEPTION(flow.nll_backward(space, theta, x, out_short, {}, {}), osbi::DimensionMismatch,
+                        names_both("has 3", "expected 4"));
+  BOOST_CHECK_EXCEPTION(flow.nll_backward(space, theta, x, {}, theta_wide, {}), osbi::DimensionMismatch,
+                        names_both("has 5", "expected 2"));
+  BOOST_CHECK_EXCEPTION(flow.nll_backward(space, theta, x, {}, {}, x_narrow), osbi::DimensionMismatch,
+                        names_both("has 1", "expected 3"));
   BOOST_CHECK_EXCEPTION(flow.sample(space, x_narrow, osbi::RandomStream(1).next(), theta), osbi::DimensionMismatch,
                         names_both("has 1", "expected 3"));
   BOOST_CHECK_EXCEPTION(flow.sample(space, x, 3, osbi::RandomStream(1).next(), theta), osbi::DimensionMismatch,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief ConditionalNSF (and ConditionalMADE with P outputs per dimension): exact gradients through the generic
-/// checker, the autoregressive property, normalization, sampling against log_prob, NPE training on gaussian_linear,
+/// \brief ConditionalNSF (and ConditionalMADE with P outputs per dimension): exact (weighted) gradients through the
+/// generic checkers, the autoregressive property, normalization, sampling against log_prob, NPE training on gaussian_linear,
 /// bad input, backends.
-#include <osbi/flow/conditional_density.hpp>
+#include <osbi/estimator/conditional_density.hpp>
 #include <osbi/flow/made.hpp>
 #include <osbi/flow/nsf.hpp>
 #include <osbi/inference/npe.hpp>
@@ -152,69 +152,6 @@ struct MadeAsLayer {
 };
 static_assert(osbi::nn::Layer<MadeAsLayer>);
 
-/// The flow as an nn::Layer: [θ | x] → log q(θ | x), its parameters the flow's own buffer; backward is
-/// log_prob_backward. The generic checker then covers θ, x and every parameter.
-struct NsfAsLayer {
-  using scalar_type = double;
-  using execution_space = Space;
-  Nsf<double>* flow;
-  osbi::Matrix<double, Space> theta, x, grad_theta, grad_x;
-  osbi::Vector<double, Space> out, weight;
-
-  std::size_t input_dim() const { return flow->theta_dim() + flow->context_dim(); }
-  std::size_t output_dim() const { return 1; }
-  std::size_t parameter_count() const { return flow->parameter_count(); }
-  void bind(const osbi::Vector<double, Space>&, const osbi::Vector<double, Space>&) {} // already bound
-  void initialize(const Space&, osbi::BatchRandom) {}
-  void forward(const Space& space, const osbi::ConstMatrix<double, Space>& input,
-               const osbi::Matrix<double, Space>& output) {
-    const std::size_t rows = input.extent(0), d = flow->theta_dim(), cdim = flow->context_dim();
-    if (theta.extent(0) != rows) {
-      theta = osbi::Matrix<double, Space>("theta", rows, d);
-      x = osbi::Matrix<double, Space>("x", rows, cdim);
-      grad_theta = osbi::Matrix<double, Space>("grad_theta", rows, d);
-      grad_x = osbi::Matrix<double, Space>("grad_x", rows, cdim);
-      out = osbi::Vector<double, Space>("out", rows);
-      weight = osbi::Vector<double, Space>("weight", rows);
-    }
-    const auto t = theta, c = x;
-    Kokkos::parallel_for(
-        "osbi::test::nsf::split", Kokkos::RangePolicy<Space>(space, 0, rows), KOKKOS_LAMBDA(const std::size_t i) {
-          for (std::size_t j = 0; j < d; ++j)
-            t(i, j) = input(i, j);
-          for (std::size_t j = 0; j < cdim; ++j)
-            c(i, j) = input(i, d + j);
-        });
-    flow->log_prob(space, theta, x, out);
-    const auto o = out;
-    Kokkos::parallel_for(
-        "osbi::test::nsf::output", Kokkos::RangePolicy<Space>(space, 0, rows),
-        KOKKOS_LAMBDA(const std::size_t i) { output(i, 0) = o(i); });
-  }
-  void backward(const Space& space, const osbi::ConstMatrix<double, Space>& grad_output,
-                const osbi::Matrix<double, Space>& grad_input) {
-    const std::size_t rows = theta.extent(0), d = flow->theta_dim(), cdim = flow->context_dim();
-    const auto w = weight;
-    Kokkos::parallel_for(
-        "osbi::test::nsf::weight", Kokkos::RangePolicy<Space>(space, 0, rows),
-        KOKKOS_LAMBDA(const std::size_t i) { w(i) = grad_output(i, 0); });
-    if (grad_input.data() == nullptr) {
-      flow->log_prob_backward(space, theta, x, weight, {}, {});
-      return;
-    }
-    flow->log_prob_backward(space, theta, x, weight, grad_theta, grad_x);
-    const auto gt = grad_theta, gx = grad_x;
-    Kokkos::parallel_for(
-        "osbi::test::nsf::join", Kokkos::RangePolicy<Space>(space, 0, rows), KOKKOS_LAMBDA(const std::size_t i) {
-          for (std::size_t j = 0; j < d; ++j)
-            grad_input(i, j) = gt(i, j);
-          for (std::size_t j = 0; j < cdim; ++j)
-            grad_input(i, d + j) = gx(i, j);
-        });
-  }
-};
-static_assert(osbi::nn::Layer<NsfAsLayer>);
-
 /// A 2-D flow (C = 1, 3 transforms of 2 × 16, 10 bins) with perturbed parameters and a non-trivial θ
 /// standardization: means (0.3, −0.2), deviations (0.5, 0.8).
 constexpr double grid_mean[2] = {0.3, -0.2}, grid_std[2] = {0.5, 0.8};
@@ -314,55 +251,48 @@ BOOST_AUTO_TEST_CASE(made_with_p_outputs_per_dimension_is_autoregressive_and_exa
   }
 }
 
-BOOST_AUTO_TEST_CASE(log_prob_backward_matches_finite_differences_for_inputs_and_every_parameter) {
-  // D = 3, C = 2, 2 transforms of 2 × 8 hidden units, 10 bins (1 966 parameters, all checked, plus every
-  // θ and x entry), a non-trivial standardization, perturbed parameters, and θ spread so that some
-  // standardized values fall in the identity tails. Checker defaults: h = 1e-5·max(1, |p|), relative
-  // error <= 1e-5.
-  constexpr std::size_t d = 3, cdim = 2, rows = 6;
-  Nsf<double> flow(d, cdim, small_options(2, 8, test_seed()));
-  flow.set_standardization({0.2, -0.1, 0.4}, {0.5, 1.5, 0.8}, {1.0, -1.0}, {2.0, 0.5});
-  perturb_parameters(flow, 0.3, 31);
-  std::vector<double> theta_values = normals(rows * d, 32, 1.2), x_values = normals(rows * cdim, 33, 2.0);
-  theta_values[0] = 2.5;  // standardized 4.6: a tail
-  theta_values[4] = -5.5; // standardized −3.6
-  std::vector<double> input;
-  for (std::size_t i = 0; i < rows; ++i) {
-    input.insert(input.end(), theta_values.begin() + i * d, theta_values.begin() + (i + 1) * d);
-    input.insert(input.end(), x_values.begin() + i * cdim, x_values.begin() + (i + 1) * cdim);
+namespace {
+
+/// D = 3, C = 2, 2 transforms of 2 × 8 hidden units, 10 bins (1 966 parameters), a non-trivial standardization,
+/// perturbed parameters, and θ spread so that some standardized values fall in the identity tails.
+struct GradientCase {
+  static constexpr std::size_t d = 3, cdim = 2, rows = 6;
+  Nsf<double> flow{d, cdim, small_options(2, 8, test_seed())};
+  osbi::Matrix<double, Space> theta, x;
+
+  GradientCase() {
+    flow.set_standardization({0.2, -0.1, 0.4}, {0.5, 1.5, 0.8}, {1.0, -1.0}, {2.0, 0.5});
+    perturb_parameters(flow, 0.3, 31);
+    std::vector<double> theta_values = normals(rows * d, 32, 1.2);
+    theta_values[0] = 2.5;  // standardized 4.6: a tail
+    theta_values[4] = -5.5; // standardized −3.6
+    theta = device_matrix<double>(theta_values, rows, d);
+    x = device_matrix<double>(normals(rows * cdim, 33, 2.0), rows, cdim);
   }
-  NsfAsLayer layer{&flow, {}, {}, {}, {}, {}, {}};
-  osbi::testing::GradientCheckOptions options;
-  options.seed = test_seed();
-  const auto report = osbi::testing::check_gradients(Space(), layer, flow.parameters(), flow.gradients(),
-                                                     device_matrix<double>(input, rows, d + cdim), options);
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(nll_backward_matches_finite_differences_for_inputs_and_every_parameter) {
+  // Every parameter, θ and x entry through the density checker (h = 1e-5·max(1, |p|), relative error <= 1e-5, no
+  // kink accepted): the loss is the mean of −log_prob (1e-12), gradients accumulate (1e-12).
+  GradientCase test;
+  const auto report = osbi::testing::check_density_gradients(Space(), test.flow, test.theta, test.x);
   BOOST_TEST(report.passed(), report.summary());
   BOOST_TEST(report.parameters_checked == 1966u);
-  BOOST_TEST(report.inputs_checked == rows * (d + cdim));
-  BOOST_TEST(report.kinks == 0u);
+  BOOST_TEST(report.theta_checked + report.x_checked == GradientCase::rows * (GradientCase::d + GradientCase::cdim));
+  BOOST_TEST(report.loss == mean_nll(test.flow, test.theta, test.x), boost::test_tools::tolerance(1e-12));
+}
 
-  // nll_backward: the mean of −log_prob, and the gradient of log_prob_backward with weights −1/N; it
-  // accumulates.
-  const auto theta = device_matrix<double>(theta_values, rows, d), x = device_matrix<double>(x_values, rows, cdim);
-  osbi::Vector<double, Space> weight("weight", rows);
-  Kokkos::deep_copy(weight, -1.0 / rows);
-  flow.zero_gradients(Space());
-  flow.log_prob_backward(Space(), theta, x, weight, {}, {});
-  const std::vector<double> expected = host_values(flow.gradients());
-  flow.zero_gradients(Space());
-  const double loss = flow.nll_backward(Space(), theta, x);
-  BOOST_TEST(loss == mean_nll(flow, theta, x), boost::test_tools::tolerance(1e-12));
-  const std::vector<double> analytic = host_values(flow.gradients());
-  flow.nll_backward(Space(), theta, x);
-  const std::vector<double> doubled = host_values(flow.gradients());
-  double worst = 0, worst_doubled = 0;
-  for (std::size_t i = 0; i < analytic.size(); ++i) {
-    worst = std::max(worst, std::abs(analytic[i] - expected[i]) / std::max(1.0, std::abs(expected[i])));
-    worst_doubled =
-        std::max(worst_doubled, std::abs(doubled[i] - 2 * analytic[i]) / std::max(1.0, std::abs(analytic[i])));
-  }
-  BOOST_TEST(worst <= 1e-12);
-  BOOST_TEST(worst_doubled <= 1e-12);
+BOOST_AUTO_TEST_CASE(weighted_nll_backward_matches_finite_differences_for_inputs_and_every_parameter) {
+  // L = (1/N) Σ w_i·(−log q_i) with w_i = 0.5 + N(0, 1), w_0 = 0, w_1 < 0 — the general vector–Jacobian product of
+  // log q; unit weights give the unweighted loss and gradients bit for bit (inside the checker).
+  GradientCase test;
+  const auto weights = osbi::testing::device_vector<double>(osbi::testing::signed_weights(GradientCase::rows, 34));
+  const auto report = osbi::testing::check_density_gradients(Space(), test.flow, test.theta, test.x, weights);
+  BOOST_TEST(report.passed(), report.summary());
+  BOOST_TEST(report.parameters_checked == 1966u);
+  BOOST_TEST(report.theta_checked + report.x_checked == GradientCase::rows * (GradientCase::d + GradientCase::cdim));
 }
 
 BOOST_AUTO_TEST_CASE(log_prob_integrates_to_one_in_two_dimensions) {
@@ -595,11 +525,11 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_and_nan_rows_give_nan) {
                         names_both("has 3", "expected 4"));
   BOOST_CHECK_EXCEPTION(flow.nll_backward(space, theta_wide, x), osbi::DimensionMismatch,
                         names_both("has 5", "expected 2"));
-  BOOST_CHECK_EXCEPTION(flow.log_prob_backward(space, theta, x, out_short, {}, {}), osbi::DimensionMismatch,
+  BOOST_CHECK_EXCEPTION(flow.nll_backward(space, theta, x, out_short, {}, {}), osbi::DimensionMismatch,
                         names_both("has 3", "expected 4"));
-  BOOST_CHECK_EXCEPTION(flow.log_prob_backward(space, theta, x, out, theta_wide, {}), osbi::DimensionMismatch,
+  BOOST_CHECK_EXCEPTION(flow.nll_backward(space, theta, x, out, theta_wide, {}), osbi::DimensionMismatch,
                         names_both("has 5", "expected 2"));
-  BOOST_CHECK_EXCEPTION(flow.log_prob_backward(space, theta, x, out, {}, x_narrow), osbi::DimensionMismatch,
+  BOOST_CHECK_EXCEPTION(flow.nll_backward(space, theta, x, out, {}, x_narrow), osbi::DimensionMismatch,
                         names_both("has 1", "expected 3"));
   BOOST_CHECK_EXCEPTION(flow.sample(space, x_narrow, osbi::RandomStream(1).next(), theta), osbi::DimensionMismatch,
                         names_both("has 1", "expected 3"));
@@ -627,10 +557,11 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_and_nan_rows_give_nan) {
     BOOST_CHECK_THROW(Nsf<double>(2, 3, options), osbi::InvalidArgument);
   }
 
-  // n = 0 draws and an empty log_prob_backward are no-ops.
+  // n = 0 draws is a no-op; a weighted backward on an empty batch is an error as the unweighted one.
   osbi::Matrix<double, Space> none("none", 0, 2), x_one("x_one", 1, 3), none_x("none_x", 0, 3);
   BOOST_CHECK_NO_THROW(flow.sample(space, x_one, 0, osbi::RandomStream(1).next(), none));
-  BOOST_CHECK_NO_THROW(flow.log_prob_backward(space, none, none_x, osbi::Vector<double, Space>("w", 0), {}, {}));
+  BOOST_CHECK_THROW(flow.nll_backward(space, none, none_x, osbi::Vector<double, Space>("w", 0), {}, {}),
+                    osbi::InvalidArgument);
 
   // A NaN row gives NaN and leaves the other rows alone.
   std::vector<double> t = normals(8, 71), c = normals(12, 72);

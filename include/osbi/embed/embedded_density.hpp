@@ -2,8 +2,10 @@
 /// \brief EmbeddedDensity: q(θ | e_φ(x)) — a conditional density on a learned summary of x, trained jointly; models ConditionalDensity.
 #pragma once
 
-#include <osbi/flow/conditional_density.hpp>
+#include <osbi/estimator/conditional_density.hpp>
+#include <osbi/flow/detail/nll_backward.hpp>
 #include <osbi/flow/detail/standardization.hpp>
+#include <osbi/flow/nestable_density.hpp>
 #include <osbi/nn/detail/layer_support.hpp>
 #include <osbi/nn/layer.hpp>
 
@@ -21,26 +23,18 @@
 
 namespace osbi {
 
-/// What EmbeddedDensity needs of the density it wraps, beyond ConditionalDensity: to live in a slice
-/// of a larger parameter buffer, and the gradient of its NLL with respect to the context.
+/// What EmbeddedDensity needs of the density it wraps: a NestableDensity (flow/nestable_density.hpp) — a slice of a
+/// larger parameter buffer, its θ z-scoring set by the owner (the context's to the identity), and (as every
+/// ConditionalDensity) the weighted NLL's gradient with respect to the context.
 template <class D>
-concept EmbeddableDensity =
-    ConditionalDensity<D> &&
-    requires(D& density, const typename D::execution_space& space,
-             const Vector<typename D::scalar_type, typename D::execution_space>& buffer,
-             const ConstMatrix<typename D::scalar_type, typename D::execution_space>& theta,
-             const Matrix<typename D::scalar_type, typename D::execution_space>& grad_context) {
-      { density.parameter_count() } -> std::convertible_to<std::size_t>;
-      density.rebind(buffer, buffer);
-      { density.nll_backward(space, theta, theta, grad_context) } -> std::convertible_to<double>;
-    };
+concept EmbeddableDensity = NestableDensity<D>;
 
 /*
  * EmbeddedDensity<EmbeddingSpec, Density> — the posterior estimator for high-dimensional observations
  * (sbi's `embedding_net`): an embedding network e_φ (any nn::LayerSpec, e.g. an MLP or a convolution
  * stack) summarizes the z-scored observation into context_dim numbers, and the density models
  * q_ψ(θ | e_φ((x − x_mean)/x_std)). φ and ψ are trained together: nll_backward runs the density's
- * backward to the context, then the embedding's backward.
+ * (weighted) backward to the context, then the embedding's backward (to x too when grad_x is asked for).
  *
  *   parameters() = [φ (embedding, the layer's own layout) | ψ (the density's layout)], one buffer.
  *   context_dim() is x's dimension; theta_dim() the density's.
@@ -68,7 +62,8 @@ public:
         m_x_std(label("embed", "EmbeddedDensity", "x_std"), x_dim),
         m_standardized(label("embed", "EmbeddedDensity", "standardized_x"), x_dim),
         m_context(label("embed", "EmbeddedDensity", "context"), m_embedding.output_dim()),
-        m_grad_context(label("embed", "EmbeddedDensity", "grad_context"), m_embedding.output_dim()) {
+        m_grad_context(label("embed", "EmbeddedDensity", "grad_context"), m_embedding.output_dim()),
+        m_grad_standardized(label("embed", "EmbeddedDensity", "grad_standardized_x"), x_dim) {
     require_extent(m_embedding.output_dim(), m_density.context_dim(), part,
                    "the embedding's output_dim (must equal the density's context_dim)");
     const std::size_t embedding_count = m_embedding.parameter_count();
@@ -132,11 +127,32 @@ public:
 
   /// Mean NLL of the batch; its gradient with respect to φ and ψ is ADDED to gradients().
   double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) {
-    require_extent(x.extent(0), theta.extent(0), part, "nll_backward: x's row count (theta's)");
+    return nll_backward(space, theta, x, ConstVector<Scalar, Space>(), Matrix<Scalar, Space>(), Matrix<Scalar, Space>());
+  }
+
+  /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂(φ, ψ) ADDED to gradients();
+  /// grad_theta (N × theta_dim) and grad_x (N × x_dim) OVERWRITTEN with ∂L/∂θ and ∂L/∂x, each skipped when empty.
+  double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
+                      const ConstVector<Scalar, Space>& weights, const Matrix<Scalar, Space>& grad_theta,
+                      const Matrix<Scalar, Space>& grad_x) {
+    detail::check_nll_backward(part, theta_dim(), context_dim(), theta, x, weights, grad_theta, grad_x);
+    const std::size_t rows = x.extent(0);
     const auto context = summarize(space, x);
-    const Matrix<Scalar, Space> grad_context = m_grad_context.rows(x.extent(0));
-    const double loss = m_density.nll_backward(space, theta, context, grad_context);
-    m_embedding.backward(space, grad_context, Matrix<Scalar, Space>());
+    const Matrix<Scalar, Space> grad_context = m_grad_context.rows(rows);
+    const double loss = m_density.nll_backward(space, theta, context, weights, grad_theta, grad_context);
+    if (grad_x.data() == nullptr) {
+      m_embedding.backward(space, grad_context, Matrix<Scalar, Space>());
+      return loss;
+    }
+    // z = (x − x_mean) / x_std: ∂L/∂x = ∂L/∂z / x_std.
+    const Matrix<Scalar, Space> grad_standardized = m_grad_standardized.rows(rows);
+    m_embedding.backward(space, grad_context, grad_standardized);
+    const ConstVector<Scalar, Space> deviation = m_x_std;
+    const ConstMatrix<Scalar, Space> upstream = grad_standardized;
+    Kokkos::parallel_for(
+        "osbi::embed::EmbeddedDensity::x_backward",
+        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {rows, context_dim()}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { grad_x(i, j) = upstream(i, j) / deviation(j); });
     return loss;
   }
 
@@ -161,7 +177,7 @@ private:
   Density m_density;
   Vector<Scalar, Space> m_parameters, m_gradients;
   Vector<Scalar, Space> m_x_mean, m_x_std;
-  nn::detail::BatchBuffer<Scalar, Space> m_standardized, m_context, m_grad_context;
+  nn::detail::BatchBuffer<Scalar, Space> m_standardized, m_context, m_grad_context, m_grad_standardized;
 };
 
 } // namespace osbi

@@ -4,14 +4,17 @@
 /// ConditionalDensity.
 #pragma once
 
-#include <osbi/flow/conditional_density.hpp>
 #include <osbi/flow/detail/checks.hpp>
+#include <osbi/flow/detail/nll_backward.hpp>
 #include <osbi/flow/detail/standardization.hpp>
+#include <osbi/flow/nestable_density.hpp>
 #include <osbi/flow/nsf.hpp>
 #include <osbi/nn/activations.hpp>
 #include <osbi/nn/dense.hpp>
 #include <osbi/nn/detail/layer_support.hpp>
 #include <osbi/nn/init.hpp>
+
+#include <osbi/estimator/conditional_density.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
@@ -30,20 +33,11 @@
 
 namespace osbi {
 
-/// What ConditionallyCentered needs of the flow it wraps, beyond ConditionalDensity: a slice of a larger
-/// parameter buffer, its own z-scoring set to the identity, and the NLL's gradient with respect to θ and x.
+/// What ConditionallyCentered needs of the flow it wraps: a NestableDensity (flow/nestable_density.hpp) — a slice of
+/// a larger parameter buffer, its own z-scoring set to the identity, and (as every ConditionalDensity) the weighted
+/// NLL's gradient with respect to θ and x.
 template <class D>
-concept CenterableDensity =
-    ConditionalDensity<D> &&
-    requires(D& density, const typename D::execution_space& space,
-             const Vector<typename D::scalar_type, typename D::execution_space>& buffer,
-             const ConstMatrix<typename D::scalar_type, typename D::execution_space>& theta,
-             const Matrix<typename D::scalar_type, typename D::execution_space>& grad, std::vector<double> values) {
-      { density.parameter_count() } -> std::convertible_to<std::size_t>;
-      density.rebind(buffer, buffer);
-      density.set_standardization(values, values, values, values);
-      { density.nll_backward(space, theta, theta, grad, grad) } -> std::convertible_to<double>;
-    };
+concept CenterableDensity = NestableDensity<D>;
 
 /// The conditioner of a ConditionallyCentered: `hidden` tanh units in two layers beside a linear map; the log-scale is bounded
 /// to ±log_scale_bound (a soft clamp s = B·tanh(raw/B)) so one bad batch cannot blow the scale up.
@@ -82,8 +76,8 @@ struct CenteringOptions {
  *
  * The wrapped flow's own standardization is set to the identity (set_standardization here z-scores for both).
  * parameters() = [conditioner (L, then the MLP's 3 dense layers; [W | b] each) | the flow's own layout], one buffer.
- * nll_backward runs the flow's backward to θ' and c, then the conditioner's; the optional grad_x (what an
- * EmbeddedDensity in front back-propagates) sums both paths to c. Sampling draws θ' from the flow (row i from
+ * nll_backward runs the flow's (weighted) backward to θ' and c, then the conditioner's; the optional grad_x (what
+ * an EmbeddedDensity in front back-propagates) sums both paths to c. Sampling draws θ' from the flow (row i from
  * rng.row(i), as the flow does) and maps it back: θ = (θ'·e^{s} + μ)·θ_std + θ_mean.
  */
 template <CenterableDensity Density>
@@ -260,36 +254,25 @@ public:
 
   /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
   double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) {
-    return nll_backward(space, theta, x, Matrix<Scalar, Space>(), Matrix<Scalar, Space>());
+    return nll_backward(space, theta, x, ConstVector<Scalar, Space>(), Matrix<Scalar, Space>(), Matrix<Scalar, Space>());
   }
 
-  /// The same, and OVERWRITES grad_x (N × context_dim) with ∂(mean NLL)/∂x (skipped when empty).
+  /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂parameters ADDED to
+  /// gradients(); grad_theta (N × theta_dim) and grad_x (N × context_dim) OVERWRITTEN with ∂L/∂θ and ∂L/∂x, each
+  /// skipped when empty. Empty weights are w_i = 1: the mean NLL.
   double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
+                      const ConstVector<Scalar, Space>& weights, const Matrix<Scalar, Space>& grad_theta,
                       const Matrix<Scalar, Space>& grad_x) {
-    return nll_backward(space, theta, x, Matrix<Scalar, Space>(), grad_x);
-  }
-
-  /// The same, and also OVERWRITES grad_theta (N × theta_dim) with ∂(mean NLL)/∂θ; each skipped when empty.
-  double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
-                      const Matrix<Scalar, Space>& grad_theta, const Matrix<Scalar, Space>& grad_x) {
-    detail::check_flow_pairs(part, "nll_backward", theta_dim(), context_dim(), theta, x);
+    detail::check_nll_backward(part, theta_dim(), context_dim(), theta, x, weights, grad_theta, grad_x);
     const std::size_t batch = theta.extent(0);
-    require(batch > 0, part, "nll_backward: the batch is empty (the mean of no rows is undefined)");
-    if (grad_theta.data() != nullptr) {
-      require_extent(grad_theta.extent(0), batch, part, "nll_backward: grad_theta's row count (theta's row count)");
-      require_extent(grad_theta.extent(1), theta_dim(), part, "nll_backward: grad_theta's column count (theta_dim)");
-    }
-    const bool want_x = grad_x.data() != nullptr;
-    if (want_x) {
-      require_extent(grad_x.extent(0), batch, part, "nll_backward: grad_x's row count (theta's row count)");
-      require_extent(grad_x.extent(1), context_dim(), part, "nll_backward: grad_x's column count (context_dim)");
-    }
+    const bool want_x = grad_x.data() != nullptr, weighted = weights.data() != nullptr;
     center(space, theta, x);
     const Matrix<Scalar, Space> centered = m_centered.rows(batch), grad_centered = m_grad_centered.rows(batch);
     const Matrix<Scalar, Space> grad_context_flow = want_x ? m_grad_context_flow.rows(batch) : Matrix<Scalar, Space>();
-    const double flow_loss = m_density.nll_backward(space, centered, m_context.rows(batch), grad_centered, grad_context_flow);
+    const double flow_loss =
+        m_density.nll_backward(space, centered, m_context.rows(batch), weights, grad_centered, grad_context_flow);
 
-    // Chain rule through θ' = (θ_z − μ)·e^{−s}, s = B·tanh(raw/B), and the −Σs/N term of the mean NLL.
+    // Chain rule through θ' = (θ_z − μ)·e^{−s}, s = B·tanh(raw/B), and the (1/N) Σ_i w_i·Σ_j s_ij term of L.
     const ConstMatrix<Scalar, Space> shift_scale = m_shift_scale.rows(batch);
     const Matrix<Scalar, Space> grad_shift_scale = m_grad_shift_scale.rows(batch);
     const ConstVector<Scalar, Space> theta_std = m_standardization.theta_std();
@@ -302,15 +285,17 @@ public:
     Kokkos::parallel_reduce(
         "osbi::flow::ConditionallyCentered::backward", Kokkos::RangePolicy<Space>(space, 0, batch),
         KOKKOS_LAMBDA(const std::size_t i, double& partial) {
+          // c = w_i / N, the weight of −log q_i in L (w_i·(1/N): exactly 1/N for w_i = 1).
+          const Scalar w = weighted ? weights(i) : Scalar(1), c = w * inverse_batch;
           for (std::size_t j = 0; j < dim; ++j) {
             const Scalar squashed = math::tanh(shift_scale(i, dim + j) / bound);
             const Scalar log_scale = bound * squashed, inverse_scale = math::exp(-log_scale);
             const Scalar upstream = grad_centered(i, j);
             grad_shift_scale(i, j) = -upstream * inverse_scale;
-            const Scalar grad_log_scale = inverse_batch - upstream * centered(i, j);
+            const Scalar grad_log_scale = c - upstream * centered(i, j);
             grad_shift_scale(i, dim + j) = grad_log_scale * (Scalar(1) - squashed * squashed);
             if (want_theta) theta_out(i, j) = upstream * inverse_scale / theta_std(j);
-            partial += static_cast<double>(log_scale);
+            partial += static_cast<double>(w) * static_cast<double>(log_scale);
           }
         },
         log_scale_total);
@@ -333,7 +318,8 @@ public:
             out(i, j) = (from_flow(i, j) + from_conditioner(i, j) + from_linear(i, j)) / x_std(j);
           });
     }
-    return flow_loss + log_scale_total / static_cast<double>(batch) - m_standardization.log_det();
+    const double mean_weight = detail::mean_weight(space, part, weights);
+    return flow_loss + log_scale_total / static_cast<double>(batch) - mean_weight * m_standardization.log_det();
   }
 
   /// One draw θ_i ~ q(· | x_i) per row of x into theta (row i uses rng.row(i) only).

@@ -2,7 +2,9 @@
 /// \brief LinearGaussian: q(θ | x) = N(θ; W·x + b, diag(exp(2s))) — the simplest ConditionalDensity, exact for linear-Gaussian models.
 #pragma once
 
-#include <osbi/flow/conditional_density.hpp>
+#include <osbi/flow/detail/nll_backward.hpp>
+
+#include <osbi/estimator/conditional_density.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
@@ -67,16 +69,27 @@ public:
         });
   }
 
+  /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                       const ConstMatrix<Scalar, ExecutionSpace>& x) {
-    check("LinearGaussian::nll_backward", theta, x);
+    return nll_backward(space, theta, x, ConstVector<Scalar, ExecutionSpace>(), Matrix<Scalar, ExecutionSpace>(),
+                        Matrix<Scalar, ExecutionSpace>());
+  }
+
+  /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂parameters ADDED to
+  /// gradients(); grad_theta and grad_x OVERWRITTEN with ∂L/∂θ and ∂L/∂x, each skipped when empty.
+  double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+                      const ConstMatrix<Scalar, ExecutionSpace>& x, const ConstVector<Scalar, ExecutionSpace>& weights,
+                      const Matrix<Scalar, ExecutionSpace>& grad_theta, const Matrix<Scalar, ExecutionSpace>& grad_x) {
+    detail::check_nll_backward(part, m_theta_dim, m_context_dim, theta, x, weights, grad_theta, grad_x);
     const std::size_t n = theta.extent(0);
-    if (n == 0) return 0.0;
+    const bool weighted = weights.data() != nullptr;
     const auto p = m_parameters;
     const auto g = m_gradients;
     const std::size_t d = m_theta_dim, c = m_context_dim;
     const double scale = 1.0 / static_cast<double>(n);
-    // One thread per output dimension j accumulates its gradient row over the batch (d is small).
+    // One thread per output dimension j accumulates its gradient row over the batch (d is small). Row i's terms
+    // carry w_i (w_i·scale = scale exactly for w_i = 1).
     Kokkos::View<double*, typename ExecutionSpace::memory_space> nll("osbi::flow::LinearGaussian::nll", d);
     Kokkos::parallel_for(
         "osbi::flow::LinearGaussian::nll_backward", Kokkos::RangePolicy<ExecutionSpace>(space, 0, d),
@@ -84,15 +97,16 @@ public:
           const double log_sigma = p(d * c + d + j), inv_sigma = math::exp(-log_sigma);
           double loss = 0, grad_b = 0, grad_s = 0;
           for (std::size_t i = 0; i < n; ++i) {
+            const double w = weighted ? static_cast<double>(weights(i)) : 1.0;
             double mean = p(d * c + j);
             for (std::size_t k = 0; k < c; ++k) mean += p(j * c + k) * static_cast<double>(x(i, k));
             const double r = (static_cast<double>(theta(i, j)) - mean) * inv_sigma;
-            loss += 0.5 * r * r + log_sigma + 0.91893853320467274178;
+            loss += w * (0.5 * r * r + log_sigma + 0.91893853320467274178);
             const double grad_mean = -r * inv_sigma;
-            grad_b += grad_mean;
-            grad_s += 1.0 - r * r;
+            grad_b += w * grad_mean;
+            grad_s += w * (1.0 - r * r);
             for (std::size_t k = 0; k < c; ++k)
-              g(j * c + k) += static_cast<Scalar>(scale * grad_mean * static_cast<double>(x(i, k)));
+              g(j * c + k) += static_cast<Scalar>(w * scale * grad_mean * static_cast<double>(x(i, k)));
           }
           g(d * c + j) += static_cast<Scalar>(scale * grad_b);
           g(d * c + d + j) += static_cast<Scalar>(scale * grad_s);
@@ -102,6 +116,7 @@ public:
     Kokkos::parallel_reduce(
         "osbi::flow::LinearGaussian::nll_sum", Kokkos::RangePolicy<ExecutionSpace>(space, 0, d),
         KOKKOS_LAMBDA(const std::size_t j, double& sum) { sum += nll(j); }, total);
+    if (grad_theta.data() != nullptr || grad_x.data() != nullptr) input_backward(space, theta, x, weights, grad_theta, grad_x);
     return total;
   }
 
@@ -121,6 +136,36 @@ public:
   }
 
 private:
+  static constexpr const char* part = "osbi::flow::LinearGaussian";
+
+  /// ∂L/∂θ_ij = (w_i/N)·r_ij/σ_j and ∂L/∂x_ik = −(w_i/N)·Σ_j (r_ij/σ_j)·W_jk, one thread per row.
+  void input_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
+                      const ConstMatrix<Scalar, ExecutionSpace>& x, const ConstVector<Scalar, ExecutionSpace>& weights,
+                      const Matrix<Scalar, ExecutionSpace>& grad_theta, const Matrix<Scalar, ExecutionSpace>& grad_x) const {
+    const auto p = m_parameters;
+    const std::size_t d = m_theta_dim, c = m_context_dim, n = theta.extent(0);
+    const bool weighted = weights.data() != nullptr, want_theta = grad_theta.data() != nullptr,
+               want_x = grad_x.data() != nullptr;
+    const double scale = 1.0 / static_cast<double>(n);
+    Kokkos::parallel_for(
+        "osbi::flow::LinearGaussian::input_backward", Kokkos::RangePolicy<ExecutionSpace>(space, 0, n),
+        KOKKOS_LAMBDA(const std::size_t i) {
+          const double coefficient = (weighted ? static_cast<double>(weights(i)) : 1.0) * scale;
+          if (want_x)
+            for (std::size_t k = 0; k < c; ++k) grad_x(i, k) = Scalar(0);
+          for (std::size_t j = 0; j < d; ++j) {
+            const double inv_sigma = math::exp(-static_cast<double>(p(d * c + d + j)));
+            double mean = p(d * c + j);
+            for (std::size_t k = 0; k < c; ++k) mean += p(j * c + k) * static_cast<double>(x(i, k));
+            // ∂(−log q_i)/∂θ_ij = r/σ = −∂(−log q_i)/∂μ_ij.
+            const double grad = coefficient * (static_cast<double>(theta(i, j)) - mean) * inv_sigma * inv_sigma;
+            if (want_theta) grad_theta(i, j) = static_cast<Scalar>(grad);
+            if (want_x)
+              for (std::size_t k = 0; k < c; ++k) grad_x(i, k) -= static_cast<Scalar>(grad * static_cast<double>(p(j * c + k)));
+          }
+        });
+  }
+
   // Called every training step: the part name is a literal, nothing is allocated unless it throws.
   void check(std::string_view part, const ConstMatrix<Scalar, ExecutionSpace>& theta,
              const ConstMatrix<Scalar, ExecutionSpace>& x) const {

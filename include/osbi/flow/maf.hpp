@@ -2,13 +2,15 @@
 /// \brief ConditionalMAF: a masked autoregressive flow q(θ | x) (sbi's "maf" density estimator); models ConditionalDensity.
 #pragma once
 
-#include <osbi/flow/conditional_density.hpp>
 #include <osbi/flow/detail/checks.hpp>
 #include <osbi/flow/detail/made_stack.hpp>
+#include <osbi/flow/detail/nll_backward.hpp>
 #include <osbi/flow/detail/standardization.hpp>
 #include <osbi/flow/made.hpp>
 
 #include <osbi/nn/detail/layer_support.hpp>
+
+#include <osbi/estimator/conditional_density.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
@@ -74,7 +76,8 @@ KOKKOS_INLINE_FUNCTION Scalar maf_sigmoid(Scalar a) {
  * Philox stream, redrawn if one coordinate of θ would never be conditioned on x), so they are the same
  * on every backend. Standardization defaults to the identity; set it from the training
  * data with set_standardization (sbi z-scores both θ and x by default).
- * nll_backward needs a batch of at least one row (InvalidArgument otherwise). sample with n = 0
+ * nll_backward (weighted, with optional θ and x gradients) needs a batch of at least one row (InvalidArgument
+ * otherwise). sample with n = 0
  * draws nothing (a no-op on a 0 × D output). Buffers grow with the largest batch seen.
  */
 template <class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>
@@ -191,46 +194,55 @@ public:
   /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                       const ConstMatrix<Scalar, ExecutionSpace>& x) {
-    return nll_backward(space, theta, x, Matrix<Scalar, ExecutionSpace>());
+    return nll_backward(space, theta, x, ConstVector<Scalar, ExecutionSpace>(), Matrix<Scalar, ExecutionSpace>(),
+                        Matrix<Scalar, ExecutionSpace>());
   }
 
-  /// The same, and OVERWRITES grad_x (N × context_dim) with ∂(mean NLL)/∂x — what an embedding network
-  /// in front of the flow back-propagates (EmbeddedDensity); skipped when empty.
+  /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂parameters ADDED to
+  /// gradients(); grad_theta (N × theta_dim) and grad_x (N × context_dim) OVERWRITTEN with ∂L/∂θ and ∂L/∂x —
+  /// what a transform or an embedding in front of the flow back-propagates — each skipped when empty. Empty
+  /// weights are w_i = 1: the mean NLL.
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                      const ConstMatrix<Scalar, ExecutionSpace>& x, const Matrix<Scalar, ExecutionSpace>& grad_x) {
-    check_pairs("nll_backward", theta, x);
+                      const ConstMatrix<Scalar, ExecutionSpace>& x, const ConstVector<Scalar, ExecutionSpace>& weights,
+                      const Matrix<Scalar, ExecutionSpace>& grad_theta, const Matrix<Scalar, ExecutionSpace>& grad_x) {
+    detail::check_nll_backward(part, m_theta_dim, m_context_dim, theta, x, weights, grad_theta, grad_x);
     const std::size_t batch = theta.extent(0);
-    require(batch > 0, part, "nll_backward: the batch is empty (the mean of no rows is undefined)");
-    const bool want_x = grad_x.data() != nullptr;
-    if (want_x) {
-      require_extent(grad_x.extent(0), batch, part, "nll_backward: grad_x's row count (theta's row count)");
-      require_extent(grad_x.extent(1), m_context_dim, part, "nll_backward: grad_x's column count (context_dim)");
-      Kokkos::deep_copy(space, grad_x, Scalar(0));
-    }
+    const bool want_theta = grad_theta.data() != nullptr, want_x = grad_x.data() != nullptr;
+    const bool weighted = weights.data() != nullptr;
+    if (want_x) Kokkos::deep_copy(space, grad_x, Scalar(0));
     const Matrix<Scalar, ExecutionSpace> grad_context = want_x ? m_grad_context.rows(batch) : Matrix<Scalar, ExecutionSpace>();
     const ConstVector<Scalar, ExecutionSpace> deviation = m_standardization.x_std();
     forward_pass(space, theta, x);
     const std::size_t dim = m_theta_dim;
     const Scalar inverse_batch = Scalar(1) / static_cast<Scalar>(batch);
+    if (m_coefficient.extent(0) < batch)
+      m_coefficient = Vector<Scalar, ExecutionSpace>(
+          Kokkos::view_alloc(Kokkos::WithoutInitializing, label("flow", "ConditionalMAF", "coefficient")), batch);
+    // c_i = w_i / N, the weight of −log q_i in L (w_i·(1/N): exactly 1/N for w_i = 1).
+    const Vector<Scalar, ExecutionSpace> coefficient = Kokkos::subview(m_coefficient, std::make_pair(std::size_t{0}, batch));
 
-    // Loss and ∂L/∂y_K = y_K / N.
+    // Loss and ∂L/∂y_K = c·y_K.
     const ConstMatrix<Scalar, ExecutionSpace> y_last = m_y.back().rows(batch), log_det = m_log_det.rows(batch);
     const Matrix<Scalar, ExecutionSpace> grad_y = m_grad_y.rows(batch);
     double sum = 0.0;
     Kokkos::parallel_reduce(
         "osbi::flow::ConditionalMAF::nll", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
         KOKKOS_LAMBDA(const std::size_t i, double& partial) {
+          const Scalar w = weighted ? weights(i) : Scalar(1);
+          const Scalar c = w * inverse_batch;
+          coefficient(i) = c;
           double squares = 0;
           for (std::size_t j = 0; j < dim; ++j) {
             const Scalar value = y_last(i, j);
             squares += static_cast<double>(value) * static_cast<double>(value);
-            grad_y(i, j) = value * inverse_batch;
+            grad_y(i, j) = value * c;
           }
-          partial += 0.5 * squares - static_cast<double>(log_det(i, 0));
+          partial += static_cast<double>(w) * (0.5 * squares - static_cast<double>(log_det(i, 0)));
         },
         sum);
-    const double loss =
-        sum / static_cast<double>(batch) + 0.5 * static_cast<double>(dim) * log_two_pi - m_standardization.log_det();
+    const double mean_weight = detail::mean_weight(space, part, weights);
+    const double loss = sum / static_cast<double>(batch) + mean_weight * (0.5 * static_cast<double>(dim) * log_two_pi) -
+                        mean_weight * m_standardization.log_det();
 
     const Matrix<Scalar, ExecutionSpace> grad_params = m_grad_params.rows(batch);
     const Matrix<Scalar, ExecutionSpace> grad_direct = m_grad_direct.rows(batch);
@@ -240,33 +252,45 @@ public:
       const ConstMatrix<Scalar, ExecutionSpace> params = m_made_params[k];
       const ConstMatrix<Scalar, ExecutionSpace> upstream = grad_y;
       const auto inverse = m_stack.inverse_permutation(k);
-      // z_m = s_m·y_m + b_m with z_m = y_{k+1, π⁻¹(m)}; L also holds −(1/N)·log s_m.
+      // z_m = s_m·y_m + b_m with z_m = y_{k+1, π⁻¹(m)}; L also holds −c·log s_m.
       Kokkos::parallel_for(
           "osbi::flow::ConditionalMAF::transform_backward", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
           KOKKOS_LAMBDA(const std::size_t i) {
+            const Scalar c = coefficient(i);
             for (std::size_t m = 0; m < dim; ++m) {
               const Scalar grad_z = upstream(i, static_cast<std::size_t>(inverse(m)));
               const Scalar s = scale(i, m);
-              const Scalar grad_s = grad_z * y(i, m) - inverse_batch / s;
+              const Scalar grad_s = grad_z * y(i, m) - c / s;
               grad_params(i, 2 * m) = grad_s * detail::maf_sigmoid(params(i, 2 * m));
               grad_params(i, 2 * m + 1) = grad_z;
               grad_direct(i, m) = grad_z * s;
             }
           });
-      // θ is data and the standardization is fixed: the first MADE needs no input gradient.
-      m_stack[k].backward(space, grad_params, k > 0 ? grad_made : Matrix<Scalar, ExecutionSpace>(), grad_context);
+      // θ is data and the standardization is fixed: the first MADE needs an input gradient only for grad_theta.
+      const bool input_gradient = k > 0 || want_theta;
+      m_stack[k].backward(space, grad_params, input_gradient ? grad_made : Matrix<Scalar, ExecutionSpace>(), grad_context);
       if (want_x)
         // c = (x − x_mean) / x_std: ∂L/∂x = Σ_k ∂L/∂c_k / x_std.
         Kokkos::parallel_for(
             "osbi::flow::ConditionalMAF::context_gradient",
             Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, m_context_dim}),
             KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { grad_x(i, j) += grad_context(i, j) / deviation(j); });
-      if (k == 0) break;
+      if (!input_gradient) break;
       Kokkos::parallel_for(
           "osbi::flow::ConditionalMAF::sum_input_gradients",
           Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
           KOKKOS_LAMBDA(const std::size_t i, const std::size_t m) {
             grad_y(i, m) = grad_direct(i, m) + grad_made(i, m);
+          });
+    }
+    if (want_theta) {
+      // y₀ = (θ − θ_mean) / θ_std.
+      const ConstVector<Scalar, ExecutionSpace> theta_deviation = m_standardization.theta_std();
+      Kokkos::parallel_for(
+          "osbi::flow::ConditionalMAF::theta_backward",
+          Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
+          KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
+            grad_theta(i, j) = grad_y(i, j) / theta_deviation(j);
           });
     }
     return loss;
@@ -389,12 +413,13 @@ private:
   detail::FlowStandardization<Scalar, ExecutionSpace> m_standardization;
   Buffer m_context, m_log_det, m_grad_y, m_grad_direct, m_grad_made, m_grad_params, m_sample_state, m_sample_target;
   Buffer m_grad_context;
+  Vector<Scalar, ExecutionSpace> m_coefficient; ///< w_i / N per row for nll_backward; grows with the batch
   std::vector<Buffer> m_y, m_scale;
   std::vector<ConstMatrix<Scalar, ExecutionSpace>> m_made_params;
 };
 
 static_assert(ConditionalDensity<ConditionalMAF<float, DefaultExecutionSpace>>,
-              "ConditionalMAF must model ConditionalDensity (osbi/flow/conditional_density.hpp)");
+              "ConditionalMAF must model ConditionalDensity (osbi/estimator/conditional_density.hpp)");
 
 /// sbi's default NPE density estimator (`posterior_nn("maf")`): 5 MADE transforms of 2 × 50 hidden units.
 template <class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>

@@ -3,14 +3,16 @@
 /// ConditionalDensity.
 #pragma once
 
-#include <osbi/flow/conditional_density.hpp>
 #include <osbi/flow/detail/checks.hpp>
 #include <osbi/flow/detail/made_stack.hpp>
+#include <osbi/flow/detail/nll_backward.hpp>
 #include <osbi/flow/detail/standardization.hpp>
 #include <osbi/flow/made.hpp>
 #include <osbi/flow/rational_quadratic.hpp>
 
 #include <osbi/nn/detail/layer_support.hpp>
+
+#include <osbi/estimator/conditional_density.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
@@ -61,12 +63,7 @@ struct NSFOptions {
  * transforms in reverse: undo π_k, then D passes of y_j ← spline⁻¹(v_j; MADE_k(y, c)) from y = 0
  * (pass d fixes dimension d), then θ = y·θ_std + θ_mean.
  *
- * The interface is ConditionalMAF's (flow/maf.hpp), so the class drops into NPE and train, plus
- *   log_prob_backward(space, theta, x, grad_log_prob, grad_theta, grad_x)
- *       for L = Σ_i grad_log_prob(i)·log q(θ_i | x_i): ACCUMULATES ∂L/∂parameters into gradients() and
- *       OVERWRITES grad_theta (N × theta_dim) and grad_x (N × context_dim) with ∂L/∂θ and ∂L/∂x, each
- *       skipped when empty (data() == nullptr). An empty batch does nothing.
- * nll_backward is log_prob_backward with grad_log_prob = −1/N and no input gradients.
+ * The interface is ConditionalMAF's (flow/maf.hpp), so the class drops into NPE and train.
  *
  * Parameters: one flat buffer, [MADE 0 | MADE 1 | …] (each laid out as ConditionalMADE says). The
  * permutations π_k are drawn on the host from `seed` (detail::flow_permutations: Fisher–Yates on a Philox
@@ -191,82 +188,48 @@ public:
   /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                       const ConstMatrix<Scalar, ExecutionSpace>& x) {
-    return nll_backward(space, theta, x, Matrix<Scalar, ExecutionSpace>());
+    return nll_backward(space, theta, x, ConstVector<Scalar, ExecutionSpace>(), Matrix<Scalar, ExecutionSpace>(),
+                        Matrix<Scalar, ExecutionSpace>());
   }
 
-  /// The same, and OVERWRITES grad_x (N × context_dim) with ∂(mean NLL)/∂x — what an embedding network
-  /// in front of the flow back-propagates (EmbeddedDensity); skipped when empty.
+  /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂parameters ADDED to
+  /// gradients(); grad_theta (N × theta_dim) and grad_x (N × context_dim) OVERWRITTEN with ∂L/∂θ and ∂L/∂x —
+  /// what a transform or an embedding in front of the flow back-propagates — each skipped when empty. Empty
+  /// weights are w_i = 1: the mean NLL.
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                      const ConstMatrix<Scalar, ExecutionSpace>& x, const Matrix<Scalar, ExecutionSpace>& grad_x) {
-    return nll_backward(space, theta, x, Matrix<Scalar, ExecutionSpace>(), grad_x);
-  }
-
-  /// The same, and also OVERWRITES grad_theta (N × theta_dim) with ∂(mean NLL)/∂θ — what a transform in
-  /// front of the flow back-propagates (ConditionallyCentered); each skipped when empty.
-  double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                      const ConstMatrix<Scalar, ExecutionSpace>& x, const Matrix<Scalar, ExecutionSpace>& grad_theta,
-                      const Matrix<Scalar, ExecutionSpace>& grad_x) {
-    check_pairs("nll_backward", theta, x);
+                      const ConstMatrix<Scalar, ExecutionSpace>& x, const ConstVector<Scalar, ExecutionSpace>& weights,
+                      const Matrix<Scalar, ExecutionSpace>& grad_theta, const Matrix<Scalar, ExecutionSpace>& grad_x) {
+    detail::check_nll_backward(part, m_theta_dim, m_context_dim, theta, x, weights, grad_theta, grad_x);
     const std::size_t batch = theta.extent(0);
-    require(batch > 0, part, "nll_backward: the batch is empty (the mean of no rows is undefined)");
-    if (grad_theta.data() != nullptr) {
-      require_extent(grad_theta.extent(0), batch, part, "nll_backward: grad_theta's row count (theta's row count)");
-      require_extent(grad_theta.extent(1), m_theta_dim, part, "nll_backward: grad_theta's column count (theta_dim)");
-    }
-    if (grad_x.data() != nullptr) {
-      require_extent(grad_x.extent(0), batch, part, "nll_backward: grad_x's row count (theta's row count)");
-      require_extent(grad_x.extent(1), m_context_dim, part, "nll_backward: grad_x's column count (context_dim)");
-    }
+    const bool weighted = weights.data() != nullptr;
     forward_pass(space, theta, x);
     const std::size_t dim = m_theta_dim;
     const ConstMatrix<Scalar, ExecutionSpace> y_last = m_y.back().rows(batch), log_det = m_log_det.rows(batch);
     if (m_weight.extent(0) < batch)
       m_weight = Vector<Scalar, ExecutionSpace>(
           Kokkos::view_alloc(Kokkos::WithoutInitializing, label("flow", "ConditionalNSF", "weight")), batch);
+    // weight(i) = −w_i / N, the coefficient of log q_i in L (w_i·(−1/N): exactly −1/N for w_i = 1).
     const Vector<Scalar, ExecutionSpace> weight = Kokkos::subview(m_weight, std::make_pair(std::size_t{0}, batch));
     const Scalar minus_inverse_batch = Scalar(-1) / static_cast<Scalar>(batch);
     double sum = 0.0;
     Kokkos::parallel_reduce(
         "osbi::flow::ConditionalNSF::nll", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
         KOKKOS_LAMBDA(const std::size_t i, double& partial) {
+          const Scalar w = weighted ? weights(i) : Scalar(1);
           double squares = 0;
           for (std::size_t j = 0; j < dim; ++j) {
             const double value = static_cast<double>(y_last(i, j));
             squares += value * value;
           }
-          partial += 0.5 * squares - static_cast<double>(log_det(i, 0));
-          weight(i) = minus_inverse_batch;
+          partial += static_cast<double>(w) * (0.5 * squares - static_cast<double>(log_det(i, 0)));
+          weight(i) = w * minus_inverse_batch;
         },
         sum);
-    const double loss =
-        sum / static_cast<double>(batch) + 0.5 * static_cast<double>(dim) * log_two_pi - m_standardization.log_det();
+    const double mean_weight = detail::mean_weight(space, part, weights);
+    const double loss = sum / static_cast<double>(batch) + mean_weight * (0.5 * static_cast<double>(dim) * log_two_pi) -
+                        mean_weight * m_standardization.log_det();
     backward_pass(space, batch, weight, grad_theta, grad_x);
     return loss;
-  }
-
-  /// L = Σ_i grad_log_prob(i)·log q(θ_i | x_i): ∂L/∂parameters ADDED to gradients(); grad_theta and grad_x
-  /// OVERWRITTEN with ∂L/∂θ and ∂L/∂x (each skipped when empty).
-  void log_prob_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                         const ConstMatrix<Scalar, ExecutionSpace>& x,
-                         const ConstVector<Scalar, ExecutionSpace>& grad_log_prob,
-                         const Matrix<Scalar, ExecutionSpace>& grad_theta,
-                         const Matrix<Scalar, ExecutionSpace>& grad_x) {
-    check_pairs("log_prob_backward", theta, x);
-    const std::size_t batch = theta.extent(0);
-    require_extent(grad_log_prob.extent(0), batch, part, "log_prob_backward: grad_log_prob's size (theta's row count)");
-    if (grad_theta.data() != nullptr) {
-      require_extent(grad_theta.extent(0), batch, part,
-                     "log_prob_backward: grad_theta's row count (theta's row count)");
-      require_extent(grad_theta.extent(1), m_theta_dim, part,
-                     "log_prob_backward: grad_theta's column count (theta_dim)");
-    }
-    if (grad_x.data() != nullptr) {
-      require_extent(grad_x.extent(0), batch, part, "log_prob_backward: grad_x's row count (theta's row count)");
-      require_extent(grad_x.extent(1), m_context_dim, part, "log_prob_backward: grad_x's column count (context_dim)");
-    }
-    if (batch == 0) return;
-    forward_pass(space, theta, x);
-    backward_pass(space, batch, grad_log_prob, grad_theta, grad_x);
   }
 
   /// One draw θ_i ~ q(· | x_i) per row of x into theta (row i uses rng.row(i) only).
@@ -463,7 +426,7 @@ private:
   std::size_t m_outputs; ///< P = 3·bins − 1 MADE outputs per dimension
   detail::MadeStack<Scalar, ExecutionSpace> m_stack;
   detail::FlowStandardization<Scalar, ExecutionSpace> m_standardization;
-  Vector<Scalar, ExecutionSpace> m_weight; ///< −1/N per row for nll_backward; grows with the batch
+  Vector<Scalar, ExecutionSpace> m_weight; ///< −w_i/N per row for nll_backward; grows with the batch
   Buffer m_context, m_log_det, m_transformed, m_grad_y, m_grad_direct, m_grad_made, m_grad_context, m_grad_context_made,
       m_grad_params, m_sample_state, m_sample_target;
   std::vector<Buffer> m_y;
@@ -471,7 +434,7 @@ private:
 };
 
 static_assert(ConditionalDensity<ConditionalNSF<float, DefaultExecutionSpace>>,
-              "ConditionalNSF must model ConditionalDensity (osbi/flow/conditional_density.hpp)");
+              "ConditionalNSF must model ConditionalDensity (osbi/estimator/conditional_density.hpp)");
 
 /// sbi's spline flow settings in autoregressive form (`maf_rqs`): 5 transforms of 2 × 50 hidden units,
 /// 10 bins, tail bound 3.

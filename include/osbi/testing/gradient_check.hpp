@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief check_gradients: the one finite-difference checker of every Layer's backward (inputs and parameters).
+/// \brief check_gradients and check_density_gradients: the finite-difference checkers of every Layer's backward
+/// (inputs and parameters) and of every ConditionalDensity's weighted nll_backward (parameters, θ and x).
 #pragma once
 
 #include <osbi/testing/conformance_report.hpp>
@@ -7,6 +8,7 @@
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
+#include <osbi/estimator/conditional_density.hpp>
 #include <osbi/nn/layer.hpp>
 #include <osbi/nn/network.hpp>
 
@@ -17,6 +19,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -331,6 +334,242 @@ GradientCheckReport check_gradients(const ExecutionSpace& space, nn::Network<Spe
                                     const GradientCheckOptions& options = {}) {
   gradient_check_detail::NetworkAdaptor<nn::Network<Spec, double, ExecutionSpace>> adaptor{network};
   return gradient_check_detail::run(space, adaptor, input, network.parameters(), network.gradients(), options);
+}
+
+/*
+ * check_density_gradients — the same for a ConditionalDensity<double, E> (estimator/conditional_density.hpp): its
+ * nll_backward(space, θ, x, weights, grad_theta, grad_x) against central finite differences of
+ *     L(ψ, θ, x) = (1/N) Σ_i w_i · (−log q(θ_i | x_i)),   log q from log_prob,  w_i = 1 when weights is empty,
+ * for every parameter ψ_j, every entry of θ and every entry of x (each switchable), with the error measure of
+ * check_gradients (h_j = step·max(1, |v_j|), relative error against max(|analytic|, |numeric|, error_floor)).
+ * A density's log q is smooth where it is checked, so no kink is accepted. The contract is checked too:
+ *   - the returned loss is L (relative difference <= 1e-12);
+ *   - grad_theta and grad_x are OVERWRITTEN (NaN-prefilled, then finite, and the same on a second call);
+ *   - parameter gradients ACCUMULATE (a second call doubles them) and do not depend on whether grad_theta and
+ *     grad_x are asked for (a third call without them triples them);
+ *   - unit weights give the loss, the parameter gradients and the θ and x gradients of empty weights bit for bit.
+ * The report lists each failure and the worst errors; parameters are restored, and gradients() is left as one
+ * nll_backward from zero would leave it.
+ */
+struct DensityGradientCheckOptions {
+  double step = 1e-5;
+  double tolerance = 1e-5;
+  double error_floor = 1e-3;
+  bool check_parameters = true;
+  bool check_theta = true;
+  bool check_x = true;
+};
+
+struct DensityGradientCheckReport : ConformanceReport {
+  double loss = 0.0; ///< what nll_backward returned
+  double worst_parameter_error = 0.0;
+  std::size_t worst_parameter_index = 0; ///< index into the flat parameter buffer
+  double worst_theta_error = 0.0;
+  std::size_t worst_theta_index = 0; ///< flat row-major index into θ
+  double worst_x_error = 0.0;
+  std::size_t worst_x_index = 0; ///< flat row-major index into x
+  std::size_t parameters_checked = 0;
+  std::size_t theta_checked = 0;
+  std::size_t x_checked = 0;
+
+  /// ConformanceReport's summary plus the worst errors.
+  std::string summary() const {
+    return ConformanceReport::summary() +
+           osbi::detail::concat("\n  loss ", loss, "; worst parameter error ", worst_parameter_error, " at ",
+                                worst_parameter_index, " of ", parameters_checked, "; worst θ error ", worst_theta_error,
+                                " at ", worst_theta_index, " of ", theta_checked, "; worst x error ", worst_x_error,
+                                " at ", worst_x_index, " of ", x_checked);
+  }
+};
+
+namespace gradient_check_detail {
+
+/// True when the two buffers hold the same bits.
+inline bool bit_identical(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+}
+
+template <class View>
+std::vector<double> to_host_vector(const View& view) {
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
+  return std::vector<double>(host.data(), host.data() + host.size());
+}
+
+} // namespace gradient_check_detail
+
+/// Checks density.nll_backward at the density's current parameters on the batch (θ, x) with the given weights
+/// (an empty view: w_i = 1). The density's gradients() are overwritten.
+template <ConditionalDensity Density>
+requires std::same_as<typename Density::scalar_type, double> DensityGradientCheckReport
+check_density_gradients(const typename Density::execution_space& space, Density& density,
+                        const ConstMatrix<double, typename Density::execution_space>& theta,
+                        const ConstMatrix<double, typename Density::execution_space>& x,
+                        const ConstVector<double, typename Density::execution_space>& weights = {},
+                        const DensityGradientCheckOptions& options = {}) {
+  using ExecutionSpace = typename Density::execution_space;
+  using gradient_check_detail::bit_identical;
+  using gradient_check_detail::max_difference;
+  using gradient_check_detail::to_host_vector;
+  DensityGradientCheckReport report;
+  const std::size_t batch = theta.extent(0), d = density.theta_dim(), c = density.context_dim();
+  if (theta.extent(1) != d || x.extent(1) != c || x.extent(0) != batch || batch == 0) {
+    report.fail(osbi::detail::concat("the batch is θ ", theta.extent(0), " × ", theta.extent(1), ", x ", x.extent(0),
+                                     " × ", x.extent(1), "; the density needs N × ", d, " and N × ", c, " with N > 0"));
+    return report;
+  }
+  const bool weighted = weights.data() != nullptr;
+  if (weighted && weights.extent(0) != batch) {
+    report.fail(osbi::detail::concat("weights has ", weights.extent(0), " entries, the batch ", batch, " rows"));
+    return report;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto parameters = density.parameters();
+  const auto gradients = density.gradients();
+  const std::size_t count = parameters.extent(0);
+  const std::vector<double> w = weighted ? to_host_vector(weights) : std::vector<double>(batch, 1.0);
+
+  // Private copies of θ and x, so the finite differences can perturb them.
+  Matrix<double, ExecutionSpace> t("osbi::testing::check_density_gradients::theta", batch, d);
+  Matrix<double, ExecutionSpace> context("osbi::testing::check_density_gradients::x", batch, c);
+  Kokkos::deep_copy(space, t, theta);
+  Kokkos::deep_copy(space, context, x);
+  auto t_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), t);
+  auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), context);
+  Vector<double, ExecutionSpace> out("osbi::testing::check_density_gradients::log_prob", batch);
+  auto out_host = Kokkos::create_mirror_view(out);
+  auto objective = [&]() {
+    density.log_prob(space, t, context, out);
+    space.fence();
+    Kokkos::deep_copy(out_host, out);
+    double sum = 0.0;
+    for (std::size_t i = 0; i < batch; ++i)
+      sum -= w[i] * out_host(i);
+    return sum / static_cast<double>(batch);
+  };
+
+  // Three backward passes: with input gradients (twice: overwrite, accumulate), then without (skip).
+  Matrix<double, ExecutionSpace> grad_theta("osbi::testing::check_density_gradients::grad_theta", batch, d);
+  Matrix<double, ExecutionSpace> grad_x("osbi::testing::check_density_gradients::grad_x", batch, c);
+  auto backward = [&](const ConstVector<double, ExecutionSpace>& row_weights, bool inputs) {
+    if (inputs) {
+      Kokkos::deep_copy(space, grad_theta, nan);
+      Kokkos::deep_copy(space, grad_x, nan);
+    }
+    const double loss =
+        inputs ? density.nll_backward(space, t, context, row_weights, grad_theta, grad_x)
+               : density.nll_backward(space, t, context, row_weights, Matrix<double, ExecutionSpace>(),
+                                      Matrix<double, ExecutionSpace>());
+    space.fence();
+    return loss;
+  };
+  const std::vector<double> parameters_copy = to_host_vector(parameters);
+  density.zero_gradients(space);
+  report.loss = backward(weights, true);
+  const std::vector<double> analytic_parameters = to_host_vector(gradients);
+  const std::vector<double> analytic_theta = to_host_vector(grad_theta), analytic_x = to_host_vector(grad_x);
+  if (!gradient_check_detail::all_finite(analytic_theta.data(), analytic_theta.size()) ||
+      !gradient_check_detail::all_finite(analytic_x.data(), analytic_x.size()))
+    report.fail("nll_backward left non-finite values in a NaN-prefilled grad_theta or grad_x (not overwritten?)");
+  if (!gradient_check_detail::all_finite(analytic_parameters.data(), count))
+    report.fail("nll_backward produced non-finite parameter gradients");
+  const double base = objective();
+  if (!(std::abs(report.loss - base) <= 1e-12 * std::max(1.0, std::abs(base))))
+    report.fail(osbi::detail::concat("nll_backward returned ", report.loss, ", (1/N) Σ w_i·(−log_prob_i) is ", base));
+
+  backward(weights, true);
+  if (const double e = max_difference(to_host_vector(grad_theta).data(), analytic_theta.data(), analytic_theta.size());
+      e > 1e-12)
+    report.fail(osbi::detail::concat("a second nll_backward wrote a different grad_theta (difference ", e, ")"));
+  if (const double e = max_difference(to_host_vector(grad_x).data(), analytic_x.data(), analytic_x.size()); e > 1e-12)
+    report.fail(osbi::detail::concat("a second nll_backward wrote a different grad_x (difference ", e, ")"));
+  if (const double e = max_difference(to_host_vector(gradients).data(), analytic_parameters.data(), count, 2.0);
+      e > 1e-12)
+    report.fail(osbi::detail::concat("parameter gradients do not accumulate: after two nll_backward calls they are "
+                                     "not twice those of one (difference ",
+                                     e, ")"));
+  backward(weights, false);
+  if (const double e = max_difference(to_host_vector(gradients).data(), analytic_parameters.data(), count, 3.0);
+      e > 1e-12)
+    report.fail(osbi::detail::concat("nll_backward without grad_theta and grad_x did not add the same parameter "
+                                     "gradient a third time (difference ",
+                                     e, ")"));
+  if (max_difference(to_host_vector(parameters).data(), parameters_copy.data(), count) != 0.0)
+    report.fail("nll_backward or log_prob modified the parameters");
+
+  // Unit weights are the unweighted loss, bit for bit.
+  {
+    Vector<double, ExecutionSpace> ones("osbi::testing::check_density_gradients::unit_weights", batch);
+    Kokkos::deep_copy(space, ones, 1.0);
+    density.zero_gradients(space);
+    const double loss_empty = backward(ConstVector<double, ExecutionSpace>(), true);
+    const std::vector<double> parameters_empty = to_host_vector(gradients), theta_empty = to_host_vector(grad_theta),
+                              x_empty = to_host_vector(grad_x);
+    density.zero_gradients(space);
+    const double loss_ones = backward(ones, true);
+    if (!bit_identical({loss_empty}, {loss_ones}) || !bit_identical(parameters_empty, to_host_vector(gradients)) ||
+        !bit_identical(theta_empty, to_host_vector(grad_theta)) || !bit_identical(x_empty, to_host_vector(grad_x)))
+      report.fail(osbi::detail::concat("unit weights are not bit-identical to empty weights (losses ", loss_ones, " and ",
+                                       loss_empty, ", or a gradient)"));
+  }
+
+  auto compare = [&](double analytic, double original, auto&& set, double& worst, std::size_t& worst_index,
+                     std::size_t index, const char* what) {
+    const double h = options.step * std::max(1.0, std::abs(original));
+    set(original + h);
+    const double plus = objective();
+    set(original - h);
+    const double minus = objective();
+    set(original);
+    const double numeric = (plus - minus) / (2.0 * h);
+    const double error =
+        std::abs(analytic - numeric) / std::max({std::abs(analytic), std::abs(numeric), options.error_floor});
+    if (!(error <= worst)) {
+      worst = std::isnan(error) ? std::numeric_limits<double>::infinity() : error;
+      worst_index = index;
+    }
+    if (!(error <= options.tolerance))
+      report.fail(osbi::detail::concat(what, " ", index, ": nll_backward gives ", analytic, ", central differences ",
+                                       numeric, " (relative error ", error, " > tolerance ", options.tolerance, ")"));
+  };
+  if (options.check_parameters) {
+    auto parameters_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), parameters);
+    for (std::size_t j = 0; j < count; ++j) {
+      auto set = [&](double value) {
+        parameters_host.data()[j] = value;
+        Kokkos::deep_copy(parameters, parameters_host);
+      };
+      compare(analytic_parameters[j], parameters_copy[j], set, report.worst_parameter_error,
+              report.worst_parameter_index, j, "parameter");
+      ++report.parameters_checked;
+    }
+  }
+  if (options.check_theta)
+    for (std::size_t i = 0; i < batch * d; ++i) {
+      auto set = [&](double value) {
+        t_host.data()[i] = value;
+        Kokkos::deep_copy(t, t_host);
+      };
+      compare(analytic_theta[i], t_host.data()[i], set, report.worst_theta_error, report.worst_theta_index, i, "θ entry");
+      ++report.theta_checked;
+    }
+  if (options.check_x)
+    for (std::size_t i = 0; i < batch * c; ++i) {
+      auto set = [&](double value) {
+        x_host.data()[i] = value;
+        Kokkos::deep_copy(context, x_host);
+      };
+      compare(analytic_x[i], x_host.data()[i], set, report.worst_x_error, report.worst_x_index, i, "x entry");
+      ++report.x_checked;
+    }
+
+  // Leave the parameters as they were and the gradients as one backward pass from zero.
+  // (create_mirror allocates even on the host, where a mirror view would be the parameters themselves.)
+  auto restored = Kokkos::create_mirror(parameters);
+  std::copy(parameters_copy.begin(), parameters_copy.end(), restored.data());
+  Kokkos::deep_copy(parameters, restored);
+  std::copy(analytic_parameters.begin(), analytic_parameters.end(), restored.data());
+  Kokkos::deep_copy(gradients, restored);
+  return report;
 }
 
 } // namespace osbi::testing
