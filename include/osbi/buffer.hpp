@@ -2,6 +2,7 @@
 /// \brief Sample buffers: the SampleSink, SampleSource and SampleBuffer concepts, their models and checkpoint sections.
 #pragma once
 
+#include <osbi/buffer/buffer_base.hpp>
 #include <osbi/buffer/buffer_checkpoint.hpp>
 #include <osbi/buffer/fifo_buffer.hpp>
 #include <osbi/buffer/firo_buffer.hpp>

@@ -2,7 +2,7 @@
 /// \brief FifoBuffer: each sample is delivered exactly once, in arrival order, and leaves the buffer.
 #pragma once
 
-#include <osbi/buffer/detail/basic_buffer.hpp>
+#include <osbi/buffer/buffer_base.hpp>
 #include <osbi/buffer/sample_buffer.hpp>
 
 #include <osbi/core/random.hpp>
@@ -19,8 +19,8 @@ namespace osbi {
 /// a consumer; overflow::Evict drops the oldest row (never delivered: evicted_unseen). The classic
 /// online-training stream: every simulation is used once, in the order it finished.
 template <OverflowPolicy Overflow = overflow::Block, std::floating_point Scalar = real_t>
-class FifoBuffer : public detail::BasicBuffer<FifoBuffer<Overflow, Scalar>, Overflow, Scalar> {
-  using Base = detail::BasicBuffer<FifoBuffer<Overflow, Scalar>, Overflow, Scalar>;
+class FifoBuffer : public BufferBase<FifoBuffer<Overflow, Scalar>, Overflow, Scalar> {
+  using Base = BufferBase<FifoBuffer<Overflow, Scalar>, Overflow, Scalar>;
   friend Base;
 
 public:

@@ -2,7 +2,7 @@
 /// \brief FiroBuffer: first in, random out — each sample is delivered exactly once, in random order, and leaves.
 #pragma once
 
-#include <osbi/buffer/detail/basic_buffer.hpp>
+#include <osbi/buffer/buffer_base.hpp>
 #include <osbi/buffer/sample_buffer.hpp>
 
 #include <osbi/core/random.hpp>
@@ -20,8 +20,8 @@ namespace osbi {
 /// on to a batch. When full: overflow::Block waits for a consumer; overflow::Evict drops the oldest
 /// row (evicted_unseen). Draws come from the buffer's Philox stream, one counter per sample_batch.
 template <OverflowPolicy Overflow = overflow::Block, std::floating_point Scalar = real_t>
-class FiroBuffer : public detail::BasicBuffer<FiroBuffer<Overflow, Scalar>, Overflow, Scalar> {
-  using Base = detail::BasicBuffer<FiroBuffer<Overflow, Scalar>, Overflow, Scalar>;
+class FiroBuffer : public BufferBase<FiroBuffer<Overflow, Scalar>, Overflow, Scalar> {
+  using Base = BufferBase<FiroBuffer<Overflow, Scalar>, Overflow, Scalar>;
   friend Base;
 
 public:

@@ -2,7 +2,7 @@
 /// \brief PrioritizedBuffer: rows drawn with probability ∝ (priority + ε)^α, priorities fed back by the trainer.
 #pragma once
 
-#include <osbi/buffer/detail/basic_buffer.hpp>
+#include <osbi/buffer/buffer_base.hpp>
 #include <osbi/buffer/detail/indexed_heap.hpp>
 #include <osbi/buffer/detail/sum_tree.hpp>
 #include <osbi/buffer/prioritized_sample_source.hpp>
@@ -47,8 +47,8 @@ struct PriorityOptions {
 /// α, ε and the initial priority are options of the buffer, not state: restore() into a buffer with
 /// the same PriorityOptions continues exactly.
 template <OverflowPolicy Overflow = overflow::Block, std::floating_point Scalar = real_t>
-class PrioritizedBuffer : public detail::BasicBuffer<PrioritizedBuffer<Overflow, Scalar>, Overflow, Scalar> {
-  using Base = detail::BasicBuffer<PrioritizedBuffer<Overflow, Scalar>, Overflow, Scalar>;
+class PrioritizedBuffer : public BufferBase<PrioritizedBuffer<Overflow, Scalar>, Overflow, Scalar> {
+  using Base = BufferBase<PrioritizedBuffer<Overflow, Scalar>, Overflow, Scalar>;
   friend Base;
 
 public:

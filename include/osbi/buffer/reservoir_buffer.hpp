@@ -2,7 +2,7 @@
 /// \brief ReservoirBuffer: samples stay and are reused at random; when full, the most-used seen sample goes first.
 #pragma once
 
-#include <osbi/buffer/detail/basic_buffer.hpp>
+#include <osbi/buffer/buffer_base.hpp>
 #include <osbi/buffer/detail/indexed_heap.hpp>
 #include <osbi/buffer/sample_buffer.hpp>
 
@@ -24,8 +24,8 @@ namespace osbi {
 /// until a consumer has seen some row). Use counts therefore stay even, and under Block every
 /// sample reaches the trainer at least once.
 template <OverflowPolicy Overflow = overflow::Block, std::floating_point Scalar = real_t>
-class ReservoirBuffer : public detail::BasicBuffer<ReservoirBuffer<Overflow, Scalar>, Overflow, Scalar> {
-  using Base = detail::BasicBuffer<ReservoirBuffer<Overflow, Scalar>, Overflow, Scalar>;
+class ReservoirBuffer : public BufferBase<ReservoirBuffer<Overflow, Scalar>, Overflow, Scalar> {
+  using Base = BufferBase<ReservoirBuffer<Overflow, Scalar>, Overflow, Scalar>;
   friend Base;
 
 public:

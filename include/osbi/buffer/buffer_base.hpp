@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief The machinery every buffer model shares: row storage, locking, waiting, accounting, snapshot and restore.
+/// \brief BufferBase: every SampleBuffer member written once (storage, locking, waiting, accounting, checkpoints); a
+/// buffer model — ours or yours — only decides which row a batch gets and which row makes room.
 #pragma once
 
 #include <osbi/buffer/sample_buffer.hpp>
@@ -53,8 +54,12 @@ inline std::uint64_t uniform_index(RowRandom& rng, std::uint64_t count) {
   }
 }
 
+} // namespace osbi::detail
+
+namespace osbi {
+
 /*
- * BasicBuffer<Model, Overflow, Scalar>: the SampleBuffer members, written once; a model (CRTP, no
+ * BufferBase<Model, Overflow, Scalar>: the SampleBuffer members, written once; a model (CRTP, no
  * virtual calls) decides only which row to deliver and which to evict. One mutex guards everything;
  * rows are copied in and out under it (one copy per row: finer locking would cost more than it saves
  * at the rates simulations arrive and batches leave; see the stress test's throughput).
@@ -77,9 +82,12 @@ inline std::uint64_t uniform_index(RowRandom& rng, std::uint64_t count) {
  *                                                   (only allowed when !allow_unseen)
  * and may hide the no-op hooks below: inserted, removing, moved, delivered (called as the events
  * happen, with the lock held), and save_state / check_model_state / restored for extra state.
+ * What a model reads (protected, lock held): held(), slot_at(position), position_of(slot), id_of(slot),
+ * uses_of(slot), oldest_unseen(), swap_positions(a, b), and `none`. FifoBuffer is the shortest model;
+ * examples/03_custom_parts writes a sliding-window buffer in two dozen lines.
  */
 template <class Model, class Overflow, class Scalar>
-class BasicBuffer {
+class BufferBase {
   static_assert(std::is_floating_point_v<Scalar>,
                 "osbi buffers: Scalar must be a floating-point type (see osbi/buffer/sample_buffer.hpp)");
   static_assert(OverflowPolicy<Overflow>,
@@ -90,8 +98,8 @@ public:
   using scalar_type = Scalar;
   using overflow_policy = Overflow;
 
-  BasicBuffer(const BasicBuffer&) = delete;
-  BasicBuffer& operator=(const BasicBuffer&) = delete;
+  BufferBase(const BufferBase&) = delete;
+  BufferBase& operator=(const BufferBase&) = delete;
 
   std::size_t capacity() const { return m_options.capacity; }
   std::size_t theta_dim() const { return m_options.theta_dim; }
@@ -128,7 +136,7 @@ public:
   PushResult push(std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info = {}) {
     require_extent(theta.size(), theta_dim(), Model::part, "push: theta");
     require_extent(x.size(), x_dim(), Model::part, "push: x");
-    const bool finite = all_finite(theta) && all_finite(x);
+    const bool finite = detail::all_finite(theta) && detail::all_finite(x);
     std::unique_lock lock(m_mutex);
     if (!finite) {
       ++m_pushed_total;
@@ -290,7 +298,7 @@ public:
       m_departed_uses = state.departed_uses;
       m_departed_max_uses = state.departed_max_uses;
       m_departed_histogram = state.departed_histogram;
-      m_random = RandomStream(state.seed, buffer_random_stream);
+      m_random = RandomStream(state.seed, detail::buffer_random_stream);
       m_random_draws = state.random_draws;
       model().restored(state);
     }
@@ -301,8 +309,8 @@ public:
 protected:
   static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
 
-  explicit BasicBuffer(const BufferOptions& options)
-      : m_options(options), m_random(options.seed, buffer_random_stream) {
+  explicit BufferBase(const BufferOptions& options)
+      : m_options(options), m_random(options.seed, detail::buffer_random_stream) {
     validate_buffer_options(options, Model::part);
     m_theta.resize(capacity() * theta_dim());
     m_x.resize(capacity() * x_dim());
@@ -314,7 +322,7 @@ protected:
     m_free.reserve(capacity());
     for (std::size_t slot = capacity(); slot-- > 0;) m_free.push_back(slot);
   }
-  ~BasicBuffer() = default;
+  ~BufferBase() = default;
 
   // ---- for the models; the lock is held whenever the base calls a hook
   std::size_t held() const { return m_live.size(); }
@@ -485,8 +493,8 @@ private:
     check_length(state.simulation_seconds.size(), n, "simulation_seconds");
     check_length(state.proposal_log_probs.size(), n, "proposal_log_probs");
     for (std::size_t k = 0; k < n; ++k)
-      require<DataError>(all_finite(std::span<const Scalar>(state.theta).subspan(k * theta_dim(), theta_dim())) &&
-                             all_finite(std::span<const Scalar>(state.x).subspan(k * x_dim(), x_dim())),
+      require<DataError>(detail::all_finite(std::span<const Scalar>(state.theta).subspan(k * theta_dim(), theta_dim())) &&
+                             detail::all_finite(std::span<const Scalar>(state.x).subspan(k * x_dim(), x_dim())),
                          part, "restore: row ", k, " (id ", state.ids[k], ") holds a NaN or Inf");
     std::vector<std::uint64_t> ids = state.ids;
     std::sort(ids.begin(), ids.end());
@@ -548,4 +556,4 @@ private:
   std::uint64_t m_random_draws = 0;
 };
 
-} // namespace osbi::detail
+} // namespace osbi
