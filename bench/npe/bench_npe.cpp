@@ -6,7 +6,8 @@
 #include <osbi/flow/maf.hpp>
 #include <osbi/flow/running_moments.hpp>
 #include <osbi/optim/adam.hpp>
-#include <osbi/optim/clip.hpp>
+#include <osbi/loss/nll.hpp>
+#include <osbi/train/step.hpp>
 #include <osbi/simulator/gaussian_linear.hpp>
 #include <osbi/simulator/two_moons.hpp>
 
@@ -38,16 +39,18 @@ void run_task(const std::string& name, const Task& task) {
     maf.set_standardization(theta_moments.mean(), theta_moments.standard_deviation(), x_moments.mean(),
                             x_moments.standard_deviation());
     osbi::optim::Adam<float, Space> adam(maf.parameter_count());
+    osbi::NllLoss loss;
     const std::size_t batches = n / batch;
     std::size_t step = 0;
     const double seconds = osbi::bench::seconds_per_call(
         [&] {
           const std::size_t b = step++ % batches;
           const auto rows = std::make_pair(b * batch, (b + 1) * batch);
-          maf.zero_gradients(space);
-          maf.nll_backward(space, Kokkos::subview(theta, rows, Kokkos::ALL), Kokkos::subview(x, rows, Kokkos::ALL));
-          osbi::optim::clip_gradient_norm(space, maf.gradients(), 5.0);
-          adam.step(space, maf.parameters(), maf.gradients());
+          osbi::TrainingBatch<float, Space> rows_batch;
+          rows_batch.theta = Kokkos::subview(theta, rows, Kokkos::ALL);
+          rows_batch.x = Kokkos::subview(x, rows, Kokkos::ALL);
+          // The library's one step (zero → NLL backward → clip at 5 → Adam), as NPE and the pipeline run it.
+          osbi::training_step(maf, loss, adam, space, rows_batch, osbi::RandomStream(0).at(step));
           space.fence();
         },
         1.0, 3, 20);

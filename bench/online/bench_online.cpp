@@ -122,14 +122,14 @@ template <class Pipeline>
 double snapshot_c2st(Pipeline& pipeline, const Snapshot& snapshot, const std::vector<double>& x0,
                      const Eigen::MatrixXd& reference, std::uint64_t seed) {
   const Space space;
-  auto& density = pipeline.density();
+  auto& density = pipeline.estimator();
   const Kokkos::View<const Scalar*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> host(
       snapshot.parameters.data(), snapshot.parameters.size());
   Kokkos::deep_copy(density.parameters(), host);
   osbi::Matrix<Scalar, Space> context("x0", 1, x0.size()), u("u", 10'000, 2), theta("theta", 10'000, 2);
   for (std::size_t j = 0; j < x0.size(); ++j) context(0, j) = static_cast<Scalar>(x0[j]);
   density.sample(space, context, 10'000, osbi::RandomStream(seed, 77).at(0), u);
-  pipeline.support_transform().to_support(space, u, theta);
+  pipeline.posterior().to_theta_space(space, u, theta);
   space.fence();
   Eigen::MatrixXd samples(10'000, 2);
   for (int i = 0; i < 10'000; ++i)
@@ -154,11 +154,11 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
   options.stop.plateau_patience = 20;
   options.stop.max_seconds = 600;
   options.restore_best = false;
-  osbi::BufferOptions buffer;
-  buffer.capacity = args.budget;
-  buffer.theta_dim = 2;
-  buffer.x_dim = 2;
-  buffer.seed = args.seed;
+  osbi::BufferOptions buffer_options;
+  buffer_options.capacity = args.budget;
+  buffer_options.theta_dim = 2;
+  buffer_options.x_dim = 2;
+  buffer_options.seed = args.seed;
   std::vector<Snapshot> snapshots;
   auto start = std::chrono::steady_clock::now();
   const auto clock = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -173,9 +173,10 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
     const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), density->parameters());
     snapshots.push_back({now, std::vector<Scalar>(host.data(), host.data() + host.extent(0))});
   };
-  auto pipeline = osbi::online::make_pipeline<Buffer>(task.prior(), CostlyTwoMoons{cost_ms * 1e-3}, buffer,
-                                                      osbi::sbi_default_nsf<Scalar, Space>(2, 2, args.seed), options);
-  density = &pipeline.density();
+  Buffer buffer(buffer_options);
+  osbi::online::Pipeline pipeline(osbi::Posterior(osbi::sbi_default_nsf<Scalar, Space>(2, 2, args.seed), task.prior()),
+                                  task.prior(), CostlyTwoMoons{cost_ms * 1e-3}, buffer, options);
+  density = &pipeline.estimator();
   start = std::chrono::steady_clock::now();
   TimeToAccuracy result;
   result.report = pipeline.run();

@@ -125,14 +125,18 @@ int main(int argc, char* argv[]) {
       validations.push_back({static_cast<double>(step),
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), loss});
     };
-    osbi::BufferOptions buffer;
-    buffer.capacity = options.budget;
-    buffer.theta_dim = simulator.theta_dim();
-    buffer.x_dim = simulator.x_dim();
-    buffer.seed = options.seed;
-    auto pipeline = osbi::online::make_pipeline<Buffer>(
-        simulator.prior(), simulator, buffer,
-        Estimator(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed), run);
+    osbi::BufferOptions buffer_options;
+    buffer_options.capacity = options.budget;
+    buffer_options.theta_dim = simulator.theta_dim();
+    buffer_options.x_dim = simulator.x_dim();
+    buffer_options.seed = options.seed;
+    Buffer buffer(buffer_options);
+    // The posterior owns the estimator and maps the prior's box (the estimator models T⁻¹(θ)); the prior is also
+    // the proposal θ is drawn from; the optimizer is Adam at run.learning_rate (sbi's).
+    osbi::Posterior posterior(
+        Estimator(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed),
+        simulator.prior());
+    osbi::online::Pipeline pipeline(std::move(posterior), simulator.prior(), simulator, buffer, run);
     const auto report = pipeline.run();
     const auto& counts = report.accounting;
     const auto& metrics = report.final_metrics;
@@ -160,11 +164,10 @@ int main(int argc, char* argv[]) {
     }
     const auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_observed);
     const std::size_t draws = 10'000;
-    osbi::Matrix<Scalar, TrainSpace> x_one("x_one", 1, simulator.x_dim()), u("u", draws, 6), theta("theta", draws, 6);
-    for (std::size_t j = 0; j < simulator.x_dim(); ++j) x_one(0, j) = x_host(0, j);
-    pipeline.density().sample(TrainSpace(), x_one, draws, osbi::RandomStream(options.seed, 1000).next(), u);
-    pipeline.support_transform().to_support(TrainSpace(), u, theta);
-    TrainSpace().fence();
+    std::vector<double> x0(simulator.x_dim());
+    for (std::size_t j = 0; j < simulator.x_dim(); ++j) x0[j] = x_host(0, j);
+    osbi::RandomStream posterior_rng(options.seed, 1000);
+    const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pipeline.posterior().sample(x0, draws, posterior_rng));
 
     std::ostringstream summary;
     summary << std::fixed << std::setprecision(3);
