@@ -71,12 +71,12 @@ BOOST_AUTO_TEST_CASE(bad_arguments_are_rejected) {
   const Space space;
   osbi::Matrix<double, Space> theta("theta", 4, 2), theta_wide("theta_wide", 4, 5), x("x", 4, 3), x_narrow("x", 4, 1);
   osbi::Vector<double, Space> weights_short("weights", 3);
-  BOOST_CHECK_THROW(density.nll_backward(space, theta_wide, x), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(osbi::nll_backward(density, space, theta_wide, x), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(density.nll_backward(space, theta, x, weights_short, {}, {}), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(density.nll_backward(space, theta, x, {}, theta_wide, {}), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(density.nll_backward(space, theta, x, {}, {}, x_narrow), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(
-      density.nll_backward(space, osbi::Matrix<double, Space>("e", 0, 2), osbi::Matrix<double, Space>("e", 0, 3)),
+      osbi::nll_backward(density, space, osbi::Matrix<double, Space>("e", 0, 2), osbi::Matrix<double, Space>("e", 0, 3)),
       osbi::InvalidArgument);
 }
 

@@ -125,11 +125,6 @@ public:
     m_density.log_prob(space, theta, summarize(space, x), out);
   }
 
-  /// Mean NLL of the batch; its gradient with respect to φ and ψ is ADDED to gradients().
-  double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) {
-    return nll_backward(space, theta, x, ConstVector<Scalar, Space>(), Matrix<Scalar, Space>(), Matrix<Scalar, Space>());
-  }
-
   /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂(φ, ψ) ADDED to gradients();
   /// grad_theta (N × theta_dim) and grad_x (N × x_dim) OVERWRITTEN with ∂L/∂θ and ∂L/∂x, each skipped when empty.
   double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,

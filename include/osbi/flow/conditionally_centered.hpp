@@ -252,11 +252,6 @@ public:
         KOKKOS_LAMBDA(const std::size_t i) { result(i) += constant - log_scale_sum(i, 0); });
   }
 
-  /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
-  double nll_backward(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) {
-    return nll_backward(space, theta, x, ConstVector<Scalar, Space>(), Matrix<Scalar, Space>(), Matrix<Scalar, Space>());
-  }
-
   /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂parameters ADDED to
   /// gradients(); grad_theta (N × theta_dim) and grad_x (N × context_dim) OVERWRITTEN with ∂L/∂θ and ∂L/∂x, each
   /// skipped when empty. Empty weights are w_i = 1: the mean NLL.

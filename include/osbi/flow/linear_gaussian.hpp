@@ -69,13 +69,6 @@ public:
         });
   }
 
-  /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
-  double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                      const ConstMatrix<Scalar, ExecutionSpace>& x) {
-    return nll_backward(space, theta, x, ConstVector<Scalar, ExecutionSpace>(), Matrix<Scalar, ExecutionSpace>(),
-                        Matrix<Scalar, ExecutionSpace>());
-  }
-
   /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂parameters ADDED to
   /// gradients(); grad_theta and grad_x OVERWRITTEN with ∂L/∂θ and ∂L/∂x, each skipped when empty.
   double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,

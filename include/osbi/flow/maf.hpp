@@ -1,422 +1,78 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief ConditionalMAF: a masked autoregressive flow q(θ | x) (sbi's "maf" density estimator); models ConditionalDensity.
+/// \brief ConditionalMAF: the masked autoregressive flow q(θ | x) with affine transforms (sbi's "maf" density
+/// estimator) — AutoregressiveFlow with AffineTransform; models ConditionalDensity.
 #pragma once
 
-#include <osbi/flow/detail/checks.hpp>
-#include <osbi/flow/detail/made_stack.hpp>
-#include <osbi/flow/detail/nll_backward.hpp>
-#include <osbi/flow/detail/standardization.hpp>
-#include <osbi/flow/made.hpp>
+#include <osbi/flow/autoregressive_flow.hpp>
+#include <osbi/flow/detail/softplus.hpp>
+#include <osbi/flow/rational_quadratic.hpp>
 
-#include <osbi/nn/detail/layer_support.hpp>
-
-#include <osbi/estimator/conditional_density.hpp>
-
-#include <osbi/core/error.hpp>
-#include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
 
 #include <Kokkos_Core.hpp>
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <string>
-#include <utility>
-#include <vector>
 
 namespace osbi {
 
-/// Architecture of a ConditionalMAF; the defaults are sbi's (`posterior_nn("maf")`: 5 transforms,
-/// 2 blocks of 50 hidden units). `seed` fixes the initial parameters and the permutations.
-struct MAFOptions {
-  std::size_t transforms = 5;
-  std::size_t hidden = 50;
-  std::size_t blocks = 2;
-  std::uint64_t seed = 0;
-};
+/// Architecture of a ConditionalMAF: AutoregressiveOptions, whose defaults are sbi's `posterior_nn("maf")`.
+struct MAFOptions : AutoregressiveOptions {};
 
-namespace detail {
-
-/// softplus(a) = log(1 + eᵃ), without overflow for large a.
+/// MAF's elementwise map (nflows' MaskedAffineAutoregressiveTransform): z = s·y + b with s = softplus(p₀) + 10⁻³
+/// (nflows' default constant, so scales stay positive) and b = p₁; log|∂z/∂y| = log s. An ElementwiseTransform
+/// (flow/elementwise_transform.hpp) device object.
 template <class Scalar>
-KOKKOS_INLINE_FUNCTION Scalar maf_softplus(Scalar a) {
-  const Scalar positive = a > Scalar(0) ? a : Scalar(0);
-  return positive + math::log1p(math::exp(-math::fabs(a)));
-}
-
-/// σ(a) = softplus'(a), without overflow for large |a|.
-template <class Scalar>
-KOKKOS_INLINE_FUNCTION Scalar maf_sigmoid(Scalar a) {
-  if (a >= Scalar(0)) return Scalar(1) / (Scalar(1) + math::exp(-a));
-  const Scalar e = math::exp(a);
-  return e / (Scalar(1) + e);
-}
-
-} // namespace detail
-
-/*
- * ConditionalMAF — q(θ | x) as in sbi's default NPE estimator (nflows; the peer's ConditionalMAF):
- *
- *   c   = (x − x_mean) / x_std                                    the embedding (fixed z-scoring)
- *   y₀  = (θ − θ_mean) / θ_std                                    an affine transform of the flow
- *   for k = 0 … K−1:   p = MADE_k(y_k, c) (N × 2D, ConditionalMADE in made.hpp)
- *                      s_j = softplus(p_{2j}) + 10⁻³,  z_j = s_j·y_{k,j} + p_{2j+1}
- *                      y_{k+1, j} = z_{π_k(j)}                    (a fixed random permutation)
- *   log q(θ | x) = log N(y_K; 0, I) + Σ_k Σ_j log s_{k,j} − Σ_j log θ_std_j
- *
- * Each MADE makes z_j depend on y_{<j} only, so the Jacobian of every transform is triangular and
- * the log-determinant is Σ log s. Sampling draws u ~ N(0, I) (row i from rng.row(i), D normals in
- * column order) and inverts the transforms in reverse: undo π_k, then D passes of
- * y ← (v − shift(y)) / scale(y) from y = 0 (pass d fixes dimension d), then θ = y·θ_std + θ_mean.
- *
- * Parameters: one flat buffer, [MADE 0 | MADE 1 | …] (each laid out as ConditionalMADE says).
- * The permutations π_k are drawn on the host from `seed` (detail::flow_permutations: Fisher–Yates on a
- * Philox stream, redrawn if one coordinate of θ would never be conditioned on x), so they are the same
- * on every backend. Standardization defaults to the identity; set it from the training
- * data with set_standardization (sbi z-scores both θ and x by default).
- * nll_backward (weighted, with optional θ and x gradients) needs a batch of at least one row (InvalidArgument
- * otherwise). sample with n = 0
- * draws nothing (a no-op on a 0 × D output). Buffers grow with the largest batch seen.
- */
-template <class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>
-class ConditionalMAF {
-public:
-  using scalar_type = Scalar;
-  using execution_space = ExecutionSpace;
-  using options_type = MAFOptions;
-  using made_type = ConditionalMADE<Scalar, ExecutionSpace>;
-  /// The constant added to softplus so that scales stay positive (nflows' default).
+struct AffineElementwise {
   static constexpr double scale_epsilon = 1e-3;
 
-  ConditionalMAF(std::size_t theta_dim, std::size_t context_dim, const MAFOptions& options = {})
-      : m_theta_dim(detail::require_positive(part, theta_dim, "theta_dim")),
-        m_context_dim(detail::require_positive(part, context_dim, "context_dim")), m_options(options),
-        m_stack(part, {.theta_dim = theta_dim,
-                       .context_dim = context_dim,
-                       .transforms = detail::require_positive(part, options.transforms, "options.transforms"),
-                       .hidden = detail::require_positive(part, options.hidden, "options.hidden"),
-                       .blocks = options.blocks,
-                       .outputs_per_feature = 2,
-                       .seed = options.seed,
-                       .init_stream = init_stream,
-                       .permutation_stream = permutation_stream}),
-        m_standardization(part, theta_dim, context_dim),
-        m_context(label("flow", "ConditionalMAF", "context"), context_dim),
-        m_log_det(label("flow", "ConditionalMAF", "log_det"), 1),
-        m_grad_y(label("flow", "ConditionalMAF", "grad_y"), theta_dim),
-        m_grad_direct(label("flow", "ConditionalMAF", "grad_direct"), theta_dim),
-        m_grad_made(label("flow", "ConditionalMAF", "grad_made"), theta_dim),
-        m_grad_params(label("flow", "ConditionalMAF", "grad_params"), 2 * theta_dim),
-        m_sample_state(label("flow", "ConditionalMAF", "sample_state"), theta_dim),
-        m_sample_target(label("flow", "ConditionalMAF", "sample_target"), theta_dim),
-        m_grad_context(label("flow", "ConditionalMAF", "grad_context"), context_dim) {
-    const std::size_t transforms = options.transforms;
-    for (std::size_t k = 0; k <= transforms; ++k)
-      m_y.emplace_back(label("flow", "ConditionalMAF", "y_" + std::to_string(k)), theta_dim);
-    for (std::size_t k = 0; k < transforms; ++k)
-      m_scale.emplace_back(label("flow", "ConditionalMAF", "scale_" + std::to_string(k)), theta_dim);
-    m_made_params.resize(transforms);
+  KOKKOS_INLINE_FUNCTION std::size_t parameter_count() const { return 2; }
+
+  KOKKOS_INLINE_FUNCTION Scalar scale(const Scalar* parameters) const {
+    return detail::softplus(parameters[0]) + static_cast<Scalar>(scale_epsilon);
   }
 
-  // The MADEs are bound to slices of this object's buffers: a copy would share them. Moves are fine.
-  ConditionalMAF(const ConditionalMAF&) = delete;
-  ConditionalMAF& operator=(const ConditionalMAF&) = delete;
-  ConditionalMAF(ConditionalMAF&&) = default;
-  ConditionalMAF& operator=(ConditionalMAF&&) = default;
-
-  std::size_t theta_dim() const { return m_theta_dim; }
-  std::size_t context_dim() const { return m_context_dim; }
-  const MAFOptions& options() const { return m_options; }
-  std::size_t transforms() const { return m_stack.transforms(); }
-  std::size_t parameter_count() const { return m_stack.parameter_count(); }
-
-  Vector<Scalar, ExecutionSpace> parameters() const { return m_stack.parameters(); }
-  Vector<Scalar, ExecutionSpace> gradients() const { return m_stack.gradients(); }
-  void zero_gradients(const ExecutionSpace& space) { m_stack.zero_gradients(space); }
-
-  /// Moves the parameters and gradients into caller-owned storage of parameter_count() entries each
-  /// (e.g. slices of a larger model's buffers, as EmbeddedDensity does) and uses that from now on.
-  void rebind(const Vector<Scalar, ExecutionSpace>& parameters, const Vector<Scalar, ExecutionSpace>& gradients) {
-    m_stack.rebind(parameters, gradients);
+  KOKKOS_INLINE_FUNCTION SplineValue<Scalar> forward(Scalar y, const Scalar* parameters) const {
+    const Scalar s = scale(parameters);
+    return {s * y + parameters[1], math::log(s)};
   }
 
-  /// The MADE of transform k (its parameters are a slice of parameters()).
-  made_type& made(std::size_t k) { return m_stack.made(k); }
-
-  /// π_k on the host: after transform k, dimension j holds the transform's output π_k(j).
-  std::vector<int> permutation(std::size_t k) const { return m_stack.permutation(k); }
-
-  /// z-scoring: θ through an affine transform of the flow (its log-determinant −Σ log θ_std counts in
-  /// log_prob), x as the embedding. Standard deviations must be finite and > 0 (the caller clamps,
-  /// as sbi does with 1e-14), means finite; sizes theta_dim and context_dim.
-  void set_standardization(const std::vector<double>& theta_mean, const std::vector<double>& theta_std,
-                           const std::vector<double>& x_mean, const std::vector<double>& x_std) {
-    m_standardization.set(theta_mean, theta_std, x_mean, x_std);
+  KOKKOS_INLINE_FUNCTION Scalar inverse(Scalar z, const Scalar* parameters) const {
+    return (z - parameters[1]) / scale(parameters);
   }
 
-  /// out(i) = log q(θ_i | x_i).
-  void log_prob(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                const ConstMatrix<Scalar, ExecutionSpace>& x, const Vector<Scalar, ExecutionSpace>& out) {
-    check_pairs("log_prob", theta, x);
-    require_extent(out.extent(0), theta.extent(0), part, "log_prob: out's size (theta's row count)");
-    const std::size_t batch = theta.extent(0);
-    if (batch == 0) return;
-    forward_pass(space, theta, x);
-    const ConstMatrix<Scalar, ExecutionSpace> y = m_y.back().rows(batch), log_det = m_log_det.rows(batch);
-    const Vector<Scalar, ExecutionSpace> result = out;
-    const std::size_t dim = m_theta_dim;
-    const Scalar constant =
-        static_cast<Scalar>(m_standardization.log_det() - 0.5 * static_cast<double>(dim) * log_two_pi);
-    Kokkos::parallel_for(
-        "osbi::flow::ConditionalMAF::log_prob", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
-        KOKKOS_LAMBDA(const std::size_t i) {
-          Scalar squares = 0;
-          for (std::size_t j = 0; j < dim; ++j)
-            squares += y(i, j) * y(i, j);
-          result(i) = constant - Scalar(0.5) * squares + log_det(i, 0);
-        });
+  /// ℓ = ḡ_z·z + ḡ_ℓ·log s: ∂ℓ/∂s = ḡ_z·y + ḡ_ℓ/s, ∂ℓ/∂p₀ = that·σ(p₀), ∂ℓ/∂p₁ = ḡ_z; returns ∂ℓ/∂y = ḡ_z·s.
+  KOKKOS_INLINE_FUNCTION Scalar backward(Scalar y, const Scalar* parameters, Scalar grad_value, Scalar grad_log_det,
+                                         Scalar* grad_parameters) const {
+    const Scalar s = scale(parameters);
+    const Scalar grad_s = grad_value * y + grad_log_det / s;
+    grad_parameters[0] = grad_s * detail::sigmoid(parameters[0]);
+    grad_parameters[1] = grad_value;
+    return grad_value * s;
   }
+};
 
-  /// z(i) = the base-space point of θ_i given x_i (the flow's density direction, y_K above): sampling
-  /// maps a base draw u to θ, and to_base maps that θ back to u (up to rounding).
-  void to_base(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-               const ConstMatrix<Scalar, ExecutionSpace>& x, const Matrix<Scalar, ExecutionSpace>& z) {
-    check_pairs("to_base", theta, x);
-    require_extent(z.extent(0), theta.extent(0), part, "to_base: z's row count (theta's row count)");
-    require_extent(z.extent(1), m_theta_dim, part, "to_base: z's column count (theta_dim)");
-    if (theta.extent(0) == 0) return;
-    forward_pass(space, theta, x);
-    Kokkos::deep_copy(space, z, m_y.back().rows(theta.extent(0)));
-  }
-
-  /// Mean of −log q(θ_i | x_i) over the batch; its exact gradient is ADDED to gradients().
-  double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                      const ConstMatrix<Scalar, ExecutionSpace>& x) {
-    return nll_backward(space, theta, x, ConstVector<Scalar, ExecutionSpace>(), Matrix<Scalar, ExecutionSpace>(),
-                        Matrix<Scalar, ExecutionSpace>());
-  }
-
-  /// L = (1/N) Σ_i w_i·(−log q(θ_i | x_i)) (estimator/conditional_density.hpp): ∂L/∂parameters ADDED to
-  /// gradients(); grad_theta (N × theta_dim) and grad_x (N × context_dim) OVERWRITTEN with ∂L/∂θ and ∂L/∂x —
-  /// what a transform or an embedding in front of the flow back-propagates — each skipped when empty. Empty
-  /// weights are w_i = 1: the mean NLL.
-  double nll_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                      const ConstMatrix<Scalar, ExecutionSpace>& x, const ConstVector<Scalar, ExecutionSpace>& weights,
-                      const Matrix<Scalar, ExecutionSpace>& grad_theta, const Matrix<Scalar, ExecutionSpace>& grad_x) {
-    detail::check_nll_backward(part, m_theta_dim, m_context_dim, theta, x, weights, grad_theta, grad_x);
-    const std::size_t batch = theta.extent(0);
-    const bool want_theta = grad_theta.data() != nullptr, want_x = grad_x.data() != nullptr;
-    const bool weighted = weights.data() != nullptr;
-    if (want_x) Kokkos::deep_copy(space, grad_x, Scalar(0));
-    const Matrix<Scalar, ExecutionSpace> grad_context = want_x ? m_grad_context.rows(batch) : Matrix<Scalar, ExecutionSpace>();
-    const ConstVector<Scalar, ExecutionSpace> deviation = m_standardization.x_std();
-    forward_pass(space, theta, x);
-    const std::size_t dim = m_theta_dim;
-    const Scalar inverse_batch = Scalar(1) / static_cast<Scalar>(batch);
-    if (m_coefficient.extent(0) < batch)
-      m_coefficient = Vector<Scalar, ExecutionSpace>(
-          Kokkos::view_alloc(Kokkos::WithoutInitializing, label("flow", "ConditionalMAF", "coefficient")), batch);
-    // c_i = w_i / N, the weight of −log q_i in L (w_i·(1/N): exactly 1/N for w_i = 1).
-    const Vector<Scalar, ExecutionSpace> coefficient = Kokkos::subview(m_coefficient, std::make_pair(std::size_t{0}, batch));
-
-    // Loss and ∂L/∂y_K = c·y_K.
-    const ConstMatrix<Scalar, ExecutionSpace> y_last = m_y.back().rows(batch), log_det = m_log_det.rows(batch);
-    const Matrix<Scalar, ExecutionSpace> grad_y = m_grad_y.rows(batch);
-    double sum = 0.0;
-    Kokkos::parallel_reduce(
-        "osbi::flow::ConditionalMAF::nll", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
-        KOKKOS_LAMBDA(const std::size_t i, double& partial) {
-          const Scalar w = weighted ? weights(i) : Scalar(1);
-          const Scalar c = w * inverse_batch;
-          coefficient(i) = c;
-          double squares = 0;
-          for (std::size_t j = 0; j < dim; ++j) {
-            const Scalar value = y_last(i, j);
-            squares += static_cast<double>(value) * static_cast<double>(value);
-            grad_y(i, j) = value * c;
-          }
-          partial += static_cast<double>(w) * (0.5 * squares - static_cast<double>(log_det(i, 0)));
-        },
-        sum);
-    const double mean_weight = detail::mean_weight(space, part, weights);
-    const double loss = sum / static_cast<double>(batch) + mean_weight * (0.5 * static_cast<double>(dim) * log_two_pi) -
-                        mean_weight * m_standardization.log_det();
-
-    const Matrix<Scalar, ExecutionSpace> grad_params = m_grad_params.rows(batch);
-    const Matrix<Scalar, ExecutionSpace> grad_direct = m_grad_direct.rows(batch);
-    const Matrix<Scalar, ExecutionSpace> grad_made = m_grad_made.rows(batch);
-    for (std::size_t k = m_stack.transforms(); k-- > 0;) {
-      const ConstMatrix<Scalar, ExecutionSpace> y = m_y[k].rows(batch), scale = m_scale[k].rows(batch);
-      const ConstMatrix<Scalar, ExecutionSpace> params = m_made_params[k];
-      const ConstMatrix<Scalar, ExecutionSpace> upstream = grad_y;
-      const auto inverse = m_stack.inverse_permutation(k);
-      // z_m = s_m·y_m + b_m with z_m = y_{k+1, π⁻¹(m)}; L also holds −c·log s_m.
-      Kokkos::parallel_for(
-          "osbi::flow::ConditionalMAF::transform_backward", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
-          KOKKOS_LAMBDA(const std::size_t i) {
-            const Scalar c = coefficient(i);
-            for (std::size_t m = 0; m < dim; ++m) {
-              const Scalar grad_z = upstream(i, static_cast<std::size_t>(inverse(m)));
-              const Scalar s = scale(i, m);
-              const Scalar grad_s = grad_z * y(i, m) - c / s;
-              grad_params(i, 2 * m) = grad_s * detail::maf_sigmoid(params(i, 2 * m));
-              grad_params(i, 2 * m + 1) = grad_z;
-              grad_direct(i, m) = grad_z * s;
-            }
-          });
-      // θ is data and the standardization is fixed: the first MADE needs an input gradient only for grad_theta.
-      const bool input_gradient = k > 0 || want_theta;
-      m_stack[k].backward(space, grad_params, input_gradient ? grad_made : Matrix<Scalar, ExecutionSpace>(), grad_context);
-      if (want_x)
-        // c = (x − x_mean) / x_std: ∂L/∂x = Σ_k ∂L/∂c_k / x_std.
-        Kokkos::parallel_for(
-            "osbi::flow::ConditionalMAF::context_gradient",
-            Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, m_context_dim}),
-            KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { grad_x(i, j) += grad_context(i, j) / deviation(j); });
-      if (!input_gradient) break;
-      Kokkos::parallel_for(
-          "osbi::flow::ConditionalMAF::sum_input_gradients",
-          Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
-          KOKKOS_LAMBDA(const std::size_t i, const std::size_t m) {
-            grad_y(i, m) = grad_direct(i, m) + grad_made(i, m);
-          });
-    }
-    if (want_theta) {
-      // y₀ = (θ − θ_mean) / θ_std.
-      const ConstVector<Scalar, ExecutionSpace> theta_deviation = m_standardization.theta_std();
-      Kokkos::parallel_for(
-          "osbi::flow::ConditionalMAF::theta_backward",
-          Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
-          KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
-            grad_theta(i, j) = grad_y(i, j) / theta_deviation(j);
-          });
-    }
-    return loss;
-  }
-
-  /// One draw θ_i ~ q(· | x_i) per row of x into theta (row i uses rng.row(i) only).
-  void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
-              const Matrix<Scalar, ExecutionSpace>& theta) {
-    detail::check_flow_sample(part, m_theta_dim, m_context_dim, x, theta);
-    const std::size_t batch = x.extent(0);
-    if (batch == 0) return;
-    embed(space, x, batch, false);
-    invert(space, batch, rng, theta);
-  }
-
-  /// n draws θ ~ q(· | x_one) for one context (x_one: 1 × context_dim) into theta (n × theta_dim);
-  /// n = 0 draws nothing.
-  void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x_one, std::size_t n,
-              BatchRandom rng, const Matrix<Scalar, ExecutionSpace>& theta) {
-    detail::check_flow_sample_one(part, m_theta_dim, m_context_dim, x_one, n, theta);
-    if (n == 0) return;
-    embed(space, x_one, n, true);
-    invert(space, n, rng, theta);
-  }
-
-private:
-  using Buffer = nn::detail::BatchBuffer<Scalar, ExecutionSpace>;
+/// The affine transform family of ConditionalMAF (an ElementwiseTransform): options MAFOptions, its own random streams.
+struct AffineTransform {
+  using options_type = MAFOptions;
   static constexpr const char* part = "osbi::flow::ConditionalMAF";
   static constexpr std::uint64_t init_stream = 0x4D414649u;        // "MAFI"
   static constexpr std::uint64_t permutation_stream = 0x4D414650u; // "MAFP"
-  static constexpr double log_two_pi = 1.83787706640934548356;
 
-  void check_pairs(const char* step, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                   const ConstMatrix<Scalar, ExecutionSpace>& x) const {
-    detail::check_flow_pairs(part, step, m_theta_dim, m_context_dim, theta, x);
+  template <class Scalar>
+  static AffineElementwise<Scalar> elementwise(const MAFOptions&) {
+    return {};
   }
-
-  /// m_context.rows(rows) = (x − x_mean) / x_std; with `broadcast` every row uses x's row 0.
-  void embed(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, std::size_t rows,
-             bool broadcast) {
-    m_standardization.embed(space, x, broadcast, m_context.rows(rows));
-  }
-
-  /// The density direction for a non-empty batch: fills m_y[0…K], m_scale, m_log_det, m_made_params.
-  void forward_pass(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-                    const ConstMatrix<Scalar, ExecutionSpace>& x) {
-    const std::size_t batch = theta.extent(0), dim = m_theta_dim;
-    embed(space, x, batch, false);
-    m_standardization.standardize(space, theta, m_y[0].rows(batch));
-    const ConstMatrix<Scalar, ExecutionSpace> context = m_context.rows(batch);
-    const Matrix<Scalar, ExecutionSpace> log_det = m_log_det.rows(batch);
-    for (std::size_t k = 0; k < m_stack.transforms(); ++k) {
-      const ConstMatrix<Scalar, ExecutionSpace> y = m_y[k].rows(batch);
-      const Matrix<Scalar, ExecutionSpace> next = m_y[k + 1].rows(batch), scale = m_scale[k].rows(batch);
-      const ConstMatrix<Scalar, ExecutionSpace> params = m_stack[k].forward(space, y, context);
-      m_made_params[k] = params;
-      const auto permutation = m_stack.forward_permutation(k);
-      const bool first = k == 0;
-      const Scalar epsilon = static_cast<Scalar>(scale_epsilon);
-      Kokkos::parallel_for(
-          "osbi::flow::ConditionalMAF::transform", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
-          KOKKOS_LAMBDA(const std::size_t i) {
-            Scalar total = first ? Scalar(0) : log_det(i, 0);
-            for (std::size_t m = 0; m < dim; ++m) {
-              const Scalar s = detail::maf_softplus(params(i, 2 * m)) + epsilon;
-              scale(i, m) = s;
-              total += math::log(s);
-            }
-            for (std::size_t j = 0; j < dim; ++j) {
-              const std::size_t m = static_cast<std::size_t>(permutation(j));
-              next(i, j) = scale(i, m) * y(i, m) + params(i, 2 * m + 1);
-            }
-            log_det(i, 0) = total;
-          });
-    }
-  }
-
-  /// Draws the base sample and inverts every transform; m_context.rows(batch) holds the embedding.
-  void invert(const ExecutionSpace& space, std::size_t batch, BatchRandom rng,
-              const Matrix<Scalar, ExecutionSpace>& theta) {
-    const std::size_t dim = m_theta_dim;
-    const Matrix<Scalar, ExecutionSpace> state = m_sample_state.rows(batch), target = m_sample_target.rows(batch);
-    const ConstMatrix<Scalar, ExecutionSpace> context = m_context.rows(batch);
-    Kokkos::parallel_for(
-        "osbi::flow::ConditionalMAF::draw_base", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
-        KOKKOS_LAMBDA(const std::size_t i) {
-          RowRandom generator = rng.row(i);
-          for (std::size_t j = 0; j < dim; ++j)
-            state(i, j) = static_cast<Scalar>(generator.normal());
-        });
-    const Scalar epsilon = static_cast<Scalar>(scale_epsilon);
-    for (std::size_t k = m_stack.transforms(); k-- > 0;) {
-      const auto inverse = m_stack.inverse_permutation(k);
-      // Undo π_k (z_m = y_{k+1, π⁻¹(m)}), then start the fixed-point passes from y = 0.
-      Kokkos::parallel_for(
-          "osbi::flow::ConditionalMAF::unpermute", Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
-          KOKKOS_LAMBDA(const std::size_t i) {
-            for (std::size_t m = 0; m < dim; ++m)
-              target(i, m) = state(i, static_cast<std::size_t>(inverse(m)));
-            for (std::size_t m = 0; m < dim; ++m)
-              state(i, m) = Scalar(0);
-          });
-      for (std::size_t pass = 0; pass < dim; ++pass) {
-        const ConstMatrix<Scalar, ExecutionSpace> params = m_stack[k].forward(space, state, context);
-        Kokkos::parallel_for(
-            "osbi::flow::ConditionalMAF::inverse_pass",
-            Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {batch, dim}),
-            KOKKOS_LAMBDA(const std::size_t i, const std::size_t m) {
-              const Scalar s = detail::maf_softplus(params(i, 2 * m)) + epsilon;
-              state(i, m) = (target(i, m) - params(i, 2 * m + 1)) / s;
-            });
-      }
-    }
-    m_standardization.unstandardize(space, state, theta);
-  }
-
-  std::size_t m_theta_dim, m_context_dim;
-  MAFOptions m_options;
-  detail::MadeStack<Scalar, ExecutionSpace> m_stack;
-  detail::FlowStandardization<Scalar, ExecutionSpace> m_standardization;
-  Buffer m_context, m_log_det, m_grad_y, m_grad_direct, m_grad_made, m_grad_params, m_sample_state, m_sample_target;
-  Buffer m_grad_context;
-  Vector<Scalar, ExecutionSpace> m_coefficient; ///< w_i / N per row for nll_backward; grows with the batch
-  std::vector<Buffer> m_y, m_scale;
-  std::vector<ConstMatrix<Scalar, ExecutionSpace>> m_made_params;
 };
+
+/*
+ * ConditionalMAF — q(θ | x) as in sbi's default NPE estimator (nflows; the peer's ConditionalMAF): the autoregressive
+ * flow of flow/autoregressive_flow.hpp with the affine map z_j = s_j·y_j + b_j, s_j = softplus(p_{2j}) + 10⁻³, so
+ *   log q(θ | x) = log N(y_K; 0, I) + Σ_k Σ_j log s_{k,j} − Σ_j log θ_std_j,
+ * and sampling inverts each transform with D passes of y ← (v − b(y)) / s(y) from y = 0.
+ */
+template <class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>
+using ConditionalMAF = AutoregressiveFlow<AffineTransform, Scalar, ExecutionSpace>;
 
 static_assert(ConditionalDensity<ConditionalMAF<float, DefaultExecutionSpace>>,
               "ConditionalMAF must model ConditionalDensity (osbi/estimator/conditional_density.hpp)");

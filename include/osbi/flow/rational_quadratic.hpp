@@ -2,6 +2,8 @@
 /// \brief RationalQuadraticSpline: the monotonic rational-quadratic spline with linear tails of a neural spline flow.
 #pragma once
 
+#include <osbi/flow/detail/softplus.hpp>
+
 #include <osbi/core/error.hpp>
 #include <osbi/core/types.hpp>
 
@@ -72,25 +74,6 @@ struct SplineValue {
   Scalar value;
   Scalar log_det;
 };
-
-namespace detail {
-
-/// softplus(a) = log(1 + eᵃ), without overflow for large a.
-template <class Scalar>
-KOKKOS_INLINE_FUNCTION Scalar spline_softplus(Scalar a) {
-  const Scalar positive = a > Scalar(0) ? a : Scalar(0);
-  return positive + math::log1p(math::exp(-math::fabs(a)));
-}
-
-/// σ(a) = softplus'(a), without overflow for large |a|.
-template <class Scalar>
-KOKKOS_INLINE_FUNCTION Scalar spline_sigmoid(Scalar a) {
-  if (a >= Scalar(0)) return Scalar(1) / (Scalar(1) + math::exp(-a));
-  const Scalar e = math::exp(a);
-  return e / (Scalar(1) + e);
-}
-
-} // namespace detail
 
 template <class Scalar = real_t>
 class RationalQuadraticSpline {
@@ -209,8 +192,8 @@ public:
     const Scalar* slope_logits = parameters + 2 * m_bins;
     Scalar* grad_slopes = grad_parameters + 2 * m_bins;
     // d_k = m_d + softplus(u_d,k−1) for interior knots only; the end slopes are constants.
-    if (bin.index > 0) grad_slopes[bin.index - 1] = grad_d0 * detail::spline_sigmoid(slope_logits[bin.index - 1]);
-    if (bin.index + 1 < m_bins) grad_slopes[bin.index] = grad_d1 * detail::spline_sigmoid(slope_logits[bin.index]);
+    if (bin.index > 0) grad_slopes[bin.index - 1] = grad_d0 * detail::sigmoid(slope_logits[bin.index - 1]);
+    if (bin.index + 1 < m_bins) grad_slopes[bin.index] = grad_d1 * detail::sigmoid(slope_logits[bin.index]);
     return grad_xi / w;
   }
 
@@ -290,7 +273,7 @@ private:
 
   KOKKOS_INLINE_FUNCTION Scalar derivative(const Scalar* parameters, std::size_t k) const {
     if (k == 0 || k == m_bins) return Scalar(1);
-    return m_min_derivative + detail::spline_softplus(parameters[2 * m_bins + k - 1]);
+    return m_min_derivative + detail::softplus(parameters[2 * m_bins + k - 1]);
   }
 
   KOKKOS_INLINE_FUNCTION void slopes(const Scalar* parameters, Bin& bin) const {

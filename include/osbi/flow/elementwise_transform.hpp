@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief Concept `ElementwiseTransform`: the scalar, invertible, parameterized map that an AutoregressiveFlow applies
+/// to each dimension (affine for MAF, rational-quadratic spline for NSF).
+#pragma once
+
+#include <osbi/flow/rational_quadratic.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace osbi {
+
+/*
+ * ElementwiseTransform — what AutoregressiveFlow<Transform, Scalar, ExecutionSpace> (flow/autoregressive_flow.hpp)
+ * needs of its Transform (spec). Transform is a host-side family type; the work is done by a trivially copyable
+ * device object built from the flow's options:
+ *
+ *   typename T::options_type                  the flow's options: transforms, hidden, blocks, seed (as MAFOptions),
+ *                                             plus whatever the transform itself needs.
+ *   T::template elementwise<Scalar>(options)  → E, the device object (checks the options on the host:
+ *                                             InvalidArgument naming T::part). `hidden` is known here, for
+ *                                             transforms that scale their parameters by it (nflows' 1/√H).
+ *   T::part                                   "osbi::flow::<name>": what errors, views and kernels of the flow name.
+ *   T::init_stream, T::permutation_stream     the random streams of the MADE initialization and the permutations
+ *                                             (detail::MadeStack), so each flow keeps its own draws.
+ *
+ * and of E, on one element y with its P = e.parameter_count() parameters p (contiguous, the MADE's outputs for that
+ * dimension), all KOKKOS_INLINE_FUNCTION and never throwing:
+ *   e.forward(y, p)   → SplineValue<Scalar>{z, log|∂z/∂y|}; strictly increasing in y.
+ *   e.inverse(z, p)   → y with forward(y, p).value = z (up to rounding): a Scalar, or a SplineValue whose .value is y.
+ *   e.backward(y, p, ḡ_z, ḡ_ℓ, grad_p)
+ *                     for ℓ = ḡ_z·z + ḡ_ℓ·log|∂z/∂y| at forward(y, p): OVERWRITES grad_p (P values) with ∂ℓ/∂p and
+ *                     returns ∂ℓ/∂y.
+ * The flow's log-likelihood weight enters as ḡ_ℓ, so a weighted loss costs nothing extra.
+ */
+namespace elementwise_transform_requirements {
+
+template <class T>
+concept HasFamily = requires {
+  typename T::options_type;
+  { T::part } -> std::convertible_to<const char*>;
+  { T::init_stream } -> std::convertible_to<std::uint64_t>;
+  { T::permutation_stream } -> std::convertible_to<std::uint64_t>;
+};
+
+template <class T, class Scalar>
+concept MakesElementwise = requires(const typename T::options_type& options) {
+  T::template elementwise<Scalar>(options);
+};
+
+template <class E, class Scalar>
+concept IsElementwise =
+    std::is_trivially_copyable_v<E> && requires(const E& e, Scalar value, const Scalar* parameters, Scalar* grad) {
+      { e.parameter_count() } -> std::convertible_to<std::size_t>;
+      { e.forward(value, parameters) } -> std::same_as<SplineValue<Scalar>>;
+      e.inverse(value, parameters);
+      { e.backward(value, parameters, value, value, grad) } -> std::convertible_to<Scalar>;
+    };
+
+} // namespace elementwise_transform_requirements
+
+template <class T, class Scalar>
+concept ElementwiseTransform =
+    elementwise_transform_requirements::HasFamily<T> && elementwise_transform_requirements::MakesElementwise<T, Scalar> &&
+    elementwise_transform_requirements::IsElementwise<
+        decltype(T::template elementwise<Scalar>(std::declval<const typename T::options_type&>())), Scalar>;
+
+namespace detail {
+
+/// The y of an ElementwiseTransform's inverse, whichever of its two documented forms it returns.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar inverse_value(Scalar value) {
+  return value;
+}
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar inverse_value(const SplineValue<Scalar>& result) {
+  return result.value;
+}
+
+} // namespace detail
+
+} // namespace osbi
