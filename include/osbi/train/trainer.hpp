@@ -283,10 +283,11 @@ TrainingReport train(EstimatorType& estimator,
   return report;
 }
 
-/// Adam at options.learning_rate (sbi's optimizer) over the estimator's parameters.
+/// Adam at options.learning_rate (sbi's optimizer) over the estimator's parameters. (Not const: the Estimator
+/// concept names parameters() on a non-const estimator only.)
 template <Estimator EstimatorType>
 optim::Adam<typename EstimatorType::scalar_type, typename EstimatorType::execution_space> default_optimizer(
-    const EstimatorType& estimator, const TrainingOptions& options) {
+    EstimatorType& estimator, const TrainingOptions& options) {
   optim::AdamOptions<optim::L2WeightDecay> adam{.learning_rate = options.learning_rate};
   return optim::Adam<typename EstimatorType::scalar_type, typename EstimatorType::execution_space>(
       estimator.parameters().extent(0), adam);
