@@ -131,9 +131,9 @@ public:
   }
 
   void append(const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) {
-    require_extent(theta.extent(1), theta_dim(), "NPE::append", "theta's column count");
-    require_extent(x.extent(1), x_dim(), "NPE::append", "x's column count");
-    require_extent(x.extent(0), theta.extent(0), "NPE::append", "x's row count (must equal theta's)");
+    require_extent(theta.extent(1), theta_dim(), "osbi::NPE::append", "theta's column count");
+    require_extent(x.extent(1), x_dim(), "osbi::NPE::append", "x's column count");
+    require_extent(x.extent(0), theta.extent(0), "osbi::NPE::append", "x's row count (must equal theta's)");
     Vector<Scalar, Space> log_prob(label("inference", "NPE", "prior_log_prob"), theta.extent(0));
     m_prior.log_prob(Space(), theta, log_prob);
     append_rows(theta, x, log_prob, 0);
@@ -158,7 +158,7 @@ public:
   template <Loss<EstimatorType> LossType, optim::Optimizer OptimizerType>
   const TrainingReport& train(TrainingOptions options, LossType& loss, OptimizerType& optimizer) {
     const std::size_t n = simulation_count();
-    require(n >= 2, "NPE::train", "there are ", n, " simulations; simulate() or append() at least 2");
+    require(n >= 2, "osbi::NPE::train", "there are ", n, " simulations; simulate() or append() at least 2");
     Space space;
     using HostMatrix = Kokkos::View<const Scalar**, Kokkos::LayoutRight, Kokkos::HostSpace>;
     Matrix<Scalar, Space> theta(label("inference", "NPE", "train_theta"), n, theta_dim());
@@ -198,7 +198,7 @@ public:
   }
 
 private:
-  static constexpr const char* part = "osbi::inference::NPE";
+  static constexpr const char* part = "osbi::NPE";
 
   EstimatorType& estimator_ref() { return m_posterior.estimator(); }
 

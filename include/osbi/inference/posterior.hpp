@@ -219,7 +219,7 @@ public:
   }
 
 private:
-  static constexpr const char* part = "osbi::inference::Posterior";
+  static constexpr const char* part = "osbi::Posterior";
 
   static const PosteriorOptions& check(const PosteriorOptions& options) {
     require(options.min_acceptance > 0 && options.min_acceptance <= 1, part, "min_acceptance = ", options.min_acceptance,

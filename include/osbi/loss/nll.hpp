@@ -32,7 +32,7 @@ namespace osbi {
  *   per_row              out(i) = −log q(θ_i | x_i) (unweighted).
  */
 struct NllLoss {
-  static constexpr const char* part = "osbi::loss::NllLoss";
+  static constexpr const char* part = "osbi::NllLoss";
 
   template <ConditionalDensity Density>
   double value_and_gradient(Density& density, const typename Density::execution_space& space,

@@ -30,7 +30,7 @@ namespace osbi {
  */
 class WeightedNllLoss {
 public:
-  static constexpr const char* part = "osbi::loss::WeightedNllLoss";
+  static constexpr const char* part = "osbi::WeightedNllLoss";
 
   template <ConditionalDensity Density>
   double value_and_gradient(Density& density, const typename Density::execution_space& space,

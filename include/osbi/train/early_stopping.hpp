@@ -137,7 +137,7 @@ public:
   }
 
 private:
-  static constexpr const char* part = "osbi::train::EarlyStopping";
+  static constexpr const char* part = "osbi::EarlyStopping";
   EarlyStoppingOptions m_options;
   State m_state;
   Vector<Scalar, ExecutionSpace> m_best;

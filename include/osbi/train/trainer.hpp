@@ -197,7 +197,7 @@ TrainingReport train(EstimatorType& estimator,
   using Scalar = typename EstimatorType::scalar_type;
   using Space = typename EstimatorType::execution_space;
   using Memory = typename Space::memory_space;
-  constexpr std::string_view part = "osbi::train::train";
+  constexpr std::string_view part = "osbi::train";
   data.check(estimator.theta_dim(), estimator.context_dim(), part);
   require(options.batch_size > 0, part, "batch_size = ", options.batch_size, " must be > 0");
   require(options.validation_fraction > 0.0 && options.validation_fraction < 1.0, part, "validation_fraction = ",
