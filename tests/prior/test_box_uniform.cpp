@@ -123,10 +123,10 @@ BOOST_AUTO_TEST_CASE(bad_parameters_throw_with_the_values) {
   using Box = osbi::BoxUniform<double>;
   BOOST_TEST(message_of<osbi::InvalidArgument>([] {
                Box({0, 0, 1}, {1, 1, 1});
-             }) == "BoxUniform: low[2] = 1 must be < high[2] = 1");
+             }) == "osbi::BoxUniform: low[2] = 1 must be < high[2] = 1");
   BOOST_TEST(message_of<osbi::InvalidArgument>([] {
                Box({0, 2.5}, {1, 1});
-             }) == "BoxUniform: low[1] = 2.5 must be < high[1] = 1");
+             }) == "osbi::BoxUniform: low[1] = 2.5 must be < high[1] = 1");
   BOOST_TEST(contains_all(message_of<osbi::DimensionMismatch>([] {
                             Box({0, 0}, {1});
                           }),

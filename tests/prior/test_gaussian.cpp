@@ -185,7 +185,7 @@ BOOST_AUTO_TEST_CASE(bad_parameters_throw_with_the_values) {
   indefinite << 1.0, 2.0, 2.0, 1.0; // eigenvalues 3 and −1
   BOOST_TEST(message_of<osbi::InvalidArgument>([&] {
                Gaussian({0, 0}, indefinite);
-             }) == "Gaussian: covariance is not positive definite");
+             }) == "osbi::Gaussian: covariance is not positive definite");
   Eigen::MatrixXd singular(2, 2);
   singular << 1.0, 1.0, 1.0, 1.0;
   BOOST_TEST(contains_all(message_of<osbi::InvalidArgument>([&] {

@@ -342,10 +342,10 @@ BOOST_AUTO_TEST_CASE(wrong_widths_throw_dimension_mismatch_naming_both_sizes_bef
     }
   };
   using M = osbi::Matrix<float, HostSpace>;
-  expect_message(M("theta", 5, 3), M("x", 5, 3), "PointSimulatorAdapter: theta's column count has 3, expected 2");
-  expect_message(M("theta", 5, 2), M("x", 5, 4), "PointSimulatorAdapter: x's column count has 4, expected 3");
+  expect_message(M("theta", 5, 3), M("x", 5, 3), "osbi::PointSimulatorAdapter: theta's column count has 3, expected 2");
+  expect_message(M("theta", 5, 2), M("x", 5, 4), "osbi::PointSimulatorAdapter: x's column count has 4, expected 3");
   expect_message(M("theta", 5, 2), M("x", 6, 3),
-                 "PointSimulatorAdapter: x's row count (must equal theta's) has 6, expected 5");
+                 "osbi::PointSimulatorAdapter: x's row count (must equal theta's) has 6, expected 5");
   BOOST_TEST(adapter.point().calls == 0u);
   BOOST_TEST(adapter.totals().total() == 0u);
 }

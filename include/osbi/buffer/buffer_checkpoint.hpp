@@ -107,7 +107,7 @@ BufferState<Scalar> read_buffer_state(const CheckpointReader& reader, std::strin
   state.x_dim = shape[2];
   const CheckpointSection& ids = reader.section(base + "ids");
   if (ids.shape.size() != 1)
-    throw DataError("read_buffer_state", osbi::detail::concat(reader.path(), ": section '", base,
+    throw DataError("osbi::read_buffer_state", osbi::detail::concat(reader.path(), ": section '", base,
                                                               "ids' has rank ", ids.shape.size(), ", expected 1"));
   const std::size_t n = ids.shape[0];
   state.ids = reader.get<std::uint64_t>(base + "ids").data;
@@ -117,14 +117,14 @@ BufferState<Scalar> read_buffer_state(const CheckpointReader& reader, std::strin
   state.generations = reader.get<std::uint64_t>(base + "generations", {n}).data;
   state.simulation_seconds = reader.get<double>(base + "simulation_seconds", {n}).data;
   if (!reader.has(base + "proposal_log_probs"))
-    throw DataError("read_buffer_state",
+    throw DataError("osbi::read_buffer_state",
                     osbi::detail::concat(reader.path(), ": section '", base,
                                          "proposal_log_probs' is missing: the checkpoint predates per-row proposal "
                                          "log densities, and a buffer restored from it would have to invent them"));
   state.proposal_log_probs = reader.get<double>(base + "proposal_log_probs", {n}).data;
   const CheckpointArray<double> priorities = reader.get<double>(base + "priorities");
   if (priorities.shape.size() != 1 || (priorities.shape[0] != n && priorities.shape[0] != 0))
-    throw DataError("read_buffer_state",
+    throw DataError("osbi::read_buffer_state",
                     osbi::detail::concat(reader.path(), ": section '", base, "priorities' has shape ",
                                          detail::checkpoint_shape_text(priorities.shape), ", expected (", n,
                                          ") or (0)"));
@@ -142,7 +142,7 @@ BufferState<Scalar> read_buffer_state(const CheckpointReader& reader, std::strin
   for (const CheckpointSection& section : reader.sections())
     if (section.name.compare(0, base.size(), base) == 0) ++under_prefix;
   if (under_prefix != expected)
-    throw DataError("read_buffer_state", osbi::detail::concat(reader.path(), ": ", under_prefix, " sections under '",
+    throw DataError("osbi::read_buffer_state", osbi::detail::concat(reader.path(), ": ", under_prefix, " sections under '",
                                                               base, "', a buffer state has ", expected));
   return state;
 }
@@ -155,7 +155,7 @@ void read_buffer_state(const CheckpointReader& reader, std::string_view prefix, 
   try {
     buffer.restore(state);
   } catch (const DataError& error) {
-    throw DataError("read_buffer_state", reader.path() + ": " + error.what());
+    throw DataError("osbi::read_buffer_state", reader.path() + ": " + error.what());
   }
 }
 

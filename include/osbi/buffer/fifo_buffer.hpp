@@ -26,7 +26,7 @@ class FifoBuffer : public BufferBase<FifoBuffer<Overflow, Scalar>, Overflow, Sca
 public:
   using delivery_policy = delivery::Consume;
   static constexpr std::string_view kind = "fifo";
-  static constexpr std::string_view part = "FifoBuffer";
+  static constexpr std::string_view part = "osbi::FifoBuffer";
 
   explicit FifoBuffer(const BufferOptions& options) : Base(options) {}
 

@@ -27,7 +27,7 @@ class FiroBuffer : public BufferBase<FiroBuffer<Overflow, Scalar>, Overflow, Sca
 public:
   using delivery_policy = delivery::Consume;
   static constexpr std::string_view kind = "firo";
-  static constexpr std::string_view part = "FiroBuffer";
+  static constexpr std::string_view part = "osbi::FiroBuffer";
 
   explicit FiroBuffer(const BufferOptions& options) : Base(options) {}
 

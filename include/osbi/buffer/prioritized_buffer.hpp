@@ -54,7 +54,7 @@ class PrioritizedBuffer : public BufferBase<PrioritizedBuffer<Overflow, Scalar>,
 public:
   using delivery_policy = delivery::Reuse;
   static constexpr std::string_view kind = "prioritized";
-  static constexpr std::string_view part = "PrioritizedBuffer";
+  static constexpr std::string_view part = "osbi::PrioritizedBuffer";
 
   explicit PrioritizedBuffer(const BufferOptions& options, const PriorityOptions& priority = {})
       : Base(options), m_priority_options(priority), m_priority(options.capacity, 0.0),

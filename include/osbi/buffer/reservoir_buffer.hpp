@@ -31,7 +31,7 @@ class ReservoirBuffer : public BufferBase<ReservoirBuffer<Overflow, Scalar>, Ove
 public:
   using delivery_policy = delivery::Reuse;
   static constexpr std::string_view kind = "reservoir";
-  static constexpr std::string_view part = "ReservoirBuffer";
+  static constexpr std::string_view part = "osbi::ReservoirBuffer";
 
   explicit ReservoirBuffer(const BufferOptions& options) : Base(options), m_seen(options.capacity) {}
 

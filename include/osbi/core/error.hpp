@@ -15,7 +15,7 @@ class Error : public std::runtime_error {
 public:
   Error(std::string_view part, const std::string& message)
       : std::runtime_error(std::string(part) + ": " + message), m_part(part) {}
-  /// The class or function that detected the problem, e.g. "BoxUniform".
+  /// The class or function that detected the problem, e.g. "osbi::BoxUniform".
   const std::string& part() const noexcept { return m_part; }
 
 private:
@@ -53,7 +53,7 @@ std::string concat(Args&&... args) {
 } // namespace detail
 
 /// Throws ExceptionType(part, concat(args...)) unless condition holds.
-/// Usage: require<InvalidArgument>(low < high, "BoxUniform", "low[", i, "] = ", low, " must be < high[", i, "] = ", high);
+/// Usage: require<InvalidArgument>(low < high, "osbi::BoxUniform", "low[", i, "] = ", low, " must be < high[", i, "] = ", high);
 template <class ExceptionType = InvalidArgument, class... Args>
 void require(bool condition, std::string_view part, Args&&... args) {
   if (!condition) throw ExceptionType(part, detail::concat(std::forward<Args>(args)...));

@@ -146,21 +146,21 @@ public:
 
   explicit RandomStream(std::uint64_t seed, std::uint64_t stream = 0, std::uint64_t batches_drawn = 0)
       : m_seed(seed), m_stream(stream), m_batches_drawn(batches_drawn) {
-    require(stream <= max_stream, "RandomStream", "stream = ", stream, " must be <= ", max_stream);
-    require(batches_drawn <= max_batches, "RandomStream", "batches_drawn = ", batches_drawn, " must be <= ",
+    require(stream <= max_stream, "osbi::RandomStream", "stream = ", stream, " must be <= ", max_stream);
+    require(batches_drawn <= max_batches, "osbi::RandomStream", "batches_drawn = ", batches_drawn, " must be <= ",
             max_batches);
   }
 
   /// The generator for the next batched call; each call gets fresh, never reused counters.
   BatchRandom next() {
-    require(m_batches_drawn < max_batches, "RandomStream", "stream ", m_stream, " of seed ", m_seed,
+    require(m_batches_drawn < max_batches, "osbi::RandomStream", "stream ", m_stream, " of seed ", m_seed,
             " has handed out all ", max_batches, " batches");
     return at(m_batches_drawn++);
   }
 
   /// The generator of batch k, without advancing (for replay and tests).
   BatchRandom at(std::uint64_t batch) const {
-    require(batch <= max_batches, "RandomStream", "batch = ", batch, " must be <= ", max_batches);
+    require(batch <= max_batches, "osbi::RandomStream", "batch = ", batch, " must be <= ", max_batches);
     return BatchRandom(static_cast<std::uint32_t>(m_seed), static_cast<std::uint32_t>(m_seed >> 32),
                        static_cast<std::uint32_t>(batch), static_cast<std::uint32_t>(m_stream));
   }

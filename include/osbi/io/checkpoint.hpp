@@ -220,7 +220,7 @@ public:
 private:
   void need(std::size_t size, std::string_view what) const {
     if (size > m_end - m_position)
-      throw DataError("CheckpointReader",
+      throw DataError("osbi::CheckpointReader",
                       osbi::detail::concat(m_path, ": the section table ends inside ", what, " (needs bytes ",
                                            m_position, "..", m_position + size, ", the table ends at ", m_end, ")"));
   }
@@ -298,11 +298,11 @@ public:
   template <CheckpointElement T>
   void add_array(std::string name, const T* data, const std::vector<std::size_t>& shape) {
     std::size_t count = 0;
-    require(shape.size() <= detail::checkpoint_max_rank, "CheckpointWriter", "section '", name, "': rank ",
+    require(shape.size() <= detail::checkpoint_max_rank, "osbi::CheckpointWriter", "section '", name, "': rank ",
             shape.size(), " exceeds ", detail::checkpoint_max_rank);
-    require(detail::checkpoint_element_count(shape, sizeof(T), count), "CheckpointWriter", "section '", name,
+    require(detail::checkpoint_element_count(shape, sizeof(T), count), "osbi::CheckpointWriter", "section '", name,
             "': the element count of shape ", detail::checkpoint_shape_text(shape), " overflows");
-    require(data != nullptr || count == 0, "CheckpointWriter", "section '", name, "': null data for shape ",
+    require(data != nullptr || count == 0, "osbi::CheckpointWriter", "section '", name, "': null data for shape ",
             detail::checkpoint_shape_text(shape));
     std::string payload(count * sizeof(T), '\0');
     if (count) std::memcpy(payload.data(), data, payload.size());
@@ -378,12 +378,12 @@ public:
     const std::string target = path.string(), temp = temporary.string();
     const auto fail = [&](std::string_view what, int error) {
       ::unlink(temp.c_str());
-      throw Error("CheckpointWriter", osbi::detail::concat(what, " '", temp, "' (for '", target, "'): ",
+      throw Error("osbi::CheckpointWriter", osbi::detail::concat(what, " '", temp, "' (for '", target, "'): ",
                                                            detail::errno_text(error)));
     };
     const int descriptor = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (descriptor < 0)
-      throw Error("CheckpointWriter", osbi::detail::concat("cannot create '", temp, "' to write '", target,
+      throw Error("osbi::CheckpointWriter", osbi::detail::concat("cannot create '", temp, "' to write '", target,
                                                            "': ", detail::errno_text(errno)));
     if (!detail::write_all(descriptor, bytes.data(), bytes.size())) {
       const int error = errno;
@@ -417,9 +417,9 @@ private:
   };
 
   void add_section(std::string name, CheckpointType type, std::vector<std::size_t> shape, std::string payload) {
-    require(!name.empty() && name.size() <= detail::checkpoint_max_name, "CheckpointWriter", "a section name must have 1 to ",
+    require(!name.empty() && name.size() <= detail::checkpoint_max_name, "osbi::CheckpointWriter", "a section name must have 1 to ",
             detail::checkpoint_max_name, " bytes, '", name.substr(0, 64), "' has ", name.size());
-    require(!has(name), "CheckpointWriter", "a section named '", name, "' was already added");
+    require(!has(name), "osbi::CheckpointWriter", "a section named '", name, "' was already added");
     m_index.emplace(name, m_sections.size());
     m_sections.push_back(Section{std::move(name), type, std::move(shape), std::move(payload)});
   }
@@ -458,7 +458,7 @@ public:
     if (found == m_index.end()) {
       std::string list;
       for (const CheckpointSection& section : m_sections) list += (list.empty() ? "'" : ", '") + section.name + "'";
-      throw DataError("CheckpointReader", osbi::detail::concat(m_path, ": no section '", name, "' (it has ",
+      throw DataError("osbi::CheckpointReader", osbi::detail::concat(m_path, ": no section '", name, "' (it has ",
                                                                m_sections.size(), ": ", list, ")"));
     }
     return m_sections[found->second];
@@ -509,7 +509,7 @@ public:
 
 private:
   [[noreturn]] void fail(const std::string& message) const {
-    throw DataError("CheckpointReader", m_path + ": " + message);
+    throw DataError("osbi::CheckpointReader", m_path + ": " + message);
   }
 
   const CheckpointSection& typed_section(std::string_view name, CheckpointType type) const {

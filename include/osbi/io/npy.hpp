@@ -124,7 +124,7 @@ inline std::string npy_header(std::string_view descr, const std::vector<std::siz
   const std::size_t padded = (unpadded + 63) / 64 * 64;
   dict.append(padded - unpadded, ' ').push_back('\n');
   const std::size_t header_length = dict.size();
-  require<InvalidArgument>(header_length <= 0xFFFF, "write_npy", "a header of ", header_length,
+  require<InvalidArgument>(header_length <= 0xFFFF, "osbi::write_npy", "a header of ", header_length,
                            " bytes does not fit format 1.0 (at most 65535)");
   std::string out(npy_magic, npy_magic_size);
   out.push_back('\x01');
@@ -146,7 +146,7 @@ inline void write_file_atomically(const std::filesystem::path& path, const std::
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     if (!out)
-      throw Error("write_npy",
+      throw Error("osbi::write_npy",
                   osbi::detail::concat("cannot open '", temporary.string(), "' to write '", path.string(), "'"));
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     if (data_bytes) out.write(data, static_cast<std::streamsize>(data_bytes));
@@ -154,7 +154,7 @@ inline void write_file_atomically(const std::filesystem::path& path, const std::
     if (!out) {
       std::error_code ignored;
       std::filesystem::remove(temporary, ignored);
-      throw Error("write_npy", osbi::detail::concat("writing '", temporary.string(), "' (for '", path.string(),
+      throw Error("osbi::write_npy", osbi::detail::concat("writing '", temporary.string(), "' (for '", path.string(),
                                                     "') failed, e.g. the disk is full"));
     }
   }
@@ -163,7 +163,7 @@ inline void write_file_atomically(const std::filesystem::path& path, const std::
   if (error) {
     std::error_code ignored;
     std::filesystem::remove(temporary, ignored);
-    throw Error("write_npy", osbi::detail::concat("cannot rename '", temporary.string(), "' to '", path.string(),
+    throw Error("osbi::write_npy", osbi::detail::concat("cannot rename '", temporary.string(), "' to '", path.string(),
                                                   "': ", error.message()));
   }
 }
@@ -240,7 +240,7 @@ public:
   }
   [[noreturn]] void fail(std::string_view what) const {
     const std::size_t shown = m_text.find_last_not_of(" \n") + 1; // 0 when all blank
-    throw DataError("read_npy", osbi::detail::concat(m_path, ": bad header (", what, " at character ", m_position,
+    throw DataError("osbi::read_npy", osbi::detail::concat(m_path, ": bad header (", what, " at character ", m_position,
                                                      " of \"", m_text.substr(0, shown), "\")"));
   }
 
@@ -323,8 +323,8 @@ std::vector<typename HostView::non_const_value_type> npy_gather_c_order(const Ho
 /// if the file cannot be written; InvalidArgument for a null pointer with a non-empty shape.
 template <NpyElement T>
 void write_npy(const std::filesystem::path& path, const T* data, const std::vector<std::size_t>& shape) {
-  const std::size_t count = detail::npy_element_count(shape, sizeof(T), "write_npy", path.string());
-  require<InvalidArgument>(data != nullptr || count == 0, "write_npy", "'", path.string(),
+  const std::size_t count = detail::npy_element_count(shape, sizeof(T), "osbi::write_npy", path.string());
+  require<InvalidArgument>(data != nullptr || count == 0, "osbi::write_npy", "'", path.string(),
                            "': data is a null pointer but the shape ", detail::npy_shape_text(shape), " has ", count,
                            " elements");
   detail::write_file_atomically(path, detail::npy_header(NpyType<T>::descr, shape), reinterpret_cast<const char*>(data),
@@ -364,28 +364,28 @@ template <NpyElement T>
 NpyArray<T> read_npy(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError("read_npy", osbi::detail::concat("cannot open '", name, "' for reading"));
+  if (!in) throw DataError("osbi::read_npy", osbi::detail::concat("cannot open '", name, "' for reading"));
   in.seekg(0, std::ios::end);
   const std::streamoff end = in.tellg();
   in.seekg(0, std::ios::beg);
-  if (end < 0 || !in) throw DataError("read_npy", osbi::detail::concat("cannot determine the size of '", name, "'"));
+  if (end < 0 || !in) throw DataError("osbi::read_npy", osbi::detail::concat("cannot determine the size of '", name, "'"));
   const std::size_t file_size = static_cast<std::size_t>(end);
   auto read_exactly = [&](char* destination, std::size_t bytes, std::size_t offset, std::string_view what) {
     if (offset + bytes > file_size)
-      throw DataError("read_npy", osbi::detail::concat(name, ": truncated ", what, ": needs bytes ", offset, "..",
+      throw DataError("osbi::read_npy", osbi::detail::concat(name, ": truncated ", what, ": needs bytes ", offset, "..",
                                                        offset + bytes, ", the file has ", file_size));
     if (bytes && !in.read(destination, static_cast<std::streamsize>(bytes)))
-      throw DataError("read_npy", osbi::detail::concat(name, ": reading ", what, " failed"));
+      throw DataError("osbi::read_npy", osbi::detail::concat(name, ": reading ", what, " failed"));
   };
 
   char magic[detail::npy_magic_size + 2];
   read_exactly(magic, sizeof(magic), 0, "preamble (magic and version)");
   if (std::memcmp(magic, detail::npy_magic, detail::npy_magic_size) != 0)
-    throw DataError("read_npy", osbi::detail::concat(name, ": not a .npy file (the first 6 bytes are not "
+    throw DataError("osbi::read_npy", osbi::detail::concat(name, ": not a .npy file (the first 6 bytes are not "
                                                            "\"\\x93NUMPY\")"));
   const int major = static_cast<unsigned char>(magic[6]), minor = static_cast<unsigned char>(magic[7]);
   if (!((major == 1 || major == 2 || major == 3) && minor == 0))
-    throw DataError("read_npy", osbi::detail::concat(name, ": unsupported .npy version ", major, ".", minor,
+    throw DataError("osbi::read_npy", osbi::detail::concat(name, ": unsupported .npy version ", major, ".", minor,
                                                      " (supported: 1.0, 2.0, 3.0)"));
   const std::size_t length_bytes = major == 1 ? 2 : 4;
   unsigned char length_field[4] = {0, 0, 0, 0};
@@ -399,21 +399,21 @@ NpyArray<T> read_npy(const std::filesystem::path& path) {
   const detail::NpyHeader header = detail::parse_npy_header(header_text, name);
 
   if (!detail::npy_descr_matches<T>(header.descr))
-    throw DataError("read_npy", osbi::detail::concat(name, ": dtype '", header.descr, "' found, expected '",
+    throw DataError("osbi::read_npy", osbi::detail::concat(name, ": dtype '", header.descr, "' found, expected '",
                                                      NpyType<T>::descr, "' (", NpyType<T>::name, ")"));
   if (header.fortran_order)
-    throw DataError("read_npy", osbi::detail::concat(name, ": fortran_order is True; only C-order arrays are read "
+    throw DataError("osbi::read_npy", osbi::detail::concat(name, ": fortran_order is True; only C-order arrays are read "
                                                            "(save with numpy.ascontiguousarray)"));
-  const std::size_t count = detail::npy_element_count(header.shape, sizeof(T), "read_npy", name);
+  const std::size_t count = detail::npy_element_count(header.shape, sizeof(T), "osbi::read_npy", name);
   const std::size_t data_offset = header_offset + header_length;
   const std::size_t data_bytes = count * sizeof(T);
   if (file_size - data_offset < data_bytes)
-    throw DataError("read_npy",
+    throw DataError("osbi::read_npy",
                     osbi::detail::concat(name, ": truncated data: shape ", detail::npy_shape_text(header.shape), " of ",
                                          NpyType<T>::name, " needs ", data_bytes, " bytes, the file has ",
                                          file_size - data_offset, " after the header"));
   if (file_size - data_offset > data_bytes)
-    throw DataError("read_npy", osbi::detail::concat(name, ": ", file_size - data_offset - data_bytes,
+    throw DataError("osbi::read_npy", osbi::detail::concat(name, ": ", file_size - data_offset - data_bytes,
                                                      " bytes of trailing garbage after the ", data_bytes,
                                                      " bytes of data of shape ", detail::npy_shape_text(header.shape)));
   NpyArray<T> array{header.shape, std::vector<T>(count)};

@@ -27,12 +27,12 @@ void read_parameters(const CheckpointReader& reader, std::string_view name, cons
   using Scalar = typename ViewType::non_const_value_type;
   const CheckpointSection& section = reader.section(name);
   if (section.type != CheckpointTypeOf<Scalar>::value || section.shape.size() != 1)
-    throw DataError("read_parameters",
+    throw DataError("osbi::read_parameters",
                     osbi::detail::concat(reader.path(), ": section '", name, "' holds ",
                                          checkpoint_type_name(section.type), " of shape ",
                                          detail::checkpoint_shape_text(section.shape), ", expected a vector of ",
                                          checkpoint_type_name(CheckpointTypeOf<Scalar>::value)));
-  require_extent(parameters.extent(0), section.shape[0], "read_parameters",
+  require_extent(parameters.extent(0), section.shape[0], "osbi::read_parameters",
                  osbi::detail::concat("the parameter vector (", reader.path(), " holds '", name, "')"));
   reader.read_into(name, parameters);
 }

@@ -43,7 +43,7 @@ requires(compat::is_view_v<GradientView> && GradientView::rank == 1 &&
          std::is_floating_point_v<typename GradientView::value_type>) // non-const: it may be scaled
 double clip_gradient_norm(const ExecutionSpace& space, const GradientView& gradients, double max_norm) {
   using Scalar = typename GradientView::value_type;
-  require(!std::isnan(max_norm) && max_norm > 0.0, "clip_gradient_norm", "max_norm = ", max_norm, " must be > 0");
+  require(!std::isnan(max_norm) && max_norm > 0.0, "osbi::optim::clip_gradient_norm", "max_norm = ", max_norm, " must be > 0");
   const std::size_t count = gradients.extent(0);
   const std::size_t chunks = (count + detail::clip_chunk - 1) / detail::clip_chunk;
   Vector<double, ExecutionSpace> partial(

@@ -58,14 +58,14 @@ void read_optimizer_state(const typename OptimizerType::execution_space& space, 
     const CheckpointSection& section = reader.section(name);
     if (section.type != CheckpointTypeOf<Scalar>::value || section.shape.size() != 1)
       throw DataError(
-          "read_optimizer_state",
+          "osbi::optim::read_optimizer_state",
           osbi::detail::concat(reader.path(), ": section '", name, "' holds ", checkpoint_type_name(section.type),
                                " of shape ", osbi::detail::checkpoint_shape_text(section.shape),
                                ", expected a vector of ", checkpoint_type_name(CheckpointTypeOf<Scalar>::value)));
-    require_extent(section.shape[0], optimizer.parameter_count(), "read_optimizer_state",
+    require_extent(section.shape[0], optimizer.parameter_count(), "osbi::optim::read_optimizer_state",
                    reader.path() + ": the optimizer buffer '" + name + "'");
     Vector<Scalar, ExecutionSpace> buffer(
-        Kokkos::view_alloc(Kokkos::WithoutInitializing, label("optim", "read_optimizer_state", name)),
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, label("optim", "osbi::optim::read_optimizer_state", name)),
         section.shape[0]);
     reader.read_into(name, buffer);
     state.buffers.emplace(entry.first, buffer);
@@ -83,7 +83,7 @@ void read_optimizer_state(const typename OptimizerType::execution_space& space, 
   for (const CheckpointSection& section : reader.sections())
     if (section.name.compare(0, base.size(), base) == 0) ++under_prefix;
   if (under_prefix != consumed)
-    throw DataError("read_optimizer_state",
+    throw DataError("osbi::optim::read_optimizer_state",
                     osbi::detail::concat(reader.path(), ": ", under_prefix, " sections under '", base, "', the ",
                                          expected.kind, " optimizer reads ", consumed));
   optimizer.load_state(space, state);
@@ -114,7 +114,7 @@ inline void read_schedule_state(const CheckpointReader& reader, std::string_view
   try {
     schedule.load_state(state);
   } catch (const InvalidArgument& error) {
-    throw DataError("read_schedule_state", reader.path() + ": " + error.what());
+    throw DataError("osbi::optim::read_schedule_state", reader.path() + ": " + error.what());
   }
 }
 
@@ -141,9 +141,9 @@ void load_training_state(
   const CheckpointReader reader(path);
   const CheckpointSection& section = reader.section("parameters");
   if (section.shape.size() == 1)
-    require_extent(parameters.extent(0), section.shape[0], "load_training_state",
+    require_extent(parameters.extent(0), section.shape[0], "osbi::optim::load_training_state",
                    osbi::detail::concat("the parameter vector (", path.string(), " holds 'parameters')"));
-  require_extent(parameters.extent(0), optimizer.parameter_count(), "load_training_state",
+  require_extent(parameters.extent(0), optimizer.parameter_count(), "osbi::optim::load_training_state",
                  "the parameter vector (the optimizer's parameter_count)");
   // The type check of the parameters happens before the optimizer changes: read them first.
   using Scalar = typename OptimizerType::scalar_type;

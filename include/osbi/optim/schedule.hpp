@@ -52,9 +52,9 @@ class StepDecay {
 public:
   StepDecay(double learning_rate, std::size_t step_size, double gamma = 0.1)
       : m_learning_rate(learning_rate), m_step_size(step_size), m_gamma(gamma) {
-    detail::check_learning_rate("StepDecay", learning_rate);
-    require(step_size >= 1, "StepDecay", "step_size = ", step_size, " must be >= 1");
-    require(std::isfinite(gamma) && gamma > 0.0, "StepDecay", "gamma = ", gamma, " must be finite and > 0");
+    detail::check_learning_rate("osbi::optim::StepDecay", learning_rate);
+    require(step_size >= 1, "osbi::optim::StepDecay", "step_size = ", step_size, " must be >= 1");
+    require(std::isfinite(gamma) && gamma > 0.0, "osbi::optim::StepDecay", "gamma = ", gamma, " must be finite and > 0");
   }
   double operator()(std::size_t step) const {
     return m_learning_rate * std::pow(m_gamma, static_cast<double>(step / m_step_size));
@@ -70,8 +70,8 @@ private:
 class ExponentialDecay {
 public:
   ExponentialDecay(double learning_rate, double gamma) : m_learning_rate(learning_rate), m_gamma(gamma) {
-    detail::check_learning_rate("ExponentialDecay", learning_rate);
-    require(std::isfinite(gamma) && gamma > 0.0, "ExponentialDecay", "gamma = ", gamma, " must be finite and > 0");
+    detail::check_learning_rate("osbi::optim::ExponentialDecay", learning_rate);
+    require(std::isfinite(gamma) && gamma > 0.0, "osbi::optim::ExponentialDecay", "gamma = ", gamma, " must be finite and > 0");
   }
   double operator()(std::size_t step) const { return m_learning_rate * std::pow(m_gamma, static_cast<double>(step)); }
 
@@ -95,18 +95,18 @@ class CosineAnnealing {
 public:
   CosineAnnealing(double learning_rate, std::size_t total_steps, double minimum_learning_rate = 0.0)
       : m_learning_rate(learning_rate), m_minimum(minimum_learning_rate), m_total_steps(total_steps) {
-    detail::check_learning_rate("CosineAnnealing", learning_rate);
-    require(total_steps >= 1, "CosineAnnealing", "total_steps = ", total_steps, " must be >= 1");
-    require(minimum_learning_rate >= 0.0 && minimum_learning_rate <= learning_rate, "CosineAnnealing",
+    detail::check_learning_rate("osbi::optim::CosineAnnealing", learning_rate);
+    require(total_steps >= 1, "osbi::optim::CosineAnnealing", "total_steps = ", total_steps, " must be >= 1");
+    require(minimum_learning_rate >= 0.0 && minimum_learning_rate <= learning_rate, "osbi::optim::CosineAnnealing",
             "minimum_learning_rate = ", minimum_learning_rate, " must be in [0, learning_rate = ", learning_rate, "]");
   }
 
   /// The same schedule with a linear warm-up over the first `warmup_steps` (<= total_steps) steps,
   /// starting at start_factor · lr, start_factor in (0, 1].
   CosineAnnealing with_warmup(std::size_t warmup_steps, double start_factor = 0.1) const {
-    require(warmup_steps <= m_total_steps, "CosineAnnealing", "warmup_steps = ", warmup_steps,
+    require(warmup_steps <= m_total_steps, "osbi::optim::CosineAnnealing", "warmup_steps = ", warmup_steps,
             " must be <= total_steps = ", m_total_steps);
-    require(start_factor > 0.0 && start_factor <= 1.0, "CosineAnnealing", "start_factor = ", start_factor,
+    require(start_factor > 0.0 && start_factor <= 1.0, "osbi::optim::CosineAnnealing", "start_factor = ", start_factor,
             " must be in (0, 1]");
     CosineAnnealing copy = *this;
     copy.m_warmup_steps = warmup_steps;
@@ -170,14 +170,14 @@ public:
   };
 
   explicit ReduceOnPlateau(double learning_rate, const ReduceOnPlateauOptions& options = {}) : m_options(options) {
-    detail::check_learning_rate("ReduceOnPlateau", learning_rate);
-    require(options.factor > 0.0 && options.factor < 1.0, "ReduceOnPlateau", "factor = ", options.factor,
+    detail::check_learning_rate("osbi::optim::ReduceOnPlateau", learning_rate);
+    require(options.factor > 0.0 && options.factor < 1.0, "osbi::optim::ReduceOnPlateau", "factor = ", options.factor,
             " must be in (0, 1)");
-    require(std::isfinite(options.threshold) && options.threshold >= 0.0, "ReduceOnPlateau",
+    require(std::isfinite(options.threshold) && options.threshold >= 0.0, "osbi::optim::ReduceOnPlateau",
             "threshold = ", options.threshold, " must be finite and >= 0");
-    require(std::isfinite(options.minimum_learning_rate) && options.minimum_learning_rate >= 0.0, "ReduceOnPlateau",
+    require(std::isfinite(options.minimum_learning_rate) && options.minimum_learning_rate >= 0.0, "osbi::optim::ReduceOnPlateau",
             "minimum_learning_rate = ", options.minimum_learning_rate, " must be finite and >= 0");
-    require(std::isfinite(options.eps) && options.eps >= 0.0, "ReduceOnPlateau", "eps = ", options.eps,
+    require(std::isfinite(options.eps) && options.eps >= 0.0, "osbi::optim::ReduceOnPlateau", "eps = ", options.eps,
             " must be finite and >= 0");
     m_state.learning_rate = learning_rate;
     m_state.best = worst();
@@ -215,11 +215,11 @@ public:
   /// Restores a state from state(); InvalidArgument if it cannot be one (lr not finite or < 0, best
   /// NaN or infinite the wrong way, cooldown_counter above the cooldown option).
   void load_state(const State& state) {
-    require(std::isfinite(state.learning_rate) && state.learning_rate >= 0.0, "ReduceOnPlateau::load_state",
+    require(std::isfinite(state.learning_rate) && state.learning_rate >= 0.0, "osbi::optim::ReduceOnPlateau::load_state",
             "learning_rate = ", state.learning_rate, " must be finite and >= 0");
-    require(!std::isnan(state.best) && state.best != -worst(), "ReduceOnPlateau::load_state", "best = ", state.best,
+    require(!std::isnan(state.best) && state.best != -worst(), "osbi::optim::ReduceOnPlateau::load_state", "best = ", state.best,
             " is not a possible best value in this mode");
-    require(state.cooldown_counter <= m_options.cooldown, "ReduceOnPlateau::load_state", "cooldown_counter = ",
+    require(state.cooldown_counter <= m_options.cooldown, "osbi::optim::ReduceOnPlateau::load_state", "cooldown_counter = ",
             state.cooldown_counter, " exceeds the cooldown option ", m_options.cooldown);
     m_state = state;
   }

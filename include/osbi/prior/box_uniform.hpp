@@ -47,28 +47,28 @@ public:
   using memory_space = typename ExecutionSpace::memory_space;
 
   BoxUniform(std::vector<double> low, std::vector<double> high) : m_low(std::move(low)), m_high(std::move(high)) {
-    require<DimensionMismatch>(m_low.size() == m_high.size(), "BoxUniform", "low has ", m_low.size(),
+    require<DimensionMismatch>(m_low.size() == m_high.size(), "osbi::BoxUniform", "low has ", m_low.size(),
                                " entries but high has ", m_high.size());
-    require(!m_low.empty(), "BoxUniform", "low and high are empty; a prior needs at least one dimension");
+    require(!m_low.empty(), "osbi::BoxUniform", "low and high are empty; a prior needs at least one dimension");
     double log_volume = 0.0;
     for (std::size_t i = 0; i < m_low.size(); ++i) {
-      require(std::isfinite(m_low[i]), "BoxUniform", "low[", i, "] = ", m_low[i], " must be finite");
-      require(std::isfinite(m_high[i]), "BoxUniform", "high[", i, "] = ", m_high[i], " must be finite");
-      require(m_low[i] < m_high[i], "BoxUniform", "low[", i, "] = ", m_low[i], " must be < high[", i,
+      require(std::isfinite(m_low[i]), "osbi::BoxUniform", "low[", i, "] = ", m_low[i], " must be finite");
+      require(std::isfinite(m_high[i]), "osbi::BoxUniform", "high[", i, "] = ", m_high[i], " must be finite");
+      require(m_low[i] < m_high[i], "osbi::BoxUniform", "low[", i, "] = ", m_low[i], " must be < high[", i,
               "] = ", m_high[i]);
-      require(std::isfinite(m_high[i] - m_low[i]), "BoxUniform", "high[", i, "] - low[", i, "] = ", m_high[i], " - ",
+      require(std::isfinite(m_high[i] - m_low[i]), "osbi::BoxUniform", "high[", i, "] - low[", i, "] = ", m_high[i], " - ",
               m_low[i], " overflows double");
       const Scalar low_rounded = static_cast<Scalar>(m_low[i]);
       const Scalar high_rounded = static_cast<Scalar>(m_high[i]);
-      require(std::isfinite(low_rounded) && std::isfinite(high_rounded) && low_rounded < high_rounded, "BoxUniform",
+      require(std::isfinite(low_rounded) && std::isfinite(high_rounded) && low_rounded < high_rounded, "osbi::BoxUniform",
               "low[", i, "] = ", m_low[i], " and high[", i, "] = ", m_high[i],
               " are not distinct finite values of the scalar type (", sizeof(Scalar), "-byte floating point)");
       log_volume += std::log(m_high[i] - m_low[i]);
     }
     m_log_density = -log_volume;
 
-    m_bounds = Kokkos::View<double* [2], memory_space>(label("prior", "BoxUniform", "bounds"), dim());
-    m_rounded_bounds = Kokkos::View<Scalar* [2], memory_space>(label("prior", "BoxUniform", "rounded_bounds"), dim());
+    m_bounds = Kokkos::View<double* [2], memory_space>(label("prior", "osbi::BoxUniform", "bounds"), dim());
+    m_rounded_bounds = Kokkos::View<Scalar* [2], memory_space>(label("prior", "osbi::BoxUniform", "rounded_bounds"), dim());
     auto bounds = Kokkos::create_mirror_view(m_bounds);
     auto rounded_bounds = Kokkos::create_mirror_view(m_rounded_bounds);
     for (std::size_t i = 0; i < dim(); ++i) {
@@ -95,12 +95,12 @@ public:
   }
 
   void sample(const ExecutionSpace& space, BatchRandom rng, const Matrix<Scalar, ExecutionSpace>& theta) const {
-    require<DimensionMismatch>(theta.extent(1) == dim(), "BoxUniform", "sample: theta has ", theta.extent(1),
+    require<DimensionMismatch>(theta.extent(1) == dim(), "osbi::BoxUniform", "sample: theta has ", theta.extent(1),
                                " columns, expected dim() = ", dim());
     const auto bounds = m_bounds;
     const std::size_t columns = dim();
     Kokkos::parallel_for(
-        label("prior", "BoxUniform", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "osbi::BoxUniform", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           RowRandom generator = rng.row(i);
           for (std::size_t j = 0; j < columns; ++j)
@@ -110,9 +110,9 @@ public:
 
   void log_prob(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const Vector<Scalar, ExecutionSpace>& out) const {
-    require<DimensionMismatch>(theta.extent(1) == dim(), "BoxUniform", "log_prob: theta has ", theta.extent(1),
+    require<DimensionMismatch>(theta.extent(1) == dim(), "osbi::BoxUniform", "log_prob: theta has ", theta.extent(1),
                                " columns, expected dim() = ", dim());
-    require<DimensionMismatch>(out.extent(0) == theta.extent(0), "BoxUniform", "log_prob: out has ", out.extent(0),
+    require<DimensionMismatch>(out.extent(0) == theta.extent(0), "osbi::BoxUniform", "log_prob: out has ", out.extent(0),
                                " entries but theta has ", theta.extent(0), " rows");
     const auto bounds = m_rounded_bounds;
     const std::size_t columns = dim();
@@ -120,7 +120,7 @@ public:
     const Scalar outside = -std::numeric_limits<Scalar>::infinity();
     const Scalar not_a_number = std::numeric_limits<Scalar>::quiet_NaN();
     Kokkos::parallel_for(
-        label("prior", "BoxUniform", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "osbi::BoxUniform", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           bool has_nan = false;
           bool is_inside = true;

@@ -57,9 +57,9 @@ public:
   using memory_space = typename ExecutionSpace::memory_space;
 
   Gaussian(std::vector<double> mean, const Eigen::MatrixXd& covariance) : m_mean(std::move(mean)) {
-    require(covariance.rows() == covariance.cols(), "Gaussian", "covariance is ", covariance.rows(), " x ",
+    require(covariance.rows() == covariance.cols(), "osbi::Gaussian", "covariance is ", covariance.rows(), " x ",
             covariance.cols(), ", it must be square");
-    require<DimensionMismatch>(static_cast<std::size_t>(covariance.rows()) == m_mean.size(), "Gaussian", "mean has ",
+    require<DimensionMismatch>(static_cast<std::size_t>(covariance.rows()) == m_mean.size(), "osbi::Gaussian", "mean has ",
                                m_mean.size(), " entries but covariance is ", covariance.rows(), " x ",
                                covariance.cols());
     check_mean();
@@ -67,22 +67,22 @@ public:
     double largest = 0.0;
     for (Eigen::Index i = 0; i < size; ++i)
       for (Eigen::Index j = 0; j < size; ++j) {
-        require(std::isfinite(covariance(i, j)), "Gaussian", "covariance(", i, ", ", j, ") = ", covariance(i, j),
+        require(std::isfinite(covariance(i, j)), "osbi::Gaussian", "covariance(", i, ", ", j, ") = ", covariance(i, j),
                 " must be finite");
         largest = std::max(largest, std::abs(covariance(i, j)));
       }
     constexpr double symmetry_tolerance = 1e-10;
     for (Eigen::Index i = 0; i < size; ++i)
       for (Eigen::Index j = 0; j < i; ++j)
-        require(std::abs(covariance(i, j) - covariance(j, i)) <= symmetry_tolerance * largest, "Gaussian",
+        require(std::abs(covariance(i, j) - covariance(j, i)) <= symmetry_tolerance * largest, "osbi::Gaussian",
                 "covariance is not symmetric: covariance(", i, ", ", j, ") = ", covariance(i, j), " but covariance(", j,
                 ", ", i, ") = ", covariance(j, i));
     m_covariance = 0.5 * (covariance + covariance.transpose());
     const Eigen::LLT<Eigen::MatrixXd> factorization(m_covariance);
-    require(factorization.info() == Eigen::Success, "Gaussian", "covariance is not positive definite");
+    require(factorization.info() == Eigen::Success, "osbi::Gaussian", "covariance is not positive definite");
     const Eigen::MatrixXd factor = factorization.matrixL();
     for (Eigen::Index i = 0; i < size; ++i)
-      require(std::isfinite(factor(i, i)) && factor(i, i) > 0.0, "Gaussian",
+      require(std::isfinite(factor(i, i)) && factor(i, i) > 0.0, "osbi::Gaussian",
               "covariance is not positive definite (Cholesky pivot ", i, " = ", factor(i, i), ")");
     upload(factor, /*diagonal=*/false);
   }
@@ -98,14 +98,14 @@ public:
   SupportBounds support() const { return SupportBounds::unbounded(dim()); }
 
   void sample(const ExecutionSpace& space, BatchRandom rng, const Matrix<Scalar, ExecutionSpace>& theta) const {
-    require<DimensionMismatch>(theta.extent(1) == dim(), "Gaussian", "sample: theta has ", theta.extent(1),
+    require<DimensionMismatch>(theta.extent(1) == dim(), "osbi::Gaussian", "sample: theta has ", theta.extent(1),
                                " columns, expected dim() = ", dim());
     const auto mean = m_mean_device;
     const auto factor = m_factor;
     const std::size_t columns = dim();
     const bool diagonal = m_diagonal;
     Kokkos::parallel_for(
-        label("prior", "Gaussian", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "osbi::Gaussian", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           const RowRandom start = rng.row(i);
           if (diagonal) {
@@ -127,9 +127,9 @@ public:
 
   void log_prob(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const Vector<Scalar, ExecutionSpace>& out) const {
-    require<DimensionMismatch>(theta.extent(1) == dim(), "Gaussian", "log_prob: theta has ", theta.extent(1),
+    require<DimensionMismatch>(theta.extent(1) == dim(), "osbi::Gaussian", "log_prob: theta has ", theta.extent(1),
                                " columns, expected dim() = ", dim());
-    require<DimensionMismatch>(out.extent(0) == theta.extent(0), "Gaussian", "log_prob: out has ", out.extent(0),
+    require<DimensionMismatch>(out.extent(0) == theta.extent(0), "osbi::Gaussian", "log_prob: out has ", out.extent(0),
                                " entries but theta has ", theta.extent(0), " rows");
     const auto mean = m_mean_device;
     const auto inverse_factor = m_inverse_factor;
@@ -139,7 +139,7 @@ public:
     const Scalar minus_infinity = -std::numeric_limits<Scalar>::infinity();
     const Scalar not_a_number = std::numeric_limits<Scalar>::quiet_NaN();
     Kokkos::parallel_for(
-        label("prior", "Gaussian", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "osbi::Gaussian", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           bool has_nan = false;
           bool has_infinity = false;
@@ -170,14 +170,14 @@ private:
   struct DiagonalTag {};
 
   Gaussian(DiagonalTag, std::vector<double> mean, std::vector<double> standard_deviation) : m_mean(std::move(mean)) {
-    require<DimensionMismatch>(standard_deviation.size() == m_mean.size(), "Gaussian", "mean has ", m_mean.size(),
+    require<DimensionMismatch>(standard_deviation.size() == m_mean.size(), "osbi::Gaussian", "mean has ", m_mean.size(),
                                " entries but standard_deviation has ", standard_deviation.size());
     check_mean();
     const auto size = static_cast<Eigen::Index>(m_mean.size());
     Eigen::MatrixXd factor = Eigen::MatrixXd::Zero(size, size);
     for (Eigen::Index i = 0; i < size; ++i) {
       const double deviation = standard_deviation[static_cast<std::size_t>(i)];
-      require(std::isfinite(deviation) && deviation > 0.0, "Gaussian", "standard_deviation[", i, "] = ", deviation,
+      require(std::isfinite(deviation) && deviation > 0.0, "osbi::Gaussian", "standard_deviation[", i, "] = ", deviation,
               " must be finite and > 0");
       factor(i, i) = deviation;
     }
@@ -186,9 +186,9 @@ private:
   }
 
   void check_mean() const {
-    require(!m_mean.empty(), "Gaussian", "mean is empty; a prior needs at least one dimension");
+    require(!m_mean.empty(), "osbi::Gaussian", "mean is empty; a prior needs at least one dimension");
     for (std::size_t i = 0; i < m_mean.size(); ++i)
-      require(std::isfinite(m_mean[i]), "Gaussian", "mean[", i, "] = ", m_mean[i], " must be finite");
+      require(std::isfinite(m_mean[i]), "osbi::Gaussian", "mean[", i, "] = ", m_mean[i], " must be finite");
   }
 
   // Copies μ, L and L⁻¹ to the device and fixes the normalization −Σ log L_ii − D/2·log 2π.
@@ -203,11 +203,11 @@ private:
     for (Eigen::Index i = 0; i < eigen_size; ++i)
       m_log_normalization -= std::log(factor(i, i));
 
-    m_mean_device = Kokkos::View<double*, memory_space>(label("prior", "Gaussian", "mean"), size);
-    m_factor = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>(label("prior", "Gaussian", "cholesky_factor"),
+    m_mean_device = Kokkos::View<double*, memory_space>(label("prior", "osbi::Gaussian", "mean"), size);
+    m_factor = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>(label("prior", "osbi::Gaussian", "cholesky_factor"),
                                                                          size, size);
     m_inverse_factor = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>(
-        label("prior", "Gaussian", "inverse_cholesky_factor"), size, size);
+        label("prior", "osbi::Gaussian", "inverse_cholesky_factor"), size, size);
     auto mean_host = Kokkos::create_mirror_view(m_mean_device);
     auto factor_host = Kokkos::create_mirror_view(m_factor);
     auto inverse_host = Kokkos::create_mirror_view(m_inverse_factor);

@@ -45,19 +45,19 @@ public:
 
   LogNormal(std::vector<double> log_mean, std::vector<double> log_standard_deviation)
       : m_log_mean(std::move(log_mean)), m_log_standard_deviation(std::move(log_standard_deviation)) {
-    require<DimensionMismatch>(m_log_mean.size() == m_log_standard_deviation.size(), "LogNormal", "log_mean has ",
+    require<DimensionMismatch>(m_log_mean.size() == m_log_standard_deviation.size(), "osbi::LogNormal", "log_mean has ",
                                m_log_mean.size(), " entries but log_standard_deviation has ",
                                m_log_standard_deviation.size());
-    require(!m_log_mean.empty(), "LogNormal", "log_mean is empty; a prior needs at least one dimension");
+    require(!m_log_mean.empty(), "osbi::LogNormal", "log_mean is empty; a prior needs at least one dimension");
     constexpr double half_log_two_pi = 0.918938533204672741780329736406;
     m_log_normalization = 0.0;
     for (std::size_t i = 0; i < dim(); ++i) {
-      require(std::isfinite(m_log_mean[i]), "LogNormal", "log_mean[", i, "] = ", m_log_mean[i], " must be finite");
-      require(std::isfinite(m_log_standard_deviation[i]) && m_log_standard_deviation[i] > 0.0, "LogNormal",
+      require(std::isfinite(m_log_mean[i]), "osbi::LogNormal", "log_mean[", i, "] = ", m_log_mean[i], " must be finite");
+      require(std::isfinite(m_log_standard_deviation[i]) && m_log_standard_deviation[i] > 0.0, "osbi::LogNormal",
               "log_standard_deviation[", i, "] = ", m_log_standard_deviation[i], " must be finite and > 0");
       m_log_normalization -= std::log(m_log_standard_deviation[i]) + half_log_two_pi;
     }
-    m_parameters = Kokkos::View<double* [2], memory_space>(label("prior", "LogNormal", "parameters"), dim());
+    m_parameters = Kokkos::View<double* [2], memory_space>(label("prior", "osbi::LogNormal", "parameters"), dim());
     auto parameters = Kokkos::create_mirror_view(m_parameters);
     for (std::size_t i = 0; i < dim(); ++i) {
       parameters(i, 0) = m_log_mean[i];
@@ -76,12 +76,12 @@ public:
   }
 
   void sample(const ExecutionSpace& space, BatchRandom rng, const Matrix<Scalar, ExecutionSpace>& theta) const {
-    require<DimensionMismatch>(theta.extent(1) == dim(), "LogNormal", "sample: theta has ", theta.extent(1),
+    require<DimensionMismatch>(theta.extent(1) == dim(), "osbi::LogNormal", "sample: theta has ", theta.extent(1),
                                " columns, expected dim() = ", dim());
     const auto parameters = m_parameters;
     const std::size_t columns = dim();
     Kokkos::parallel_for(
-        label("prior", "LogNormal", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "osbi::LogNormal", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           RowRandom generator = rng.row(i);
           for (std::size_t j = 0; j < columns; ++j)
@@ -91,9 +91,9 @@ public:
 
   void log_prob(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const Vector<Scalar, ExecutionSpace>& out) const {
-    require<DimensionMismatch>(theta.extent(1) == dim(), "LogNormal", "log_prob: theta has ", theta.extent(1),
+    require<DimensionMismatch>(theta.extent(1) == dim(), "osbi::LogNormal", "log_prob: theta has ", theta.extent(1),
                                " columns, expected dim() = ", dim());
-    require<DimensionMismatch>(out.extent(0) == theta.extent(0), "LogNormal", "log_prob: out has ", out.extent(0),
+    require<DimensionMismatch>(out.extent(0) == theta.extent(0), "osbi::LogNormal", "log_prob: out has ", out.extent(0),
                                " entries but theta has ", theta.extent(0), " rows");
     const auto parameters = m_parameters;
     const std::size_t columns = dim();
@@ -101,7 +101,7 @@ public:
     const Scalar minus_infinity = -std::numeric_limits<Scalar>::infinity();
     const Scalar not_a_number = std::numeric_limits<Scalar>::quiet_NaN();
     Kokkos::parallel_for(
-        label("prior", "LogNormal", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "osbi::LogNormal", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           bool has_nan = false;
           bool is_inside = true;

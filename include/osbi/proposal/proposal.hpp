@@ -2,9 +2,11 @@
 /// \brief Concept `Proposal`: where θ comes from — a batched sampler with a log density; every Prior models it.
 #pragma once
 
-#include <osbi/prior/prior.hpp>
+#include <osbi/core/random.hpp>
+#include <osbi/core/types.hpp>
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 
 namespace osbi {
@@ -24,9 +26,34 @@ namespace osbi {
  * proposal_round(p) reads it, 0 when absent. A proposal that changes while simulations run must make sample
  * and log_prob safe against its own updates; the fixed ones need nothing.
  */
+namespace proposal_requirements {
+
 template <class P>
-concept Proposal = prior_requirements::HasTypes<P> && prior_requirements::HasDimension<P> &&
-                   prior_requirements::CanSample<P> && prior_requirements::CanEvaluateLogProb<P>;
+concept HasTypes = HasScalarAndSpace<P>;
+
+template <class P>
+concept HasDimension = requires(const P& proposal) {
+  { proposal.dim() } -> std::convertible_to<std::size_t>;
+};
+
+template <class P>
+concept CanSample = requires(const P& proposal, const typename P::execution_space& space, BatchRandom rng,
+                             const Matrix<typename P::scalar_type, typename P::execution_space>& theta) {
+  proposal.sample(space, rng, theta);
+};
+
+template <class P>
+concept CanEvaluateLogProb = requires(const P& proposal, const typename P::execution_space& space,
+                                      const ConstMatrix<typename P::scalar_type, typename P::execution_space>& theta,
+                                      const Vector<typename P::scalar_type, typename P::execution_space>& out) {
+  proposal.log_prob(space, theta, out);
+};
+
+} // namespace proposal_requirements
+
+template <class P>
+concept Proposal = proposal_requirements::HasTypes<P> && proposal_requirements::HasDimension<P> &&
+                   proposal_requirements::CanSample<P> && proposal_requirements::CanEvaluateLogProb<P>;
 
 template <class P>
 concept VersionedProposal = Proposal<P> && requires(const P& proposal) {

@@ -170,17 +170,17 @@ public:
   static AdvectionDiffusionOptions default_options() { return AdvectionDiffusionOptions{}; }
 
   explicit AdvectionDiffusion(AdvectionDiffusionOptions options = default_options()) : m_options(options) {
-    require(options.grid >= 1 && options.grid <= 32768, "AdvectionDiffusion", "grid = ", options.grid,
+    require(options.grid >= 1 && options.grid <= 32768, "osbi::AdvectionDiffusion", "grid = ", options.grid,
             " must be in [1, 32768]");
-    require(options.observation_grid >= 1 && options.grid % options.observation_grid == 0, "AdvectionDiffusion",
+    require(options.observation_grid >= 1 && options.grid % options.observation_grid == 0, "osbi::AdvectionDiffusion",
             "observation_grid = ", options.observation_grid, " must be >= 1 and divide grid = ", options.grid);
-    require(options.final_time > 0.0 && std::isfinite(options.final_time), "AdvectionDiffusion",
+    require(options.final_time > 0.0 && std::isfinite(options.final_time), "osbi::AdvectionDiffusion",
             "final_time = ", options.final_time, " must be finite and > 0");
-    require(options.additive_noise >= 0.0 && std::isfinite(options.additive_noise), "AdvectionDiffusion",
+    require(options.additive_noise >= 0.0 && std::isfinite(options.additive_noise), "osbi::AdvectionDiffusion",
             "additive_noise = ", options.additive_noise, " must be finite and >= 0");
-    require(options.relative_noise >= 0.0 && std::isfinite(options.relative_noise), "AdvectionDiffusion",
+    require(options.relative_noise >= 0.0 && std::isfinite(options.relative_noise), "osbi::AdvectionDiffusion",
             "relative_noise = ", options.relative_noise, " must be finite and >= 0");
-    require(options.max_steps >= 1, "AdvectionDiffusion", "max_steps = ", options.max_steps, " must be >= 1");
+    require(options.max_steps >= 1, "osbi::AdvectionDiffusion", "max_steps = ", options.max_steps, " must be >= 1");
   }
 
   std::size_t theta_dim() const { return parameter_count; }
@@ -211,7 +211,7 @@ public:
   void simulate(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const Matrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
                 const Vector<int, ExecutionSpace>& status) const {
-    require_extent(status.extent(0), theta.extent(0), "AdvectionDiffusion",
+    require_extent(status.extent(0), theta.extent(0), "osbi::AdvectionDiffusion",
                    "status's length (must equal theta's rows)");
     launch(space, theta, x, rng, status);
   }
@@ -222,8 +222,8 @@ private:
   void launch(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
               const Matrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
               const Vector<int, ExecutionSpace>& status) const {
-    check_simulation_shapes("AdvectionDiffusion", theta, x, theta_dim(), x_dim());
-    require(theta.extent(0) <= static_cast<std::size_t>(std::numeric_limits<int>::max()), "AdvectionDiffusion",
+    check_simulation_shapes("osbi::AdvectionDiffusion", theta, x, theta_dim(), x_dim());
+    require(theta.extent(0) <= static_cast<std::size_t>(std::numeric_limits<int>::max()), "osbi::AdvectionDiffusion",
             "theta has ", theta.extent(0), " rows, at most ", std::numeric_limits<int>::max(), " are supported");
     const int rows = static_cast<int>(theta.extent(0));
     if (rows == 0) return;
@@ -235,7 +235,7 @@ private:
     const auto theta_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
     // Zero-filled on `space` itself: a pipeline worker thread may run this, and Kokkos 3.4.1 lets only
     // the thread that initialized Kokkos use the OpenMP backend (the default initializer of host Views).
-    const auto on_space = [&](const char* step) { return Kokkos::view_alloc(space, label("simulator", "AdvectionDiffusion", step)); };
+    const auto on_space = [&](const char* step) { return Kokkos::view_alloc(space, label("simulator", "osbi::AdvectionDiffusion", step)); };
     Kokkos::View<double* [5], memory_space> weights(on_space("weights"), rows);
     Kokkos::View<double***, Kokkos::LayoutRight, memory_space> profiles(on_space("source_profiles"), rows, 2, n);
     Kokkos::View<std::int64_t*, memory_space> steps(on_space("steps"), rows);
@@ -279,7 +279,7 @@ private:
 
     // fields(r, b, y, x): buffer b of row r. Buffer 0 starts as ½ dt q g (first half of the trapezoidal rule).
     Kokkos::View<double****, Kokkos::LayoutRight, memory_space> fields(
-        Kokkos::view_alloc(Kokkos::WithoutInitializing, label("simulator", "AdvectionDiffusion", "fields")), rows, 2, n,
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, label("simulator", "osbi::AdvectionDiffusion", "fields")), rows, 2, n,
         n);
     Kokkos::parallel_for(
         "osbi::simulator::AdvectionDiffusion::initial_field", Policy3(space, {0, 0, 0}, {rows, n, n}),

@@ -32,10 +32,10 @@ public:
 
   explicit GaussianLinear(std::size_t dim = 10, double prior_variance = 0.1, double noise_variance = 0.1)
       : m_dim(dim), m_prior_variance(prior_variance), m_noise_variance(noise_variance) {
-    require(dim > 0, "GaussianLinear", "dim = ", dim, " must be > 0");
-    require(prior_variance > 0.0 && std::isfinite(prior_variance), "GaussianLinear",
+    require(dim > 0, "osbi::GaussianLinear", "dim = ", dim, " must be > 0");
+    require(prior_variance > 0.0 && std::isfinite(prior_variance), "osbi::GaussianLinear",
             "prior_variance = ", prior_variance, " must be finite and > 0");
-    require(noise_variance > 0.0 && std::isfinite(noise_variance), "GaussianLinear",
+    require(noise_variance > 0.0 && std::isfinite(noise_variance), "osbi::GaussianLinear",
             "noise_variance = ", noise_variance, " must be finite and > 0");
   }
 
@@ -53,7 +53,7 @@ public:
   /// The Simulator contract (simulator.hpp).
   void simulate(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const Matrix<Scalar, ExecutionSpace>& x, BatchRandom rng) const {
-    check_simulation_shapes("GaussianLinear", theta, x, theta_dim(), x_dim());
+    check_simulation_shapes("osbi::GaussianLinear", theta, x, theta_dim(), x_dim());
     const std::size_t dim = m_dim;
     const double noise_standard_deviation = std::sqrt(m_noise_variance);
     Kokkos::parallel_for(
@@ -68,7 +68,7 @@ public:
 
   /// Posterior mean given one observation x₀ (host, double): x₀·τ²/(τ² + σ²).
   std::vector<double> posterior_mean(const std::vector<double>& observation) const {
-    require_extent(observation.size(), m_dim, "GaussianLinear", "the observation's length");
+    require_extent(observation.size(), m_dim, "osbi::GaussianLinear", "the observation's length");
     std::vector<double> mean(m_dim);
     const double shrinkage = m_prior_variance / (m_prior_variance + m_noise_variance);
     for (std::size_t j = 0; j < m_dim; ++j)

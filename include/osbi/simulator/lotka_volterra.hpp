@@ -106,11 +106,11 @@ public:
   static DormandPrinceOptions default_options() { return DormandPrinceOptions{}; }
 
   explicit LotkaVolterra(DormandPrinceOptions options = default_options()) : m_options(options) {
-    require(options.relative_tolerance > 0.0 && std::isfinite(options.relative_tolerance), "LotkaVolterra",
+    require(options.relative_tolerance > 0.0 && std::isfinite(options.relative_tolerance), "osbi::LotkaVolterra",
             "relative_tolerance = ", options.relative_tolerance, " must be finite and > 0");
-    require(options.absolute_tolerance >= 0.0 && std::isfinite(options.absolute_tolerance), "LotkaVolterra",
+    require(options.absolute_tolerance >= 0.0 && std::isfinite(options.absolute_tolerance), "osbi::LotkaVolterra",
             "absolute_tolerance = ", options.absolute_tolerance, " must be finite and >= 0");
-    require(options.max_steps > 0, "LotkaVolterra", "max_steps = ", options.max_steps, " must be > 0");
+    require(options.max_steps > 0, "osbi::LotkaVolterra", "max_steps = ", options.max_steps, " must be > 0");
   }
 
   std::size_t theta_dim() const { return 4; }
@@ -132,7 +132,7 @@ public:
   void simulate(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const Matrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
                 const Vector<int, ExecutionSpace>& status) const {
-    require_extent(status.extent(0), theta.extent(0), "LotkaVolterra", "status's length (must equal theta's rows)");
+    require_extent(status.extent(0), theta.extent(0), "osbi::LotkaVolterra", "status's length (must equal theta's rows)");
     launch(space, theta, x, rng, status);
   }
 
@@ -168,7 +168,7 @@ private:
   void launch(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
               const Matrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
               const Vector<int, ExecutionSpace>& status) const {
-    check_simulation_shapes("LotkaVolterra", theta, x, theta_dim(), x_dim());
+    check_simulation_shapes("osbi::LotkaVolterra", theta, x, theta_dim(), x_dim());
     const DormandPrinceOptions options = m_options;
     const bool keep_status = status.extent(0) > 0;
     const Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();

@@ -98,7 +98,7 @@ public:
   /// Throws DimensionMismatch before calling the solver if a width or the row counts disagree.
   SimulationReport simulate(const execution_space& space, const ConstMatrix<Scalar, execution_space>& theta,
                             const Matrix<Scalar, execution_space>& x, BatchRandom rng) {
-    check_simulation_shapes("PointSimulatorAdapter", theta, x, m_theta_dim, m_x_dim);
+    check_simulation_shapes("osbi::PointSimulatorAdapter", theta, x, m_theta_dim, m_x_dim);
     space.fence(); // θ may come from a kernel still running on `space`
     const std::size_t rows = theta.extent(0);
     SimulationReport report(rows);
@@ -155,8 +155,8 @@ private:
   void read_dimensions() {
     m_theta_dim = static_cast<std::size_t>(m_point.theta_dim());
     m_x_dim = static_cast<std::size_t>(m_point.x_dim());
-    require(m_theta_dim > 0, "PointSimulatorAdapter", "the point simulator's theta_dim() is 0, must be > 0");
-    require(m_x_dim > 0, "PointSimulatorAdapter", "the point simulator's x_dim() is 0, must be > 0");
+    require(m_theta_dim > 0, "osbi::PointSimulatorAdapter", "the point simulator's theta_dim() is 0, must be > 0");
+    require(m_x_dim > 0, "osbi::PointSimulatorAdapter", "the point simulator's x_dim() is 0, must be > 0");
   }
 
   Point m_point;

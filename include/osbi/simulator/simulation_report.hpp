@@ -82,11 +82,11 @@ public:
   /// Records that `row` failed. Rows are marked at most once; marking in increasing row order
   /// keeps failures() sorted (the adapter and classify_rows do).
   void mark(std::size_t row, SimulationStatus status, std::string message, std::vector<double> theta) {
-    require<InvalidArgument>(row < m_statuses.size(), "SimulationReport", "row ", row, " is outside the report's ",
+    require<InvalidArgument>(row < m_statuses.size(), "osbi::SimulationReport", "row ", row, " is outside the report's ",
                              m_statuses.size(), " rows");
-    require<InvalidArgument>(status != SimulationStatus::ok, "SimulationReport", "mark() records failures; row ", row,
+    require<InvalidArgument>(status != SimulationStatus::ok, "osbi::SimulationReport", "mark() records failures; row ", row,
                              " was given status ok");
-    require<InvalidArgument>(m_statuses[row] == SimulationStatus::ok, "SimulationReport", "row ", row,
+    require<InvalidArgument>(m_statuses[row] == SimulationStatus::ok, "osbi::SimulationReport", "row ", row,
                              " is already marked ", to_string(m_statuses[row]));
     m_statuses[row] = status;
     --m_counts.ok;
@@ -103,7 +103,7 @@ public:
   const SimulationCounts& counts() const { return m_counts; }
 
   SimulationStatus status(std::size_t row) const {
-    require<InvalidArgument>(row < m_statuses.size(), "SimulationReport", "row ", row, " is outside the report's ",
+    require<InvalidArgument>(row < m_statuses.size(), "osbi::SimulationReport", "row ", row, " is outside the report's ",
                              m_statuses.size(), " rows");
     return m_statuses[row];
   }
@@ -157,7 +157,7 @@ SimulationReport classify_rows(const ThetaView& theta, const XView& x) {
                 "osbi::classify_rows: theta must be a rank-2 Kokkos::View (see osbi/simulator/simulation_report.hpp)");
   static_assert(compat::is_view_v<XView> && XView::rank == 2,
                 "osbi::classify_rows: x must be a rank-2 Kokkos::View (see osbi/simulator/simulation_report.hpp)");
-  require_extent(x.extent(0), theta.extent(0), "classify_rows", "x's row count (must equal theta's)");
+  require_extent(x.extent(0), theta.extent(0), "osbi::classify_rows", "x's row count (must equal theta's)");
   const auto theta_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
   const auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
   SimulationReport report(x.extent(0));

@@ -58,7 +58,7 @@ public:
   /// The Simulator contract (simulator.hpp).
   void simulate(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const Matrix<Scalar, ExecutionSpace>& x, BatchRandom rng) const {
-    check_simulation_shapes("TwoMoons", theta, x, theta_dim(), x_dim());
+    check_simulation_shapes("osbi::TwoMoons", theta, x, theta_dim(), x_dim());
     Kokkos::parallel_for(
         "osbi::simulator::TwoMoons::simulate", Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {

@@ -189,7 +189,7 @@ public:
   }
 
 private:
-  static constexpr std::string_view part = "testing::SampleBufferArchetype";
+  static constexpr std::string_view part = "osbi::testing::SampleBufferArchetype";
   static constexpr std::string_view kind = "archetype";
 
   struct Row {

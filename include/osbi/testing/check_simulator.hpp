@@ -154,8 +154,8 @@ requires(compat::is_view_v<ThetaView>&& ThetaView::rank == 2) ConformanceReport
     fail("theta_dim() = ", theta_dim, " and x_dim() = ", x_dim, " must both be > 0");
     return report;
   }
-  require_extent(theta.extent(1), theta_dim, "check_simulator", "theta's column count");
-  require(theta.extent(0) >= 1, "check_simulator", "theta has no rows, needs at least 1");
+  require_extent(theta.extent(1), theta_dim, "osbi::testing::check_simulator", "theta's column count");
+  require(theta.extent(0) >= 1, "osbi::testing::check_simulator", "theta has no rows, needs at least 1");
 
   // θ as given, twice: row g + i repeats row i (rows with equal θ must still get different x).
   const std::size_t given_rows = theta.extent(0), rows = 2 * given_rows;
@@ -262,7 +262,7 @@ requires(compat::is_view_v<ThetaView>&& ThetaView::rank == 2) ConformanceReport
 /// simulator whose domain does not contain that box).
 template <Simulator S>
 ConformanceReport check_simulator(S& simulator, std::uint64_t seed, std::size_t n = 64) {
-  require(n >= 1, "check_simulator", "n = ", n, " must be >= 1");
+  require(n >= 1, "osbi::testing::check_simulator", "n = ", n, " must be >= 1");
   const std::size_t theta_dim = simulator.theta_dim();
   Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace> theta("osbi::testing::check_simulator::theta", n,
                                                                        theta_dim);

@@ -86,7 +86,7 @@ public:
   }
 
 private:
-  static constexpr const char* part = "testing::OptimizerArchetype";
+  static constexpr const char* part = "osbi::testing::OptimizerArchetype";
   static constexpr const char* kind = "ArchetypeSGD";
 
   Vector<scalar_type, execution_space> m_velocity;

@@ -28,22 +28,22 @@ public:
   std::size_t dim() const { return 1; }
 
   void sample(const execution_space& space, BatchRandom rng, const Matrix<scalar_type, execution_space>& theta) const {
-    require<DimensionMismatch>(theta.extent(1) == 1, "PriorArchetype", "sample: theta has ", theta.extent(1),
+    require<DimensionMismatch>(theta.extent(1) == 1, "osbi::testing::PriorArchetype", "sample: theta has ", theta.extent(1),
                                " columns, expected dim() = 1");
     Kokkos::parallel_for(
-        label("testing", "PriorArchetype", "sample"), Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
+        label("testing", "osbi::testing::PriorArchetype", "sample"), Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) { theta(i, 0) = rng.row(i).uniform(); });
   }
 
   void log_prob(const execution_space& space, const ConstMatrix<scalar_type, execution_space>& theta,
                 const Vector<scalar_type, execution_space>& out) const {
-    require<DimensionMismatch>(theta.extent(1) == 1, "PriorArchetype", "log_prob: theta has ", theta.extent(1),
+    require<DimensionMismatch>(theta.extent(1) == 1, "osbi::testing::PriorArchetype", "log_prob: theta has ", theta.extent(1),
                                " columns, expected dim() = 1");
-    require<DimensionMismatch>(out.extent(0) == theta.extent(0), "PriorArchetype", "log_prob: out has ", out.extent(0),
+    require<DimensionMismatch>(out.extent(0) == theta.extent(0), "osbi::testing::PriorArchetype", "log_prob: out has ", out.extent(0),
                                " entries but theta has ", theta.extent(0), " rows");
     constexpr double minus_infinity = -std::numeric_limits<double>::infinity();
     Kokkos::parallel_for(
-        label("testing", "PriorArchetype", "log_prob"), Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
+        label("testing", "osbi::testing::PriorArchetype", "log_prob"), Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           const double value = theta(i, 0);
           // NaN fails both comparisons, so it must be tested first to come out as NaN.

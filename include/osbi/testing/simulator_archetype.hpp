@@ -27,7 +27,7 @@ public:
   using execution_space = DefaultExecutionSpace;
 
   SimulatorArchetype(std::size_t theta_dim, std::size_t x_dim) : m_theta_dim(theta_dim), m_x_dim(x_dim) {
-    require(theta_dim > 0 && x_dim > 0, "SimulatorArchetype", "theta_dim = ", theta_dim, " and x_dim = ", x_dim,
+    require(theta_dim > 0 && x_dim > 0, "osbi::testing::SimulatorArchetype", "theta_dim = ", theta_dim, " and x_dim = ", x_dim,
             " must be > 0");
   }
   SimulatorArchetype(const SimulatorArchetype&) = delete;
@@ -38,7 +38,7 @@ public:
 
   void simulate(const execution_space& space, const ConstMatrix<scalar_type, execution_space>& theta,
                 const Matrix<scalar_type, execution_space>& x, BatchRandom rng) {
-    check_simulation_shapes("SimulatorArchetype", theta, x, m_theta_dim, m_x_dim);
+    check_simulation_shapes("osbi::testing::SimulatorArchetype", theta, x, m_theta_dim, m_x_dim);
     const std::size_t theta_dim = m_theta_dim, x_dim = m_x_dim;
     Kokkos::parallel_for(
         "osbi::testing::SimulatorArchetype::simulate", Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
