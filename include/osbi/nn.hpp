@@ -18,7 +18,8 @@
 #include <osbi/nn/layer_norm.hpp>
 #include <osbi/nn/masked_dense.hpp>
 
-// Composition (Sequential, Residual) and the owner of the flat parameter/gradient buffers (Network).
+// Composition (Sequential, Repeat, Residual) and the owner of the flat parameter/gradient buffers (Network).
 #include <osbi/nn/network.hpp>
+#include <osbi/nn/repeat.hpp>
 #include <osbi/nn/residual.hpp>
 #include <osbi/nn/sequential.hpp>

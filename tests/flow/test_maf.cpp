@@ -127,14 +127,18 @@ osbi::MAFOptions small_options(std::size_t transforms, std::size_t hidden, std::
 BOOST_AUTO_TEST_SUITE(flow_maf)
 
 BOOST_AUTO_TEST_CASE(made_block_gradients_match_finite_differences) {
-  // Every input (y and the context) and every parameter of a D = 3, C = 2, H = 7, 2-block MADE.
-  MadeAsLayer layer{osbi::ConditionalMADE<double, Space>(3, 2, 7, 2), {}, {}, {}, {}};
-  const auto input = device_matrix<double>(normals(4 * 5, 11), 4, 5);
-  osbi::testing::GradientCheckOptions options;
-  options.seed = test_seed();
-  const auto report = osbi::testing::check_gradients(Space(), layer, input, options);
-  BOOST_TEST(report.passed(), report.summary());
-  BOOST_TEST(report.parameters_checked == layer.parameter_count());
+  // Every input (y and the context) and every parameter of a D = 3, C = 2, H = 7 MADE with 2 blocks, and with 0, 1
+  // and 3 (its hidden stack is an nn::Repeat of run-time length).
+  for (const std::size_t blocks : {2u, 0u, 1u, 3u}) {
+    MadeAsLayer layer{osbi::ConditionalMADE<double, Space>(3, 2, 7, blocks), {}, {}, {}, {}};
+    const auto input = device_matrix<double>(normals(4 * 5, 11), 4, 5);
+    osbi::testing::GradientCheckOptions options;
+    options.seed = test_seed();
+    const auto report = osbi::testing::check_gradients(Space(), layer, input, options);
+    BOOST_TEST(report.passed(), blocks << " blocks: " << report.summary());
+    BOOST_TEST(report.parameters_checked == layer.parameter_count());
+    BOOST_TEST(layer.parameter_count() == (3u * 7u + 7u) + (2u * 7u + 7u) + blocks * (7u * 7u + 7u) + (7u * 6u + 6u));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(each_made_is_autoregressive) {

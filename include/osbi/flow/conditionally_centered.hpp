@@ -13,6 +13,8 @@
 #include <osbi/nn/dense.hpp>
 #include <osbi/nn/detail/layer_support.hpp>
 #include <osbi/nn/init.hpp>
+#include <osbi/nn/layer.hpp>
+#include <osbi/nn/sequential.hpp>
 
 #include <osbi/estimator/conditional_density.hpp>
 
@@ -91,20 +93,15 @@ public:
 
   explicit ConditionallyCentered(Density density, const CenteringOptions& options = {})
       : m_density(std::move(density)), m_options(check(options)), m_linear(context_dim(), 2 * theta_dim()),
-        m_hidden1(context_dim(), options.hidden),
-        m_hidden2(options.hidden, options.hidden), m_output(options.hidden, 2 * theta_dim()),
+        m_mlp(context_dim(), options.hidden, options.hidden, 2 * theta_dim()),
         m_standardization(part, theta_dim(), context_dim()),
         m_context(label("flow", "ConditionallyCentered", "context"), context_dim()),
-        m_h1(label("flow", "ConditionallyCentered", "hidden1"), options.hidden),
-        m_h2(label("flow", "ConditionallyCentered", "hidden2"), options.hidden),
         m_linear_out(label("flow", "ConditionallyCentered", "linear_out"), 2 * theta_dim()),
         m_mlp_out(label("flow", "ConditionallyCentered", "mlp_out"), 2 * theta_dim()),
         m_shift_scale(label("flow", "ConditionallyCentered", "shift_scale"), 2 * theta_dim()),
         m_centered(label("flow", "ConditionallyCentered", "centered"), theta_dim()),
         m_grad_centered(label("flow", "ConditionallyCentered", "grad_centered"), theta_dim()),
         m_grad_shift_scale(label("flow", "ConditionallyCentered", "grad_shift_scale"), 2 * theta_dim()),
-        m_grad_h1(label("flow", "ConditionallyCentered", "grad_hidden1"), options.hidden),
-        m_grad_h2(label("flow", "ConditionallyCentered", "grad_hidden2"), options.hidden),
         m_grad_context(label("flow", "ConditionallyCentered", "grad_context"), context_dim()),
         m_grad_context_flow(label("flow", "ConditionallyCentered", "grad_context_flow"), context_dim()),
         m_grad_context_linear(label("flow", "ConditionallyCentered", "grad_context_linear"), context_dim()),
@@ -116,10 +113,11 @@ public:
     m_density.rebind(Kokkos::subview(m_parameters, flow_slice()), Kokkos::subview(m_gradients, flow_slice()));
     const Space space;
     RandomStream stream(options.seed, init_stream);
+    // One stream draw per layer, in buffer order (L, then the MLP's three layers).
     m_linear.initialize(space, stream.next());
-    m_hidden1.initialize(space, stream.next());
-    m_hidden2.initialize(space, stream.next());
-    m_output.initialize(space, stream.next());
+    m_mlp.template get<0>().initialize(space, stream.next());
+    m_mlp.template get<1>().initialize(space, stream.next());
+    m_mlp.template get<2>().initialize(space, stream.next());
     space.fence();
     identity_inner_standardization();
   }
@@ -294,11 +292,8 @@ public:
           }
         },
         log_scale_total);
-    const Matrix<Scalar, Space> grad_h2 = m_grad_h2.rows(batch), grad_h1 = m_grad_h1.rows(batch);
-    m_output.backward(space, grad_shift_scale, grad_h2);
-    m_hidden2.backward(space, grad_h2, grad_h1);
     const Matrix<Scalar, Space> grad_context = want_x ? m_grad_context.rows(batch) : Matrix<Scalar, Space>();
-    m_hidden1.backward(space, grad_h1, grad_context);
+    m_mlp.backward(space, grad_shift_scale, grad_context);
     const Matrix<Scalar, Space> grad_context_linear = want_x ? m_grad_context_linear.rows(batch) : Matrix<Scalar, Space>();
     m_linear.backward(space, grad_shift_scale, grad_context_linear);
     if (want_x) {
@@ -339,8 +334,10 @@ public:
 
 private:
   using Buffer = nn::detail::BatchBuffer<Scalar, Space>;
-  using Hidden = nn::DenseLayer<Scalar, Space, nn::init::TorchDefault, nn::activation::Tanh>;
-  using Output = nn::DenseLayer<Scalar, Space, nn::init::Zero>;
+  using Linear = nn::DenseLayer<Scalar, Space, nn::init::Zero>;
+  /// c → H (tanh) → H (tanh) → 2D, the last layer starting at 0; widths at run time.
+  using Hidden = nn::Dense<nn::dynamic_extent, nn::init::TorchDefault, nn::activation::Tanh>;
+  using Mlp = nn::SequentialLayer<Scalar, Space, Hidden, Hidden, nn::Dense<nn::dynamic_extent, nn::init::Zero>>;
   static constexpr const char* part = "osbi::flow::ConditionallyCentered";
   static constexpr std::uint64_t init_stream = 0x43454E54u; // "CENT"
   static constexpr std::size_t max_fit_rows = 20000;
@@ -353,8 +350,7 @@ private:
   }
 
   std::size_t conditioner_count() const {
-    return m_linear.parameter_count() + m_hidden1.parameter_count() + m_hidden2.parameter_count() +
-           m_output.parameter_count();
+    return m_linear.parameter_count() + m_mlp.parameter_count();
   }
   std::pair<std::size_t, std::size_t> flow_slice() const { return {conditioner_count(), m_parameters.extent(0)}; }
 
@@ -366,9 +362,7 @@ private:
       offset = slice.second;
     };
     bind(m_linear);
-    bind(m_hidden1);
-    bind(m_hidden2);
-    bind(m_output);
+    bind(m_mlp);
   }
 
   void identity_inner_standardization() {
@@ -378,14 +372,12 @@ private:
 
   /// m_context.rows(rows) = z-scored x, and the conditioner's output for it in m_shift_scale.
   void condition(const Space& space, const ConstMatrix<Scalar, Space>& x, std::size_t rows) {
-    const Matrix<Scalar, Space> context = m_context.rows(rows), h1 = m_h1.rows(rows), h2 = m_h2.rows(rows);
+    const Matrix<Scalar, Space> context = m_context.rows(rows);
     const Matrix<Scalar, Space> linear = m_linear_out.rows(rows), mlp = m_mlp_out.rows(rows),
                                 sum = m_shift_scale.rows(rows);
     m_standardization.embed(space, x, false, context);
     m_linear.forward(space, context, linear);
-    m_hidden1.forward(space, context, h1);
-    m_hidden2.forward(space, h1, h2);
-    m_output.forward(space, h2, mlp);
+    m_mlp.forward(space, context, mlp);
     Kokkos::parallel_for(
         "osbi::flow::ConditionallyCentered::sum",
         Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {rows, 2 * theta_dim()}),
@@ -431,13 +423,12 @@ private:
 
   Density m_density;
   CenteringOptions m_options;
-  Output m_linear;
-  Hidden m_hidden1, m_hidden2;
-  Output m_output;
+  Linear m_linear;
+  Mlp m_mlp;
   detail::FlowStandardization<Scalar, Space> m_standardization;
   Vector<Scalar, Space> m_parameters, m_gradients;
-  Buffer m_context, m_h1, m_h2, m_linear_out, m_mlp_out, m_shift_scale, m_centered, m_grad_centered, m_grad_shift_scale,
-      m_grad_h1, m_grad_h2, m_grad_context, m_grad_context_flow, m_grad_context_linear, m_log_scale_sum;
+  Buffer m_context, m_linear_out, m_mlp_out, m_shift_scale, m_centered, m_grad_centered, m_grad_shift_scale,
+      m_grad_context, m_grad_context_flow, m_grad_context_linear, m_log_scale_sum;
 };
 
 /// sbi's default NSF (5 transforms, 2×50 tanh hidden, 10 bins, tail bound 3) behind the conditional affine map:

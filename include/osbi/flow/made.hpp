@@ -6,7 +6,10 @@
 #include <osbi/nn/detail/layer_support.hpp>
 #include <osbi/nn/init.hpp>
 #include <osbi/nn/kernels/activation.hpp>
+#include <osbi/nn/layer.hpp>
 #include <osbi/nn/masked_dense.hpp>
+#include <osbi/nn/repeat.hpp>
+#include <osbi/nn/sequential.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
@@ -36,7 +39,9 @@ namespace osbi {
  * params(:, P·j … P·j + P − 1) depend on y(:, 0…j−1) only (and on c).
  *
  * Parameters, one flat slice bound by the owner: [input layer | context layer | hidden 0 … | output],
- * each [W row-major | b] (nn/dense.hpp). Contract as nn::Layer's, with two inputs:
+ * each [W row-major | b] (nn/dense.hpp). The hidden blocks and the output layer are one nn::Sequential of an
+ * nn::Repeat of masked tanh layers and a masked linear layer, with run-time widths and masks; only the head (the
+ * two inputs' sum and its tanh) is written here. Contract as nn::Layer's, with two inputs:
  *   forward(space, y, c)  → params (a view of an owned buffer, valid until the next forward); keeps
  *                         handles to y and c, which the caller leaves unchanged until backward.
  *   backward(space, grad_params, grad_y, grad_c)
@@ -60,23 +65,20 @@ public:
                 nn::made_mask(nn::made_input_degrees(features), nn::made_hidden_degrees(hidden, features),
                               nn::made::hidden)),
         m_context(context_features, hidden),
-        m_output(hidden, outputs_per_feature * features,
-                 nn::made_mask(nn::made_hidden_degrees(hidden, features),
-                               output_degrees(features, outputs_per_feature), nn::made::output)),
+        m_tail(hidden,
+               nn::Blocks<nn::MaskedWidth>{blocks,
+                                           {hidden, nn::made_mask(nn::made_hidden_degrees(hidden, features),
+                                                                  nn::made_hidden_degrees(hidden, features),
+                                                                  nn::made::hidden)}},
+               nn::MaskedWidth{outputs_per_feature * features,
+                               nn::made_mask(nn::made_hidden_degrees(hidden, features),
+                                             output_degrees(features, outputs_per_feature), nn::made::output)}),
         m_sum(label("flow", "ConditionalMADE", "input_sum"), hidden),
         m_context_out(label("flow", "ConditionalMADE", "context_out"), hidden),
         m_grad_sum(label("flow", "ConditionalMADE", "grad_sum"), hidden),
-        m_params(label("flow", "ConditionalMADE", "params"), outputs_per_feature * features) {
-    const auto hidden_degrees = nn::made_hidden_degrees(hidden, features);
-    const auto hidden_mask = nn::made_mask(hidden_degrees, hidden_degrees, nn::made::hidden);
-    m_hidden_layers.reserve(blocks);
-    for (std::size_t b = 0; b <= blocks; ++b)
-      m_activations.emplace_back(label("flow", "ConditionalMADE", "hidden_" + std::to_string(b)), hidden);
-    for (std::size_t b = 0; b < blocks; ++b)
-      m_hidden_layers.emplace_back(hidden, hidden, hidden_mask);
-    m_grad_hidden[0] = Buffer(label("flow", "ConditionalMADE", "grad_hidden_a"), hidden);
-    m_grad_hidden[1] = Buffer(label("flow", "ConditionalMADE", "grad_hidden_b"), hidden);
-  }
+        m_h0_buffer(label("flow", "ConditionalMADE", "hidden_0"), hidden),
+        m_grad_h0(label("flow", "ConditionalMADE", "grad_hidden_0"), hidden),
+        m_params(label("flow", "ConditionalMADE", "params"), outputs_per_feature * features) {}
 
   /// Output degrees of the P·D outputs: ⌊k/P⌋ + 1 (each dimension's P outputs together).
   static std::vector<std::size_t> output_degrees(std::size_t features, std::size_t outputs_per_feature = 2) {
@@ -94,10 +96,7 @@ public:
   std::size_t output_dim() const { return m_outputs_per_feature * m_features; }
 
   std::size_t parameter_count() const {
-    std::size_t count = m_input.parameter_count() + m_context.parameter_count() + m_output.parameter_count();
-    for (const auto& layer : m_hidden_layers)
-      count += layer.parameter_count();
-    return count;
+    return m_input.parameter_count() + m_context.parameter_count() + m_tail.parameter_count();
   }
 
   /// Binds every layer to its slice of `parameters`/`gradients` (parameter_count() entries each).
@@ -112,21 +111,21 @@ public:
     };
     bind_one(m_input);
     bind_one(m_context);
-    for (auto& layer : m_hidden_layers)
-      bind_one(layer);
-    bind_one(m_output);
+    bind_one(m_tail);
     m_bound = true;
   }
 
-  /// PyTorch's default nn.Linear initialization of every layer; layer k draws from rng.split(k).
+  /// PyTorch's default nn.Linear initialization of every layer; layer k (input, context, hidden 0 …, output)
+  /// draws from rng.split(k).
   void initialize(const ExecutionSpace& space, BatchRandom rng) {
     require(m_bound, part, "initialize before bind(): the block has no parameter buffer");
     std::uint32_t index = 0;
     m_input.initialize(space, rng.split(index++));
     m_context.initialize(space, rng.split(index++));
-    for (auto& layer : m_hidden_layers)
-      layer.initialize(space, rng.split(index++));
-    m_output.initialize(space, rng.split(index++));
+    auto& hidden = m_tail.template get<0>();
+    for (std::size_t b = 0; b < hidden.size(); ++b)
+      hidden.block(b).initialize(space, rng.split(index++));
+    m_tail.template get<1>().initialize(space, rng.split(index++));
   }
 
   ConstMatrix<Scalar, ExecutionSpace> forward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& y,
@@ -142,7 +141,7 @@ public:
     const Matrix<Scalar, ExecutionSpace> params = m_params.rows(batch);
     m_input.forward(space, y, sum);
     m_context.forward(space, c, context_out);
-    const Matrix<Scalar, ExecutionSpace> h0 = m_activations[0].rows(batch);
+    const Matrix<Scalar, ExecutionSpace> h0 = m_h0_buffer.rows(batch);
     if (batch > 0) {
       const ConstMatrix<Scalar, ExecutionSpace> a = sum, b = context_out;
       Kokkos::parallel_for(
@@ -152,13 +151,7 @@ public:
             h0(row, column) = nn::activation::Tanh::value(a(row, column) + b(row, column));
           });
     }
-    ConstMatrix<Scalar, ExecutionSpace> h = h0;
-    for (std::size_t l = 0; l < m_blocks; ++l) {
-      const Matrix<Scalar, ExecutionSpace> next = m_activations[l + 1].rows(batch);
-      m_hidden_layers[l].forward(space, h, next);
-      h = next;
-    }
-    m_output.forward(space, h, params);
+    m_tail.forward(space, h0, params);
     m_h0 = h0;
     return params;
   }
@@ -177,13 +170,8 @@ public:
       require_extent(grad_c.extent(1), m_context_features, part, "backward: grad_c's column count (C)");
     }
     const std::size_t batch = m_batch;
-    Matrix<Scalar, ExecutionSpace> grad_h = m_grad_hidden[0].rows(batch);
-    m_output.backward(space, grad_params, grad_h);
-    for (std::size_t l = m_blocks; l-- > 0;) {
-      const Matrix<Scalar, ExecutionSpace> grad_below = m_grad_hidden[(m_blocks - l) % 2].rows(batch);
-      m_hidden_layers[l].backward(space, grad_h, grad_below);
-      grad_h = grad_below;
-    }
+    const Matrix<Scalar, ExecutionSpace> grad_h = m_grad_h0.rows(batch);
+    m_tail.backward(space, grad_params, grad_h);
     // h₀ = tanh(s): grad_s = grad_h₀ ⊙ (1 − h₀²), shared by the input and the context layers.
     const Matrix<Scalar, ExecutionSpace> grad_sum = m_grad_sum.rows(batch);
     if (batch > 0) {
@@ -209,14 +197,15 @@ private:
     return value;
   }
 
+  using HiddenBlock = nn::MaskedDense<nn::dynamic_extent, nn::init::TorchDefault, nn::activation::Tanh>;
+  /// hidden 0 … blocks − 1 (H → H, tanh), then the output layer (H → P·D, linear), widths and masks at run time.
+  using Tail = nn::SequentialLayer<Scalar, ExecutionSpace, nn::Repeat<HiddenBlock>, nn::MaskedDense<nn::dynamic_extent>>;
+
   std::size_t m_features, m_context_features, m_hidden, m_blocks, m_outputs_per_feature;
   nn::MaskedDenseLayer<Scalar, ExecutionSpace, nn::activation::Identity> m_input;
   nn::DenseLayer<Scalar, ExecutionSpace, nn::init::TorchDefault, nn::activation::Tanh> m_context;
-  std::vector<nn::MaskedDenseLayer<Scalar, ExecutionSpace, nn::activation::Tanh>> m_hidden_layers;
-  nn::MaskedDenseLayer<Scalar, ExecutionSpace, nn::activation::Identity> m_output;
-  Buffer m_sum, m_context_out, m_grad_sum, m_params;
-  std::vector<Buffer> m_activations;
-  Buffer m_grad_hidden[2];
+  Tail m_tail;
+  Buffer m_sum, m_context_out, m_grad_sum, m_h0_buffer, m_grad_h0, m_params;
   ConstMatrix<Scalar, ExecutionSpace> m_h0;
   std::size_t m_batch = 0;
   bool m_bound = false, m_has_forward = false;

@@ -161,7 +161,9 @@ public:
 };
 
 /// Spec: a dense layer with Out outputs, e.g. nn::Dense<64, init::KaimingNormal, activation::ReLU>.
-/// Its bound layer is a DenseLayer whose input dimension comes from the previous layer.
+/// Its bound layer is a DenseLayer whose input dimension comes from the previous layer. With
+/// Out = dynamic_extent (layer.hpp) the width is a run-time argument: the bound layer is DenseLayer itself,
+/// constructed from (input_dim, output_dim) — a DynamicLayerSpec whose dynamic_argument is the width.
 template <std::size_t Out, class Init = init::TorchDefault, class Activation = activation::Identity>
 struct Dense {
   static_assert(Out > 0, "osbi::nn::Dense<Out>: Out (the number of outputs) must be > 0");
@@ -172,6 +174,16 @@ struct Dense {
   public:
     explicit layer(std::size_t input_dim) : DenseLayer<Scalar, ExecutionSpace, Init, Activation>(input_dim, Out) {}
   };
+};
+
+template <class Init, class Activation>
+struct Dense<dynamic_extent, Init, Activation> {
+  static constexpr std::size_t output_dim = dynamic_extent;
+  /// The output width (> 0, checked by DenseLayer).
+  using dynamic_argument = std::size_t;
+
+  template <class Scalar, class ExecutionSpace>
+  using layer = DenseLayer<Scalar, ExecutionSpace, Init, Activation>;
 };
 
 } // namespace osbi::nn

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief Concept `Layer` (a differentiable batch map with flat-buffer parameters) and `LayerSpec` (its compile-time description).
+/// \brief Concept `Layer` (a differentiable batch map with flat-buffer parameters) and `LayerSpec` /
+/// `DynamicLayerSpec` (its compile-time description, with or without a run-time argument such as a width).
 #pragma once
 
 #include <osbi/core/random.hpp>
@@ -9,6 +10,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <limits>
 
 namespace osbi::nn {
 
@@ -94,5 +96,24 @@ template <class Spec, class Scalar = real_t, class ExecutionSpace = DefaultExecu
 concept LayerSpec = requires { typename Spec::template layer<Scalar, ExecutionSpace>; } &&
                     Layer<bind_t<Spec, Scalar, ExecutionSpace>> &&
                     std::constructible_from<bind_t<Spec, Scalar, ExecutionSpace>, std::size_t>;
+
+/// The extent of a spec whose width is known only at run time (std::dynamic_extent's analogue for layers):
+/// nn::Dense<dynamic_extent> is a dense layer whose output width is a constructor argument.
+inline constexpr std::size_t dynamic_extent = std::numeric_limits<std::size_t>::max();
+
+/*
+ * DynamicLayerSpec — a spec whose bound layer needs one run-time argument besides its input dimension, as mdspan
+ * stores its dynamic extents: `typename Spec::dynamic_argument` names it, and layer<Scalar, ExecutionSpace> is
+ * constructible from (input_dim, dynamic_argument). nn::Dense<dynamic_extent> takes its output width,
+ * nn::MaskedDense its mask (and width), nn::Repeat<Spec> its block count, a Sequential with dynamic children the
+ * tuple of their arguments in order. Sequential accepts both kinds of spec.
+ */
+template <class Spec, class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>
+concept DynamicLayerSpec =
+    requires {
+      typename Spec::dynamic_argument;
+      typename Spec::template layer<Scalar, ExecutionSpace>;
+    } && Layer<bind_t<Spec, Scalar, ExecutionSpace>> &&
+    std::constructible_from<bind_t<Spec, Scalar, ExecutionSpace>, std::size_t, const typename Spec::dynamic_argument&>;
 
 } // namespace osbi::nn

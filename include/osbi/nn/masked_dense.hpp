@@ -5,6 +5,7 @@
 #include <osbi/nn/dense.hpp>
 #include <osbi/nn/init.hpp>
 #include <osbi/nn/kernels/activation.hpp>
+#include <osbi/nn/layer.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/types.hpp>
@@ -91,10 +92,16 @@ inline std::vector<std::uint8_t> made_mask(const std::vector<std::size_t>& input
   return detail::made_mask(input_degrees, output_degrees, [](std::size_t o, std::size_t i) { return o > i; });
 }
 
+/// The run-time argument of nn::MaskedDense<dynamic_extent>: the output width and the out × in 0/1 mask (row-major).
+struct MaskedWidth {
+  std::size_t output_dim = 0;
+  std::vector<std::uint8_t> mask;
+};
+
 /// Dense layer whose weight is multiplied elementwise by a fixed 0/1 mask (out × in, row-major on the
 /// host), kept on the device as Scalar. Same parameter layout, initialization and contract as
 /// DenseLayer (a masked entry keeps its initial value but never acts and gets exactly 0 gradient).
-/// Not a spec: the mask is run-time data, so a MADE builds these from the degree helpers above.
+/// The mask is run-time data (a MADE builds it from the degree helpers above); the spec is nn::MaskedDense.
 template <class Scalar, class ExecutionSpace = DefaultExecutionSpace, class Activation = activation::Identity,
           class Init = init::TorchDefault>
 class MaskedDenseLayer : public detail::AffineLayer<Scalar, ExecutionSpace, Init, Activation> {
@@ -118,6 +125,9 @@ public:
     });
   }
 
+  /// The run-time width and mask of nn::MaskedDense<dynamic_extent> (the mask out × in, row-major).
+  MaskedDenseLayer(std::size_t in, const MaskedWidth& shape) : MaskedDenseLayer(in, shape.output_dim, shape.mask) {}
+
   /// The mask as stored on the device (out × in, 0 or 1).
   ConstMatrix<Scalar, ExecutionSpace> mask() const { return this->m_mask; }
 
@@ -135,6 +145,32 @@ private:
     Kokkos::deep_copy(device, host);
     this->m_mask = device;
   }
+};
+
+/// Spec: a masked dense layer, e.g. nn::MaskedDense<64, init::TorchDefault, activation::Tanh>, whose mask is always
+/// run-time data: a DynamicLayerSpec whose dynamic_argument is the mask (Out × input_dim, row-major), or, with
+/// Out = dynamic_extent, a MaskedWidth (the width and the mask). Its bound layer is a MaskedDenseLayer.
+template <std::size_t Out, class Init = init::TorchDefault, class Activation = activation::Identity>
+struct MaskedDense {
+  static_assert(Out > 0, "osbi::nn::MaskedDense<Out>: Out (the number of outputs) must be > 0");
+  static constexpr std::size_t output_dim = Out;
+  using dynamic_argument = std::vector<std::uint8_t>;
+
+  template <class Scalar, class ExecutionSpace>
+  class layer : public MaskedDenseLayer<Scalar, ExecutionSpace, Activation, Init> {
+  public:
+    layer(std::size_t input_dim, const std::vector<std::uint8_t>& mask)
+        : MaskedDenseLayer<Scalar, ExecutionSpace, Activation, Init>(input_dim, Out, mask) {}
+  };
+};
+
+template <class Init, class Activation>
+struct MaskedDense<dynamic_extent, Init, Activation> {
+  static constexpr std::size_t output_dim = dynamic_extent;
+  using dynamic_argument = MaskedWidth;
+
+  template <class Scalar, class ExecutionSpace>
+  using layer = MaskedDenseLayer<Scalar, ExecutionSpace, Activation, Init>;
 };
 
 } // namespace osbi::nn

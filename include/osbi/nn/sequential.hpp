@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief nn::Sequential<Specs...>: layers composed at compile time into one Layer (flat variadic list).
+/// \brief nn::Sequential<Specs...>: layers composed at compile time into one Layer (flat variadic list); children with
+/// a dynamic extent take their run-time arguments in order.
 #pragma once
 
 #include <osbi/nn/detail/layer_support.hpp>
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace osbi::nn {
@@ -26,6 +28,32 @@ namespace sequential_detail {
 template <class Spec, class Scalar, class ExecutionSpace>
 concept HasLayerTemplate = requires {
   typename Spec::template layer<Scalar, ExecutionSpace>;
+};
+
+/// A spec with a run-time argument (DynamicLayerSpec's marker; layer.hpp).
+template <class Spec>
+concept HasDynamicArgument = requires { typename Spec::dynamic_argument; };
+
+template <class Spec>
+struct ArgumentOf {
+  using type = std::tuple<>;
+};
+template <HasDynamicArgument Spec>
+struct ArgumentOf<Spec> {
+  using type = std::tuple<typename Spec::dynamic_argument>;
+};
+
+/// The run-time arguments of the dynamic specs among Specs, in order (an empty tuple when there are none).
+template <class... Specs>
+using DynamicArguments = decltype(std::tuple_cat(std::declval<typename ArgumentOf<Specs>::type>()...));
+
+/// Gives Sequential<Specs...> its dynamic_argument (the tuple above) when some child has one, and none otherwise,
+/// so a Sequential of static specs stays a LayerSpec and one with dynamic children is a DynamicLayerSpec.
+template <class... Specs>
+struct DynamicArgumentMember {};
+template <class... Specs>
+requires(HasDynamicArgument<Specs> || ...) struct DynamicArgumentMember<Specs...> {
+  using dynamic_argument = DynamicArguments<Specs...>;
 };
 
 /// One readable static_assert per LayerSpec requirement, for the spec at `Position` (counted from 0);
@@ -44,6 +72,12 @@ consteval bool check_spec() {
                   "named in the instantiation of check_spec above) is not a LayerSpec: its layer<Scalar, "
                   "ExecutionSpace> does not model osbi::nn::Layer (the requirements are in osbi/nn/layer.hpp)");
     return false;
+  } else if constexpr (HasDynamicArgument<Spec>) {
+    static_assert(DynamicLayerSpec<Spec, Scalar, ExecutionSpace>,
+                  "osbi::nn::Sequential<Specs...>: the spec `Spec` at position `Position` (counted from 0; both are "
+                  "named in the instantiation of check_spec above) is not a DynamicLayerSpec: its layer<Scalar, "
+                  "ExecutionSpace> cannot be constructed from (input_dim, Spec::dynamic_argument) (osbi/nn/layer.hpp)");
+    return DynamicLayerSpec<Spec, Scalar, ExecutionSpace>;
   } else if constexpr (!std::constructible_from<bind_t<Spec, Scalar, ExecutionSpace>, std::size_t>) {
     static_assert(std::constructible_from<bind_t<Spec, Scalar, ExecutionSpace>, std::size_t>,
                   "osbi::nn::Sequential<Specs...>: the spec `Spec` at position `Position` (counted from 0; both are "
@@ -83,26 +117,31 @@ struct BoundLayer {
   using type = NotALayer<Scalar, ExecutionSpace>;
 };
 template <class Spec, class Scalar, class ExecutionSpace>
-requires LayerSpec<Spec, Scalar, ExecutionSpace>
+requires(LayerSpec<Spec, Scalar, ExecutionSpace> || DynamicLayerSpec<Spec, Scalar, ExecutionSpace>)
 struct BoundLayer<Spec, Scalar, ExecutionSpace> {
   using type = bind_t<Spec, Scalar, ExecutionSpace>;
 };
 
-/// The bound layers, constructed first to last: each from the previous one's output_dim(). (A
-/// std::tuple cannot do this: the order in which it constructs its elements is unspecified.)
-template <class... Layers>
+/// The bound layers of Specs, constructed first to last: each from the previous one's output_dim() and, for a
+/// dynamic spec, its entry Next of `arguments` (then Next + 1 for the following dynamic spec). (A std::tuple
+/// cannot do this: the order in which it constructs its elements is unspecified.)
+template <class Scalar, class ExecutionSpace, class Arguments, std::size_t Next, class... Specs>
 class Chain;
 
-template <>
-class Chain<> {
+template <class Scalar, class ExecutionSpace, class Arguments, std::size_t Next>
+class Chain<Scalar, ExecutionSpace, Arguments, Next> {
 public:
-  explicit Chain(std::size_t) {}
+  Chain(std::size_t, const Arguments&) {}
 };
 
-template <class First, class... Rest>
-class Chain<First, Rest...> {
+template <class Scalar, class ExecutionSpace, class Arguments, std::size_t Next, class Spec, class... Rest>
+class Chain<Scalar, ExecutionSpace, Arguments, Next, Spec, Rest...> {
+  using First = typename BoundLayer<Spec, Scalar, ExecutionSpace>::type;
+  static constexpr bool dynamic = HasDynamicArgument<Spec> && !std::is_same_v<First, NotALayer<Scalar, ExecutionSpace>>;
+
 public:
-  explicit Chain(std::size_t input_dim) : m_first(input_dim), m_rest(m_first.output_dim()) {}
+  Chain(std::size_t input_dim, const Arguments& arguments)
+      : m_first(construct(input_dim, arguments)), m_rest(m_first.output_dim(), arguments) {}
 
   template <std::size_t K>
   auto& get() {
@@ -120,15 +159,24 @@ public:
   }
 
 private:
+  static First construct(std::size_t input_dim, const Arguments& arguments) {
+    if constexpr (dynamic)
+      return First(input_dim, std::get<Next>(arguments));
+    else
+      return First(input_dim);
+  }
+
   First m_first;
-  Chain<Rest...> m_rest;
+  Chain<Scalar, ExecutionSpace, Arguments, Next + (HasDynamicArgument<Spec> ? 1 : 0), Rest...> m_rest;
 };
 
 } // namespace sequential_detail
 
 /*
  * SequentialLayer — Specs' layers applied in order; models Layer, so it nests and can be wrapped
- * (Residual). Child k is built from child k−1's output_dim(); its parameters are the k-th consecutive
+ * (Residual). Child k is built from child k−1's output_dim() and, when its spec is a DynamicLayerSpec (a
+ * run-time width, mask or count: nn::Dense<dynamic_extent>, nn::MaskedDense, nn::Repeat), from the next of the
+ * run-time arguments the constructor takes after input_dim, in order; its parameters are the k-th consecutive
  * slice of the bound flat buffers (Kokkos::subview, no copies: one buffer for optimizers and MPI);
  * initialize gives child k the generator rng.split(k). Forward keeps every intermediate activation in
  * a layer-owned buffer (the children keep handles to them for backward), backward passes the gradient
@@ -152,7 +200,25 @@ public:
   using layer_type = std::tuple_element_t<K, layer_types>;
   static constexpr std::size_t size = sizeof...(Specs);
 
-  explicit SequentialLayer(std::size_t input_dim) : m_layers(input_dim) {
+  /// The run-time arguments of the dynamic children, in order (std::tuple<> when there are none).
+  using dynamic_arguments = sequential_detail::DynamicArguments<Specs...>;
+  static constexpr std::size_t dynamic_count = std::tuple_size_v<dynamic_arguments>;
+
+  /// All children static: the input dimension is all there is to know.
+  explicit SequentialLayer(std::size_t input_dim) requires(dynamic_count == 0)
+      : SequentialLayer(input_dim, dynamic_arguments{}) {}
+
+  /// One argument per dynamic child, in order, e.g. SequentialLayer<S, E, Dense<dynamic_extent>, Tanh,
+  /// Dense<dynamic_extent>>(in, hidden, out).
+  template <class... Arguments>
+  requires(dynamic_count > 0 && sizeof...(Arguments) == dynamic_count &&
+           !(std::is_same_v<std::remove_cvref_t<Arguments>, dynamic_arguments> && ...) &&
+           std::constructible_from<dynamic_arguments, Arguments&&...>)
+  explicit SequentialLayer(std::size_t input_dim, Arguments&&... arguments)
+      : SequentialLayer(input_dim, dynamic_arguments(std::forward<Arguments>(arguments)...)) {}
+
+  /// The same with the arguments in one tuple (how an enclosing Sequential passes them).
+  SequentialLayer(std::size_t input_dim, const dynamic_arguments& arguments) : m_layers(input_dim, arguments) {
     std::size_t previous = input_dim;
     for_each_index([&]<std::size_t K>() {
       const auto& child = this->template get<K>();
@@ -262,7 +328,7 @@ private:
     (std::make_index_sequence<size>{});
   }
 
-  sequential_detail::Chain<typename sequential_detail::BoundLayer<Specs, Scalar, ExecutionSpace>::type...> m_layers;
+  sequential_detail::Chain<Scalar, ExecutionSpace, dynamic_arguments, 0, Specs...> m_layers;
   std::array<std::size_t, size + 1> m_offsets{};
   // Boundary k lies between child k and child k + 1: its activation is child k's output.
   std::array<detail::BatchBuffer<Scalar, ExecutionSpace>, boundaries> m_activations;
@@ -275,9 +341,10 @@ private:
 
 /// Spec: the layers of Specs applied in order, e.g.
 ///   using Embedding = nn::Sequential<nn::Dense<64>, nn::GELU, nn::Dense<64>, nn::GELU, nn::Dense<8>>;
-/// Sequential specs nest (a Sequential is itself a LayerSpec).
+/// Sequential specs nest (a Sequential is itself a LayerSpec, or a DynamicLayerSpec taking the tuple of its
+/// dynamic children's arguments when it has any).
 template <class... Specs>
-struct Sequential {
+struct Sequential : sequential_detail::DynamicArgumentMember<Specs...> {
   template <class Scalar, class ExecutionSpace>
   using layer = SequentialLayer<Scalar, ExecutionSpace, Specs...>;
 };
