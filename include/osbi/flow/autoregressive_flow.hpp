@@ -63,8 +63,8 @@ struct AutoregressiveOptions {
  * permuted from options.seed on the Transform's own streams, so they are the same on every backend.
  * Standardization defaults to the identity; set it from the training data with set_standardization (sbi z-scores
  * both θ and x by default). nll_backward (weighted, with optional θ and x gradients) needs a batch of at least one
- * row (InvalidArgument otherwise); sample with n = 0 draws nothing. Errors, views and kernels name Transform::part
- * (e.g. "osbi::flow::ConditionalMAF"). Buffers grow with the largest batch seen. The MADEs are bound to slices of
+ * row (InvalidArgument otherwise); sample with n = 0 draws nothing. Errors name Transform::part, the flow's C++ name
+ * (e.g. "osbi::ConditionalMAF"); views and kernels are labelled "osbi::flow::ConditionalMAF::<step>". Buffers grow with the largest batch seen. The MADEs are bound to slices of
  * this object's buffers: a copy would share them, so the flow moves only.
  */
 template <class Transform, class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>
@@ -248,7 +248,7 @@ private:
   static constexpr const char* part = Transform::part;
   static constexpr double log_two_pi = 1.83787706640934548356;
 
-  static std::string view_label(std::string_view step) { return std::string(part).append("::").append(step); }
+  static std::string view_label(std::string_view step) { return detail::flow_label(part, step); }
   static std::string kernel_label(std::string_view step) { return view_label(step); }
 
   void check_pairs(const char* step, const ConstMatrix<Scalar, ExecutionSpace>& theta,

@@ -338,7 +338,7 @@ private:
   /// c → H (tanh) → H (tanh) → 2D, the last layer starting at 0; widths at run time.
   using Hidden = nn::Dense<nn::dynamic_extent, nn::init::TorchDefault, nn::activation::Tanh>;
   using Mlp = nn::SequentialLayer<Scalar, Space, Hidden, Hidden, nn::Dense<nn::dynamic_extent, nn::init::Zero>>;
-  static constexpr const char* part = "osbi::flow::ConditionallyCentered";
+  static constexpr const char* part = "osbi::ConditionallyCentered";
   static constexpr std::uint64_t init_stream = 0x43454E54u; // "CENT"
   static constexpr std::size_t max_fit_rows = 20000;
 

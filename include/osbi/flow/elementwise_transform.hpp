@@ -22,7 +22,8 @@ namespace osbi {
  *   T::template elementwise<Scalar>(options)  → E, the device object (checks the options on the host:
  *                                             InvalidArgument naming T::part). `hidden` is known here, for
  *                                             transforms that scale their parameters by it (nflows' 1/√H).
- *   T::part                                   "osbi::flow::<name>": what errors, views and kernels of the flow name.
+ *   T::part                                   "osbi::<name>", the flow's C++ name: what its errors name (its views
+ *                                             and kernels are "osbi::flow::<name>::<step>").
  *   T::init_stream, T::permutation_stream     the random streams of the MADE initialization and the permutations
  *                                             (detail::MadeStack), so each flow keeps its own draws.
  *

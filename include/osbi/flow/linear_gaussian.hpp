@@ -2,6 +2,7 @@
 /// \brief LinearGaussian: q(θ | x) = N(θ; W·x + b, diag(exp(2s))) — the simplest ConditionalDensity, exact for linear-Gaussian models.
 #pragma once
 
+#include <osbi/flow/detail/checks.hpp>
 #include <osbi/flow/detail/nll_backward.hpp>
 
 #include <osbi/estimator/conditional_density.hpp>
@@ -15,7 +16,6 @@
 
 #include <cstddef>
 #include <limits>
-#include <string_view>
 #include <utility>
 
 namespace osbi {
@@ -38,7 +38,7 @@ public:
       : m_theta_dim(theta_dim), m_context_dim(context_dim),
         m_parameters("osbi::flow::LinearGaussian::parameters", theta_dim * context_dim + 2 * theta_dim),
         m_gradients("osbi::flow::LinearGaussian::gradients", theta_dim * context_dim + 2 * theta_dim) {
-    require(theta_dim > 0 && context_dim > 0, "LinearGaussian", "theta_dim = ", theta_dim,
+    require(theta_dim > 0 && context_dim > 0, part, "theta_dim = ", theta_dim,
             " and context_dim = ", context_dim, " must be > 0");
   }
 
@@ -50,8 +50,8 @@ public:
 
   void log_prob(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                 const ConstMatrix<Scalar, ExecutionSpace>& x, const Vector<Scalar, ExecutionSpace>& out) const {
-    check("LinearGaussian::log_prob", theta, x);
-    require_extent(out.extent(0), theta.extent(0), "LinearGaussian::log_prob", "out's size (must equal theta's rows)");
+    detail::check_flow_pairs(part, "log_prob", m_theta_dim, m_context_dim, theta, x);
+    require_extent(out.extent(0), theta.extent(0), part, "log_prob: out's size (theta's row count)");
     const auto p = m_parameters;
     const std::size_t d = m_theta_dim, c = m_context_dim;
     Kokkos::parallel_for(
@@ -115,21 +115,18 @@ public:
 
   void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
               const Matrix<Scalar, ExecutionSpace>& theta) const {
-    check("LinearGaussian::sample", theta, x);
+    detail::check_flow_sample(part, m_theta_dim, m_context_dim, x, theta);
     launch_sample(space, x, false, rng, theta);
   }
 
   void sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x_one, std::size_t n,
               BatchRandom rng, const Matrix<Scalar, ExecutionSpace>& theta) const {
-    require_extent(x_one.extent(0), 1, "LinearGaussian::sample", "x_one's row count");
-    require_extent(x_one.extent(1), m_context_dim, "LinearGaussian::sample", "x_one's column count");
-    require_extent(theta.extent(0), n, "LinearGaussian::sample", "theta's row count (must equal n)");
-    require_extent(theta.extent(1), m_theta_dim, "LinearGaussian::sample", "theta's column count");
+    detail::check_flow_sample_one(part, m_theta_dim, m_context_dim, x_one, n, theta);
     launch_sample(space, x_one, true, rng, theta);
   }
 
 private:
-  static constexpr const char* part = "osbi::flow::LinearGaussian";
+  static constexpr const char* part = "osbi::LinearGaussian";
 
   /// ∂L/∂θ_ij = (w_i/N)·r_ij/σ_j and ∂L/∂x_ik = −(w_i/N)·Σ_j (r_ij/σ_j)·W_jk, one thread per row.
   void input_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
@@ -157,14 +154,6 @@ private:
               for (std::size_t k = 0; k < c; ++k) grad_x(i, k) -= static_cast<Scalar>(grad * static_cast<double>(p(j * c + k)));
           }
         });
-  }
-
-  // Called every training step: the part name is a literal, nothing is allocated unless it throws.
-  void check(std::string_view part, const ConstMatrix<Scalar, ExecutionSpace>& theta,
-             const ConstMatrix<Scalar, ExecutionSpace>& x) const {
-    require_extent(theta.extent(1), m_theta_dim, part, "theta's column count");
-    require_extent(x.extent(1), m_context_dim, part, "x's column count");
-    require_extent(x.extent(0), theta.extent(0), part, "x's row count (must equal theta's)");
   }
 
   void launch_sample(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x, bool one_context,

@@ -190,7 +190,7 @@ public:
 
 private:
   using Buffer = nn::detail::BatchBuffer<Scalar, ExecutionSpace>;
-  static constexpr const char* part = "osbi::flow::ConditionalMADE";
+  static constexpr const char* part = "osbi::ConditionalMADE";
 
   static std::size_t check_positive(std::size_t value, const char* what) {
     require(value > 0, part, what, " must be > 0");

@@ -55,7 +55,7 @@ struct AffineElementwise {
 /// The affine transform family of ConditionalMAF (an ElementwiseTransform): options MAFOptions, its own random streams.
 struct AffineTransform {
   using options_type = MAFOptions;
-  static constexpr const char* part = "osbi::flow::ConditionalMAF";
+  static constexpr const char* part = "osbi::ConditionalMAF";
   static constexpr std::uint64_t init_stream = 0x4D414649u;        // "MAFI"
   static constexpr std::uint64_t permutation_stream = 0x4D414650u; // "MAFP"
 

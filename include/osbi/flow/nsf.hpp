@@ -26,7 +26,7 @@ struct NSFOptions : AutoregressiveOptions {
 /// and heights divided by √hidden); its own random streams.
 struct SplineTransform {
   using options_type = NSFOptions;
-  static constexpr const char* part = "osbi::flow::ConditionalNSF";
+  static constexpr const char* part = "osbi::ConditionalNSF";
   static constexpr std::uint64_t init_stream = 0x4E534649u;        // "NSFI"
   static constexpr std::uint64_t permutation_stream = 0x4E534650u; // "NSFP"
 

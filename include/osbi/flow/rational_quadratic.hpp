@@ -198,7 +198,7 @@ public:
   }
 
 private:
-  static constexpr const char* part = "osbi::flow::RationalQuadraticSpline";
+  static constexpr const char* part = "osbi::RationalQuadraticSpline";
 
   /// One axis (widths or heights): its logits and softmax normalization.
   struct Axis {
@@ -326,7 +326,7 @@ namespace detail {
 template <class Scalar, class InputView, class ParameterView>
 void check_spline_batch(const RationalQuadraticSpline<Scalar>& spline, const InputView& input,
                         const ParameterView& parameters, const char* step, const char* what) {
-  const std::string where = std::string("osbi::flow::rational_quadratic_") + step;
+  const std::string where = std::string("osbi::rational_quadratic_") + step;
   require_extent(parameters.extent(0), input.extent(0), where,
                  std::string(what) + "'s row count (the input's row count)");
   require_extent(parameters.extent(1), spline.parameter_count() * input.extent(1), where,
@@ -335,7 +335,7 @@ void check_spline_batch(const RationalQuadraticSpline<Scalar>& spline, const Inp
 
 template <class InputView, class OutputView>
 void check_same_shape(const InputView& input, const OutputView& output, const char* step, const char* what) {
-  const std::string where = std::string("osbi::flow::rational_quadratic_") + step;
+  const std::string where = std::string("osbi::rational_quadratic_") + step;
   require_extent(output.extent(0), input.extent(0), where, std::string(what) + "'s row count (the input's row count)");
   require_extent(output.extent(1), input.extent(1), where,
                  std::string(what) + "'s column count (the input's column count)");

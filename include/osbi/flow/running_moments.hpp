@@ -35,15 +35,15 @@ public:
   using execution_space = ExecutionSpace;
 
   explicit RunningMoments(std::size_t dim) : m_mean(dim, 0.0), m_m2(dim, 0.0) {
-    require(dim > 0, "RunningMoments", "dim = ", dim, " must be > 0");
+    require(dim > 0, "osbi::RunningMoments", "dim = ", dim, " must be > 0");
   }
 
   /// Restores a saved state (count, mean, M2 = count · variance).
   RunningMoments(std::size_t count, std::vector<double> mean, std::vector<double> m2, std::size_t skipped = 0)
       : m_count(count), m_skipped(skipped), m_mean(std::move(mean)), m_m2(std::move(m2)) {
-    require<DimensionMismatch>(m_mean.size() == m_m2.size(), "RunningMoments", "mean has ", m_mean.size(),
+    require<DimensionMismatch>(m_mean.size() == m_m2.size(), "osbi::RunningMoments", "mean has ", m_mean.size(),
                                " entries but M2 has ", m_m2.size());
-    require(!m_mean.empty(), "RunningMoments", "dim must be > 0");
+    require(!m_mean.empty(), "osbi::RunningMoments", "dim must be > 0");
   }
 
   std::size_t dim() const { return m_mean.size(); }
@@ -67,7 +67,7 @@ public:
   }
 
   void update(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& data) {
-    require_extent(data.extent(1), dim(), "RunningMoments", "data's column count");
+    require_extent(data.extent(1), dim(), "osbi::RunningMoments", "data's column count");
     const std::size_t rows = data.extent(0), columns = dim();
     if (rows == 0) return;
     // Row validity once; then per column, pass 1 sums the finite rows and pass 2 their squared

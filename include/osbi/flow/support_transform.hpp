@@ -45,15 +45,15 @@ public:
       : m_kind("osbi::flow::SupportTransform::kind", bounds.lower.size()),
         m_lower("osbi::flow::SupportTransform::lower", bounds.lower.size()),
         m_upper("osbi::flow::SupportTransform::upper", bounds.lower.size()) {
-    require<DimensionMismatch>(bounds.lower.size() == bounds.upper.size(), "SupportTransform", "lower has ",
+    require<DimensionMismatch>(bounds.lower.size() == bounds.upper.size(), "osbi::SupportTransform", "lower has ",
                                bounds.lower.size(), " entries but upper has ", bounds.upper.size());
-    require(!bounds.lower.empty(), "SupportTransform", "the support has no dimensions");
+    require(!bounds.lower.empty(), "osbi::SupportTransform", "the support has no dimensions");
     auto kind = Kokkos::create_mirror_view(m_kind);
     auto lower = Kokkos::create_mirror_view(m_lower);
     auto upper = Kokkos::create_mirror_view(m_upper);
     for (std::size_t j = 0; j < bounds.lower.size(); ++j) {
       const double low = bounds.lower[j], high = bounds.upper[j];
-      require(!std::isnan(low) && !std::isnan(high) && low < high, "SupportTransform", "lower[", j, "] = ", low,
+      require(!std::isnan(low) && !std::isnan(high) && low < high, "osbi::SupportTransform", "lower[", j, "] = ", low,
               " must be < upper[", j, "] = ", high);
       const bool has_low = std::isfinite(low), has_high = std::isfinite(high);
       kind(j) = has_low && has_high ? interval : (has_low ? lower_bounded : (has_high ? upper_bounded : identity));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief The argument checks that the conditional flows (ConditionalMAF, ConditionalNSF) share.
+/// \brief The argument checks that the conditional flows (ConditionalMAF, ConditionalNSF) share, and their labels.
 #pragma once
 
 #include <osbi/core/error.hpp>
@@ -9,6 +9,16 @@
 #include <string_view>
 
 namespace osbi::detail {
+
+/// The kernel/View label of a flow part: "osbi::ConditionalMAF" (its C++ name, what errors say) and step
+/// "embed" give "osbi::flow::ConditionalMAF::embed" (osbi::<area>::<Part>::<step>).
+inline std::string flow_label(std::string_view part, std::string_view step) {
+  constexpr std::string_view prefix = "osbi::";
+  if (part.substr(0, prefix.size()) == prefix) part.remove_prefix(prefix.size());
+  std::string text = "osbi::flow::";
+  text.append(part).append("::").append(step);
+  return text;
+}
 
 /// Returns value after requiring value > 0 ("<what> must be > 0", InvalidArgument); usable in a
 /// constructor's initializer list, so a flow checks its sizes before it builds anything from them.

@@ -2,6 +2,7 @@
 /// \brief MadeStack: the MADEs, flat parameter buffers and permutations of an autoregressive flow (MAF, NSF).
 #pragma once
 
+#include <osbi/flow/detail/checks.hpp>
 #include <osbi/flow/detail/permutations.hpp>
 #include <osbi/flow/made.hpp>
 
@@ -40,7 +41,8 @@ struct MadeStackOptions {
  * permutations π_k between the transforms (y_{k+1, j} = z_{π_k(j)}) with their inverses, on the device.
  *
  * The MADEs are bound to slices of the buffers: a copy would share them, so the type moves only.
- * Views are labelled and errors name the owner's `part` (e.g. "osbi::flow::ConditionalMAF").
+ * Errors name the owner's `part` (its C++ name, e.g. "osbi::ConditionalMAF"); views are labelled
+ * "osbi::flow::<Part>::<step>".
  */
 template <class Scalar, class ExecutionSpace>
 class MadeStack {
@@ -132,7 +134,7 @@ public:
   auto inverse_permutation(std::size_t k) const { return Kokkos::subview(m_inverse_permutation, k, Kokkos::ALL); }
 
 private:
-  std::string view_label(std::string_view step) const { return std::string(m_part).append("::").append(step); }
+  std::string view_label(std::string_view step) const { return flow_label(m_part, step); }
 
   void bind_all() {
     std::size_t offset = 0;

@@ -2,6 +2,8 @@
 /// \brief The argument checks and the weight mean that every density's weighted nll_backward shares.
 #pragma once
 
+#include <osbi/flow/detail/checks.hpp>
+
 #include <osbi/core/error.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -44,7 +46,7 @@ double mean_weight(const ExecutionSpace& space, std::string_view part, const Wei
   if (weights.data() == nullptr) return 1.0;
   double sum = 0.0;
   Kokkos::parallel_reduce(
-      std::string(part).append("::mean_weight"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, weights.extent(0)),
+      flow_label(part, "mean_weight"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, weights.extent(0)),
       KOKKOS_LAMBDA(const std::size_t i, double& partial) { partial += static_cast<double>(weights(i)); }, sum);
   return sum / static_cast<double>(weights.extent(0));
 }

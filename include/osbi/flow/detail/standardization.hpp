@@ -2,6 +2,8 @@
 /// \brief FlowStandardization: the fixed z-scoring of θ and x around an autoregressive flow (MAF, NSF).
 #pragma once
 
+#include <osbi/flow/detail/checks.hpp>
+
 #include <osbi/core/error.hpp>
 #include <osbi/core/types.hpp>
 
@@ -40,7 +42,7 @@ void flow_z_score(const ExecutionSpace& space, const std::string& kernel_label,
  * It starts as the identity. set() checks its arguments as the owning flow's set_standardization
  * documents (its messages name that member and the owner's part) and replaces the device vectors
  * (never writes into them), so a copy keeps the values it had. Views and kernels are labelled
- * "<part>::<step>" with the owner's part (e.g. "osbi::flow::ConditionalMAF::embed"), so profiles
+ * "osbi::flow::<Part>::<step>" with the owner's part (e.g. "osbi::flow::ConditionalMAF::embed"), so profiles
  * still group them by flow.
  */
 template <class Scalar, class ExecutionSpace>
@@ -107,7 +109,7 @@ public:
   }
 
 private:
-  std::string step_label(std::string_view step) const { return std::string(m_part).append("::").append(step); }
+  std::string step_label(std::string_view step) const { return flow_label(m_part, step); }
 
   void check_finite(const std::vector<double>& mean, const std::vector<double>& deviation, const char* name) const {
     for (std::size_t j = 0; j < mean.size(); ++j) {
