@@ -119,6 +119,9 @@ public:
   static constexpr bool batched = Simulator<SimulatorType>;
   using SimulationSpace = std::conditional_t<batched, typename detail::simulator_space<SimulatorType>::type, ProposalSpace>;
   using Instances = SimulationInstances<ProposalSpace, SimulationSpace>;
+  static_assert(batched || std::is_copy_constructible_v<SimulatorType>,
+                "osbi::online::SimulationWorkers: every worker runs its own copy of a PointSimulator (a solver's state is "
+                "not shared between threads), so the point simulator must be copy-constructible (osbi/online/simulation_workers.hpp)");
 
   using State = SimulationState<Scalar>;
 
@@ -385,6 +388,9 @@ private:
       if (!m_options.deterministic) return true;
       return m_arrivals < m_options.train_after + m_batches_drawn * m_options.arrivals_per_step;
     });
+    // A stop came first: the simulation stays unfinished (not counted, not marked done), so a run resumed from
+    // this run's last checkpoint simulates it again instead of losing it.
+    if (m_stopping) return;
     ++m_in_delivery;
     lock.unlock();
     const PushResult result = m_sink.push(theta, x, info);

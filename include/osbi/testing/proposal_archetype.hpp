@@ -28,18 +28,22 @@ namespace osbi::testing {
  * It behaves as the spec says, so check_proposal passes and NPE can simulate from it: one dimension, density
  * p̃(θ) = 2θ on (0, 1] (θ = √u, u uniform from rng.row(i)), log p̃ = log 2θ, −∞ elsewhere, NaN for NaN. Its draws
  * lie inside PriorArchetype's support but are not the prior's, so a test can tell the two log densities apart.
+ *
+ * ProposalArchetypeOn<Space> is the same on another execution space: an online pipeline draws θ on its worker
+ * threads, which with Kokkos 3.x must not be OpenMP (the default space of an OpenMP build).
  */
-class ProposalArchetype {
+template <class ExecutionSpace>
+class ProposalArchetypeOn {
 public:
   using scalar_type = double;
-  using execution_space = DefaultExecutionSpace;
+  using execution_space = ExecutionSpace;
 
   /// The tag only says "constructed on purpose" (there is no default constructor).
-  explicit ProposalArchetype(std::in_place_t) {}
-  ProposalArchetype(const ProposalArchetype&) = delete;
-  ProposalArchetype& operator=(const ProposalArchetype&) = delete;
-  ProposalArchetype(ProposalArchetype&&) = default;
-  ProposalArchetype& operator=(ProposalArchetype&&) = default;
+  explicit ProposalArchetypeOn(std::in_place_t) {}
+  ProposalArchetypeOn(const ProposalArchetypeOn&) = delete;
+  ProposalArchetypeOn& operator=(const ProposalArchetypeOn&) = delete;
+  ProposalArchetypeOn(ProposalArchetypeOn&&) = default;
+  ProposalArchetypeOn& operator=(ProposalArchetypeOn&&) = default;
 
   std::size_t dim() const { return 1; }
 
@@ -70,6 +74,8 @@ public:
 private:
   static constexpr const char* part = "osbi::testing::ProposalArchetype";
 };
+
+using ProposalArchetype = ProposalArchetypeOn<DefaultExecutionSpace>;
 
 static_assert(Proposal<ProposalArchetype>,
               "osbi::testing::ProposalArchetype must model osbi::Proposal (osbi/proposal/proposal.hpp)");
