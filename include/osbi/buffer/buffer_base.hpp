@@ -7,6 +7,7 @@
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 
 #include <algorithm>
 #include <array>
@@ -24,8 +25,8 @@
 namespace osbi::detail {
 
 /// The Philox stream number of every buffer's draws (the seed tells buffers apart; other parts that
-/// share the seed should use other stream numbers).
-inline constexpr std::uint64_t buffer_random_stream = 0xB0FFu;
+/// share the seed use other stream numbers: core/random_streams.hpp).
+inline constexpr std::uint64_t buffer_random_stream = streams::buffer;
 
 template <class Scalar>
 bool all_finite(std::span<const Scalar> values) {

@@ -40,4 +40,21 @@ inline constexpr std::uint64_t nsf_permutation = 0x4E534650u;  // "NSFP"
 inline constexpr std::uint64_t centering_init = 0x43454E54u;   // "CENT"
 inline constexpr std::uint64_t embedding_init = 0xE3BEDull;
 
+// Sample buffers (buffer/buffer_base.hpp): every random choice a buffer makes (batches, eviction), per its own seed.
+inline constexpr std::uint64_t buffer = 0xB0FFu;
+
+// diagnostics::c2st: the shuffle of the pooled samples, then fold k's classifier from stream c2st_first_fold + k.
+inline constexpr std::uint64_t c2st_shuffle = 0;
+inline constexpr std::uint64_t c2st_first_fold = 1;
+
+// The conformance checks and gradient checkers of osbi/testing (per the seed a test passes them).
+inline constexpr std::uint64_t testing_samples = 0;             // check_prior, check_proposal, check_simulator's θ
+inline constexpr std::uint64_t testing_simulator_theta = 1;     // check_simulator: θ for the simulator's rows
+inline constexpr std::uint64_t testing_layer_init = 1;          // check_layer_gradients: the layer's parameters
+inline constexpr std::uint64_t testing_loss = 0x6C6F7373u;      // "loss": gradient checks' upstream weights, check_loss's rng
+inline constexpr std::uint64_t testing_batch = 0x62617463u;     // "batc": check_loss's batch
+inline constexpr std::uint64_t testing_estimator = 0x65737469u; // "esti": check_estimator's draws
+inline constexpr std::uint64_t testing_estimator_x = 0x65737478u; // "estx": check_estimator's contexts
+inline constexpr std::uint64_t testing_density = 0x636F6E64u;   // "cond": check_conditional_density's data
+
 } // namespace osbi::streams

@@ -5,6 +5,7 @@
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
 #include <osbi/nn/activations.hpp>
 #include <osbi/nn/dense.hpp>
@@ -248,7 +249,7 @@ C2stReport c2st_report(const Eigen::MatrixXd& reference, const Eigen::MatrixXd& 
   // 3. KFold(shuffle=True).
   std::vector<std::size_t> order(n_total);
   std::iota(order.begin(), order.end(), std::size_t{0});
-  detail::shuffle(order, RandomStream(options.seed, 0).next().row(0));
+  detail::shuffle(order, RandomStream(options.seed, streams::c2st_shuffle).next().row(0));
 
   const ExecutionSpace space{};
   const std::size_t hidden = options.hidden_multiplier * dim;
@@ -294,7 +295,7 @@ C2stReport c2st_report(const Eigen::MatrixXd& reference, const Eigen::MatrixXd& 
 
     // 4. A fresh classifier and optimizer per fold; the L2 term is added to the gradient by hand
     // (weights only), so Adam itself runs without weight decay.
-    RandomStream stream(options.seed, 1 + fold);
+    RandomStream stream(options.seed, streams::c2st_first_fold + fold);
     detail::MlpClassifier<Scalar, ExecutionSpace> model(dim, hidden);
     model.initialize(space, stream.next());
     optim::AdamOptions<optim::L2WeightDecay> adam_options;

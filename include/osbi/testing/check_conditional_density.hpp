@@ -11,6 +11,7 @@
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -67,7 +68,7 @@ ConformanceReport check_conditional_density(D& density, std::uint64_t seed = 1, 
   const std::size_t m = std::clamp<std::size_t>(backward_rows, 3, n);
 
   // The batch: contexts x ~ N(0, 1), θ from the density.
-  const RandomStream stream(seed, 0x636F6E64u);
+  const RandomStream stream(seed, streams::testing_density);
   const std::vector<double> x_values = normal_values(n, c, stream.at(0));
   std::vector<double> theta_values;
   try {

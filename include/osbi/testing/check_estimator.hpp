@@ -9,6 +9,7 @@
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -90,8 +91,8 @@ ConformanceReport check_estimator(E& estimator, std::uint64_t seed = 1, std::siz
   }
 
   // Batch sampling. Every call NaN-fills θ first, so an entry not written shows as NaN.
-  const RandomStream stream(seed, 0x65737469u);
-  const std::vector<double> x_values = normal_values(n, c, RandomStream(seed, 0x65737478u).at(0));
+  const RandomStream stream(seed, streams::testing_estimator);
+  const std::vector<double> x_values = normal_values(n, c, RandomStream(seed, streams::testing_estimator_x).at(0));
   const auto draw = [&](const std::vector<double>& contexts, std::size_t rows, BatchRandom rng) {
     const MatrixType x = device_matrix<Scalar, Space>(contexts, rows, c, "check_estimator_x");
     MatrixType theta(label("testing", "check_estimator", "theta"), rows, d);

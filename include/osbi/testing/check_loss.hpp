@@ -11,6 +11,7 @@
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -71,7 +72,7 @@ ConformanceReport check_loss(L& loss, E& estimator,
                        " and ", c));
     return report;
   }
-  const BatchRandom rng = RandomStream(seed, 0x6C6F7373u).at(0);
+  const BatchRandom rng = RandomStream(seed, streams::testing_loss).at(0);
   const std::size_t count = estimator.parameters().extent(0);
   const std::vector<double> parameters = host_values(estimator.parameters());
 
@@ -252,7 +253,7 @@ ConformanceReport check_loss(L& loss, E& estimator, std::uint64_t seed = 1, std:
   using Index = Kokkos::View<std::uint64_t*, typename Space::memory_space>;
   const Space space;
   const std::size_t c = estimator.context_dim();
-  const RandomStream stream(seed, 0x62617463u);
+  const RandomStream stream(seed, streams::testing_batch);
   const Matrix<Scalar, Space> x =
       conformance_detail::device_matrix<Scalar, Space>(conformance_detail::normal_values(n, c, stream.at(0)), n, c,
                                                        "check_loss_x");

@@ -6,6 +6,7 @@
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
 #include <osbi/prior/prior.hpp>
 
@@ -121,7 +122,7 @@ ConformanceReport check_prior(const P& prior, std::uint64_t seed = 1, std::size_
           text("support() dimension ", j, " is [", support.lower[j], ", ", support.upper[j], "], not an interval"));
 
   // Samples: finite, inside the support.
-  const RandomStream stream(seed);
+  const RandomStream stream(seed, streams::testing_samples);
   const auto draw = [&](std::size_t rows, BatchRandom rng, std::string_view what) -> HostMatrix {
     MatrixType theta(label("testing", "osbi::testing::check_prior", what), rows, dim);
     Kokkos::deep_copy(theta, not_a_number);

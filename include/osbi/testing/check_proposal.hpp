@@ -9,6 +9,7 @@
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -57,7 +58,7 @@ ConformanceReport check_proposal(const P& proposal, std::uint64_t seed = 1, std:
   }
   if (n < 2) n = 2;
 
-  const RandomStream stream(seed);
+  const RandomStream stream(seed, streams::testing_samples);
   const auto draw = [&](std::size_t rows, BatchRandom rng) {
     MatrixType theta(label("testing", "check_proposal", "theta"), rows, dim);
     Kokkos::deep_copy(theta, not_a_number);

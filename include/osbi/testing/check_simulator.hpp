@@ -9,6 +9,7 @@
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -165,7 +166,7 @@ requires(compat::is_view_v<ThetaView>&& ThetaView::rank == 2) ConformanceReport
     for (std::size_t j = 0; j < theta_dim; ++j)
       theta_values[i * theta_dim + j] = static_cast<double>(theta_given(i % given_rows, j));
 
-  const RandomStream stream(seed);
+  const RandomStream stream(seed, streams::testing_samples);
   const BatchRandom batch = stream.at(0), other_batch = stream.at(1);
 
   // Wrong shapes, each one too large so that a simulator that ignores them stays inside the buffers.
@@ -266,7 +267,7 @@ ConformanceReport check_simulator(S& simulator, std::uint64_t seed, std::size_t 
   const std::size_t theta_dim = simulator.theta_dim();
   Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::HostSpace> theta("osbi::testing::check_simulator::theta", n,
                                                                        theta_dim);
-  const BatchRandom theta_rng = RandomStream(seed, 1).at(0);
+  const BatchRandom theta_rng = RandomStream(seed, streams::testing_simulator_theta).at(0);
   for (std::size_t i = 0; i < n; ++i) {
     RowRandom generator = theta_rng.row(i);
     for (std::size_t j = 0; j < theta_dim; ++j)

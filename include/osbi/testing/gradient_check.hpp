@@ -7,6 +7,7 @@
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
 #include <osbi/estimator/conditional_density.hpp>
 #include <osbi/nn/layer.hpp>
@@ -161,7 +162,7 @@ GradientCheckReport run(const ExecutionSpace& space, Model& model, const ConstMa
   Matrix<double, ExecutionSpace> w("osbi::testing::check_gradients::grad_output", batch, out);
   auto w_host = Kokkos::create_mirror_view(w);
   {
-    const BatchRandom rng = RandomStream(options.seed, 0x6C6F7373u).next();
+    const BatchRandom rng = RandomStream(options.seed, streams::testing_loss).next();
     for (std::size_t r = 0; r < batch; ++r) {
       RowRandom generator = rng.row(r);
       for (std::size_t c = 0; c < out; ++c)
@@ -323,7 +324,7 @@ requires std::same_as<typename L::scalar_type, double>
   Vector<double, ExecutionSpace> parameters("osbi::testing::check_gradients::parameters", layer.parameter_count());
   Vector<double, ExecutionSpace> gradients("osbi::testing::check_gradients::gradients", layer.parameter_count());
   layer.bind(parameters, gradients);
-  layer.initialize(space, RandomStream(options.seed, 1).next());
+  layer.initialize(space, RandomStream(options.seed, streams::testing_layer_init).next());
   return gradient_check_detail::run(space, layer, input, parameters, gradients, options);
 }
 
