@@ -2,6 +2,8 @@
 /// \brief Concept `Prior`: a batched, device-side distribution over θ with a density and known support.
 #pragma once
 
+#include <osbi/proposal/proposal.hpp>
+
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
@@ -51,41 +53,19 @@ struct SupportBounds {
 namespace prior_requirements {
 
 template <class P>
-concept HasTypes = HasScalarAndSpace<P>;
-
-template <class P>
-concept HasDimension = requires(const P& prior) {
-  { prior.dim() } -> std::convertible_to<std::size_t>;
-};
-
-template <class P>
-concept CanSample = requires(const P& prior, const typename P::execution_space& space, BatchRandom rng,
-                             const Matrix<typename P::scalar_type, typename P::execution_space>& theta) {
-  prior.sample(space, rng, theta);
-};
-
-template <class P>
-concept CanEvaluateLogProb =
-    requires(const P& prior, const typename P::execution_space& space,
-             const ConstMatrix<typename P::scalar_type, typename P::execution_space>& theta,
-             const Vector<typename P::scalar_type, typename P::execution_space>& out) {
-      prior.log_prob(space, theta, out);
-    };
-
-template <class P>
 concept HasSupport = requires(const P& prior) {
   { prior.support() } -> std::convertible_to<SupportBounds>;
 };
 
 } // namespace prior_requirements
 
+/// A prior is a Proposal (osbi/proposal/proposal.hpp: dim, sample, log_prob, with the meanings above) that also
+/// names its support — so every prior is a proposal by construction.
 template <class P>
-concept Prior = prior_requirements::HasTypes<P> && prior_requirements::HasDimension<P> &&
-                prior_requirements::CanSample<P> && prior_requirements::CanEvaluateLogProb<P> &&
-                prior_requirements::HasSupport<P>;
+concept Prior = Proposal<P> && prior_requirements::HasSupport<P>;
 
-/// Draws n samples into a new view (convenience over Prior::sample; enqueued on a default space).
-template <Prior P>
+/// Draws n samples from a proposal (a prior) into a new view (enqueued on a default space).
+template <Proposal P>
 Matrix<typename P::scalar_type, typename P::execution_space> sample(const P& prior, RandomStream& rng, std::size_t n) {
   Matrix<typename P::scalar_type, typename P::execution_space> theta(
       Kokkos::view_alloc(Kokkos::WithoutInitializing, "osbi::prior::sample::theta"), n, prior.dim());
@@ -95,8 +75,8 @@ Matrix<typename P::scalar_type, typename P::execution_space> sample(const P& pri
   return theta;
 }
 
-/// log p(θ) of every row into a new view (convenience over Prior::log_prob).
-template <Prior P>
+/// log p(θ) of every row into a new view (convenience over Prior::log_prob, for any Proposal).
+template <Proposal P>
 Vector<typename P::scalar_type, typename P::execution_space> log_prob(
     const P& prior, const ConstMatrix<typename P::scalar_type, typename P::execution_space>& theta) {
   Vector<typename P::scalar_type, typename P::execution_space> out(

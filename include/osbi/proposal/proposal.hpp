@@ -12,9 +12,9 @@
 namespace osbi {
 
 /*
- * Proposal — the distribution the simulations' θ are drawn from (spec). The prior is the first proposal (every
- * Prior models this concept: it asks for a subset of Prior's members, with the same meaning); truncated priors,
- * loss-driven proposals and earlier posteriors are others. Samples remember the proposal that drew them
+ * Proposal — the distribution the simulations' θ are drawn from (spec). The prior is the first proposal: every
+ * Prior models this concept by construction (Prior refines Proposal with support(), prior/prior.hpp); truncated
+ * priors, loss-driven proposals and earlier posteriors are others. Samples remember the proposal that drew them
  * (TrainingBatch::proposal_log_prob and ::round), so a loss can correct for it.
  *
  *   typename P::scalar_type, typename P::execution_space
