@@ -39,6 +39,8 @@ inline constexpr std::uint64_t nsf_init = 0x4E534649u;         // "NSFI"
 inline constexpr std::uint64_t nsf_permutation = 0x4E534650u;  // "NSFP"
 inline constexpr std::uint64_t centering_init = 0x43454E54u;   // "CENT"
 inline constexpr std::uint64_t embedding_init = 0xE3BEDull;
+/// nn::Network(input_dim, seed): the network's parameters (a user-level seed; the estimators above use their own).
+inline constexpr std::uint64_t network_init = 0;
 
 // Sample buffers (buffer/buffer_base.hpp): every random choice a buffer makes (batches, eviction), per its own seed.
 inline constexpr std::uint64_t buffer = 0xB0FFu;

@@ -12,6 +12,7 @@
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
+#include <osbi/core/random_streams.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -74,7 +75,7 @@ public:
     m_embedding.bind(Kokkos::subview(m_parameters, head), Kokkos::subview(m_gradients, head));
     m_density.rebind(Kokkos::subview(m_parameters, tail), Kokkos::subview(m_gradients, tail));
     const Space space;
-    m_embedding.initialize(space, RandomStream(seed, 0xE3BEDull).next());
+    m_embedding.initialize(space, RandomStream(seed, streams::embedding_init).next());
     Kokkos::deep_copy(space, m_x_std, Scalar(1));
     space.fence();
   }

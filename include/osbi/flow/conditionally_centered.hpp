@@ -22,6 +22,7 @@
 #include <osbi/core/kokkos_compat.hpp>
 #include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
+#include <osbi/core/random_streams.hpp>
 
 #include <Eigen/Dense>
 #include <Kokkos_Core.hpp>
@@ -339,7 +340,7 @@ private:
   using Hidden = nn::Dense<nn::dynamic_extent, nn::init::TorchDefault, nn::activation::Tanh>;
   using Mlp = nn::SequentialLayer<Scalar, Space, Hidden, Hidden, nn::Dense<nn::dynamic_extent, nn::init::Zero>>;
   static constexpr const char* part = "osbi::ConditionallyCentered";
-  static constexpr std::uint64_t init_stream = 0x43454E54u; // "CENT"
+  static constexpr std::uint64_t init_stream = streams::centering_init;
   static constexpr std::size_t max_fit_rows = 20000;
 
   static const CenteringOptions& check(const CenteringOptions& options) {

@@ -8,6 +8,7 @@
 #include <osbi/flow/rational_quadratic.hpp>
 
 #include <osbi/core/types.hpp>
+#include <osbi/core/random_streams.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -56,8 +57,8 @@ struct AffineElementwise {
 struct AffineTransform {
   using options_type = MAFOptions;
   static constexpr const char* part = "osbi::ConditionalMAF";
-  static constexpr std::uint64_t init_stream = 0x4D414649u;        // "MAFI"
-  static constexpr std::uint64_t permutation_stream = 0x4D414650u; // "MAFP"
+  static constexpr std::uint64_t init_stream = streams::maf_init;
+  static constexpr std::uint64_t permutation_stream = streams::maf_permutation;
 
   template <class Scalar>
   static AffineElementwise<Scalar> elementwise(const MAFOptions&) {

@@ -8,6 +8,7 @@
 #include <osbi/flow/rational_quadratic.hpp>
 
 #include <osbi/core/types.hpp>
+#include <osbi/core/random_streams.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -27,8 +28,8 @@ struct NSFOptions : AutoregressiveOptions {
 struct SplineTransform {
   using options_type = NSFOptions;
   static constexpr const char* part = "osbi::ConditionalNSF";
-  static constexpr std::uint64_t init_stream = 0x4E534649u;        // "NSFI"
-  static constexpr std::uint64_t permutation_stream = 0x4E534650u; // "NSFP"
+  static constexpr std::uint64_t init_stream = streams::nsf_init;
+  static constexpr std::uint64_t permutation_stream = streams::nsf_permutation;
 
   /// Checks hidden > 0 (before the MADEs exist) and the spline's options.
   template <class Scalar>

@@ -8,6 +8,7 @@
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
+#include <osbi/core/random_streams.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -42,7 +43,7 @@ public:
   using scalar_type = Scalar;
   using execution_space = ExecutionSpace;
 
-  Network(std::size_t input_dim, std::uint64_t seed) : Network(input_dim, RandomStream(seed).next()) {}
+  Network(std::size_t input_dim, std::uint64_t seed) : Network(input_dim, RandomStream(seed, streams::network_init).next()) {}
 
   Network(std::size_t input_dim, RandomStream& stream) : Network(input_dim, stream.next()) {}
 
