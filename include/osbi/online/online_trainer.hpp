@@ -128,7 +128,7 @@ public:
     batch.round = Kokkos::subview(m_round, rows);
     batch.arrival = Kokkos::subview(m_arrival, rows);
     batch.uses = Kokkos::subview(m_uses, rows);
-    const std::uint64_t step_index = counters_snapshot_steps();
+    const std::uint64_t step_index = progress().steps;
     const double loss = training_step(estimator(), m_loss, m_optimizer, m_space, batch,
                                       RandomStream(m_options.seed, streams::pipeline_loss).at(step_index),
                                       StepOptions{.clip_max_norm = m_options.clip_max_norm}, m_reduction);
@@ -209,9 +209,20 @@ public:
 
   // ---- statistics (any thread) --------------------------------------------------------------------------------
 
+  /// A copy, histories included (checkpoints, the report); the loop reads progress() instead.
   Counters counters() const {
     const std::lock_guard lock(m_mutex);
     return m_counters;
+  }
+
+  /// Steps taken, rows trained on, and the last validation value: what the training loop checks every step.
+  struct Progress {
+    std::uint64_t steps = 0, samples_trained = 0;
+    double last_validation = std::numeric_limits<double>::quiet_NaN();
+  };
+  Progress progress() const {
+    const std::lock_guard lock(m_mutex);
+    return {m_counters.steps, m_counters.samples_trained, m_counters.last_validation};
   }
   void restore_counters(Counters counters) {
     const std::lock_guard lock(m_mutex);
@@ -243,11 +254,6 @@ public:
   }
 
 private:
-  std::uint64_t counters_snapshot_steps() const {
-    const std::lock_guard lock(m_mutex);
-    return m_counters.steps;
-  }
-
   void update_priorities(const TrainingBatch<Scalar, Space>& batch, std::uint64_t step_index) {
     const std::size_t n = batch.rows();
     const auto out = Kokkos::subview(m_row_loss, std::make_pair(std::size_t{0}, n));

@@ -273,7 +273,7 @@ private:
                              validation.validation_round);
     for (;;) {
       if (m_workers.stopping()) return std::nullopt;
-      const auto counters = m_trainer.counters();
+      const auto counters = m_trainer.progress();
       // A reusing buffer never runs dry: without a plateau rule, the run ends once the trainer has used
       // epochs_after_budget times as many rows as were ever accepted.
       if (reuses_rows<Buffer> && m_workers.simulations_over() && !m_options.stop.plateau_patience &&
@@ -299,7 +299,7 @@ private:
       const std::uint64_t steps = counters.steps + 1;
       if (!m_trainer.has_validation() || steps % m_options.validate_every != 0) continue;
       const StoppingVerdict verdict = m_trainer.validate();
-      if (m_options.on_validation) m_options.on_validation(steps, m_trainer.counters().last_validation);
+      if (m_options.on_validation) m_options.on_validation(steps, m_trainer.progress().last_validation);
       if (verdict == StoppingVerdict::stop) return StopReason::plateau;
     }
   }
