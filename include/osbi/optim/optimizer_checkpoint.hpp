@@ -65,7 +65,7 @@ void read_optimizer_state(const typename OptimizerType::execution_space& space, 
     require_extent(section.shape[0], optimizer.parameter_count(), "osbi::optim::read_optimizer_state",
                    reader.path() + ": the optimizer buffer '" + name + "'");
     Vector<Scalar, ExecutionSpace> buffer(
-        Kokkos::view_alloc(Kokkos::WithoutInitializing, label("optim", "osbi::optim::read_optimizer_state", name)),
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, label("optim", "read_optimizer_state", name)),
         section.shape[0]);
     reader.read_into(name, buffer);
     state.buffers.emplace(entry.first, buffer);

@@ -67,8 +67,8 @@ public:
     }
     m_log_density = -log_volume;
 
-    m_bounds = Kokkos::View<double* [2], memory_space>(label("prior", "osbi::BoxUniform", "bounds"), dim());
-    m_rounded_bounds = Kokkos::View<Scalar* [2], memory_space>(label("prior", "osbi::BoxUniform", "rounded_bounds"), dim());
+    m_bounds = Kokkos::View<double* [2], memory_space>(label("prior", "BoxUniform", "bounds"), dim());
+    m_rounded_bounds = Kokkos::View<Scalar* [2], memory_space>(label("prior", "BoxUniform", "rounded_bounds"), dim());
     auto bounds = Kokkos::create_mirror_view(m_bounds);
     auto rounded_bounds = Kokkos::create_mirror_view(m_rounded_bounds);
     for (std::size_t i = 0; i < dim(); ++i) {
@@ -100,7 +100,7 @@ public:
     const auto bounds = m_bounds;
     const std::size_t columns = dim();
     Kokkos::parallel_for(
-        label("prior", "osbi::BoxUniform", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "BoxUniform", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           RowRandom generator = rng.row(i);
           for (std::size_t j = 0; j < columns; ++j)
@@ -120,7 +120,7 @@ public:
     const Scalar outside = -std::numeric_limits<Scalar>::infinity();
     const Scalar not_a_number = std::numeric_limits<Scalar>::quiet_NaN();
     Kokkos::parallel_for(
-        label("prior", "osbi::BoxUniform", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "BoxUniform", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           bool has_nan = false;
           bool is_inside = true;

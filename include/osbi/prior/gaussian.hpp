@@ -105,7 +105,7 @@ public:
     const std::size_t columns = dim();
     const bool diagonal = m_diagonal;
     Kokkos::parallel_for(
-        label("prior", "osbi::Gaussian", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "Gaussian", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           const RowRandom start = rng.row(i);
           if (diagonal) {
@@ -139,7 +139,7 @@ public:
     const Scalar minus_infinity = -std::numeric_limits<Scalar>::infinity();
     const Scalar not_a_number = std::numeric_limits<Scalar>::quiet_NaN();
     Kokkos::parallel_for(
-        label("prior", "osbi::Gaussian", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "Gaussian", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           bool has_nan = false;
           bool has_infinity = false;
@@ -203,11 +203,11 @@ private:
     for (Eigen::Index i = 0; i < eigen_size; ++i)
       m_log_normalization -= std::log(factor(i, i));
 
-    m_mean_device = Kokkos::View<double*, memory_space>(label("prior", "osbi::Gaussian", "mean"), size);
-    m_factor = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>(label("prior", "osbi::Gaussian", "cholesky_factor"),
+    m_mean_device = Kokkos::View<double*, memory_space>(label("prior", "Gaussian", "mean"), size);
+    m_factor = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>(label("prior", "Gaussian", "cholesky_factor"),
                                                                          size, size);
     m_inverse_factor = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>(
-        label("prior", "osbi::Gaussian", "inverse_cholesky_factor"), size, size);
+        label("prior", "Gaussian", "inverse_cholesky_factor"), size, size);
     auto mean_host = Kokkos::create_mirror_view(m_mean_device);
     auto factor_host = Kokkos::create_mirror_view(m_factor);
     auto inverse_host = Kokkos::create_mirror_view(m_inverse_factor);

@@ -129,7 +129,7 @@ public:
     require<DimensionMismatch>(out.extent(0) == theta.extent(0), "osbi::Independent", "log_prob: out has ", out.extent(0),
                                " entries but theta has ", theta.extent(0), " rows");
     Kokkos::parallel_for(
-        label("prior", "osbi::Independent", "log_prob_zero"), Kokkos::RangePolicy<execution_space>(space, 0, out.extent(0)),
+        label("prior", "Independent", "log_prob_zero"), Kokkos::RangePolicy<execution_space>(space, 0, out.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) { out(i) = scalar_type(0); });
     log_prob_parts(space, theta, out, std::index_sequence_for<Parts...>{});
   }
@@ -150,11 +150,11 @@ private:
     const std::size_t rows = theta.extent(0);
     const std::size_t width = static_cast<std::size_t>(part.dim());
     const std::size_t offset = m_offsets[Index];
-    MatrixType block(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("prior", "osbi::Independent", "sample_block")),
+    MatrixType block(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("prior", "Independent", "sample_block")),
                      rows, width);
     part.sample(space, rng.split(static_cast<std::uint32_t>(Index)), block);
     Kokkos::parallel_for(
-        label("prior", "osbi::Independent", "sample_scatter"), Kokkos::RangePolicy<execution_space>(space, 0, rows),
+        label("prior", "Independent", "sample_scatter"), Kokkos::RangePolicy<execution_space>(space, 0, rows),
         KOKKOS_LAMBDA(const std::size_t i) {
           for (std::size_t j = 0; j < width; ++j)
             theta(i, offset + j) = block(i, j);
@@ -174,19 +174,19 @@ private:
     const std::size_t rows = theta.extent(0);
     const std::size_t width = static_cast<std::size_t>(part.dim());
     const std::size_t offset = m_offsets[Index];
-    MatrixType block(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("prior", "osbi::Independent", "log_prob_block")),
+    MatrixType block(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("prior", "Independent", "log_prob_block")),
                      rows, width);
-    VectorType part_out(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("prior", "osbi::Independent", "log_prob_part")),
+    VectorType part_out(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("prior", "Independent", "log_prob_part")),
                         rows);
     Kokkos::parallel_for(
-        label("prior", "osbi::Independent", "log_prob_gather"), Kokkos::RangePolicy<execution_space>(space, 0, rows),
+        label("prior", "Independent", "log_prob_gather"), Kokkos::RangePolicy<execution_space>(space, 0, rows),
         KOKKOS_LAMBDA(const std::size_t i) {
           for (std::size_t j = 0; j < width; ++j)
             block(i, j) = theta(i, offset + j);
         });
     part.log_prob(space, block, part_out);
     Kokkos::parallel_for(
-        label("prior", "osbi::Independent", "log_prob_accumulate"), Kokkos::RangePolicy<execution_space>(space, 0, rows),
+        label("prior", "Independent", "log_prob_accumulate"), Kokkos::RangePolicy<execution_space>(space, 0, rows),
         KOKKOS_LAMBDA(const std::size_t i) { out(i) += part_out(i); });
   }
 

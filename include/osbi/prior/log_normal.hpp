@@ -57,7 +57,7 @@ public:
               "log_standard_deviation[", i, "] = ", m_log_standard_deviation[i], " must be finite and > 0");
       m_log_normalization -= std::log(m_log_standard_deviation[i]) + half_log_two_pi;
     }
-    m_parameters = Kokkos::View<double* [2], memory_space>(label("prior", "osbi::LogNormal", "parameters"), dim());
+    m_parameters = Kokkos::View<double* [2], memory_space>(label("prior", "LogNormal", "parameters"), dim());
     auto parameters = Kokkos::create_mirror_view(m_parameters);
     for (std::size_t i = 0; i < dim(); ++i) {
       parameters(i, 0) = m_log_mean[i];
@@ -81,7 +81,7 @@ public:
     const auto parameters = m_parameters;
     const std::size_t columns = dim();
     Kokkos::parallel_for(
-        label("prior", "osbi::LogNormal", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "LogNormal", "sample"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           RowRandom generator = rng.row(i);
           for (std::size_t j = 0; j < columns; ++j)
@@ -101,7 +101,7 @@ public:
     const Scalar minus_infinity = -std::numeric_limits<Scalar>::infinity();
     const Scalar not_a_number = std::numeric_limits<Scalar>::quiet_NaN();
     Kokkos::parallel_for(
-        label("prior", "osbi::LogNormal", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
+        label("prior", "LogNormal", "log_prob"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           bool has_nan = false;
           bool is_inside = true;

@@ -235,7 +235,7 @@ private:
     const auto theta_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
     // Zero-filled on `space` itself: a pipeline worker thread may run this, and Kokkos 3.4.1 lets only
     // the thread that initialized Kokkos use the OpenMP backend (the default initializer of host Views).
-    const auto on_space = [&](const char* step) { return Kokkos::view_alloc(space, label("simulator", "osbi::AdvectionDiffusion", step)); };
+    const auto on_space = [&](const char* step) { return Kokkos::view_alloc(space, label("simulator", "AdvectionDiffusion", step)); };
     Kokkos::View<double* [5], memory_space> weights(on_space("weights"), rows);
     Kokkos::View<double***, Kokkos::LayoutRight, memory_space> profiles(on_space("source_profiles"), rows, 2, n);
     Kokkos::View<std::int64_t*, memory_space> steps(on_space("steps"), rows);
@@ -279,7 +279,7 @@ private:
 
     // fields(r, b, y, x): buffer b of row r. Buffer 0 starts as ½ dt q g (first half of the trapezoidal rule).
     Kokkos::View<double****, Kokkos::LayoutRight, memory_space> fields(
-        Kokkos::view_alloc(Kokkos::WithoutInitializing, label("simulator", "osbi::AdvectionDiffusion", "fields")), rows, 2, n,
+        Kokkos::view_alloc(Kokkos::WithoutInitializing, label("simulator", "AdvectionDiffusion", "fields")), rows, 2, n,
         n);
     Kokkos::parallel_for(
         "osbi::simulator::AdvectionDiffusion::initial_field", Policy3(space, {0, 0, 0}, {rows, n, n}),

@@ -124,7 +124,7 @@ ConformanceReport check_prior(const P& prior, std::uint64_t seed = 1, std::size_
   // Samples: finite, inside the support.
   const RandomStream stream(seed, streams::testing_samples);
   const auto draw = [&](std::size_t rows, BatchRandom rng, std::string_view what) -> HostMatrix {
-    MatrixType theta(label("testing", "osbi::testing::check_prior", what), rows, dim);
+    MatrixType theta(label("testing", "check_prior", what), rows, dim);
     Kokkos::deep_copy(theta, not_a_number);
     prior.sample(space, rng, theta);
     space.fence();
@@ -157,8 +157,8 @@ ConformanceReport check_prior(const P& prior, std::uint64_t seed = 1, std::size_
 
   // log_prob of host rows, NaN-filled output; throws through to the caller's try.
   const auto evaluate = [&](const std::vector<std::vector<Scalar>>& rows) {
-    MatrixType theta(label("testing", "osbi::testing::check_prior", "points"), rows.size(), dim);
-    VectorType out(label("testing", "osbi::testing::check_prior", "log_prob"), rows.size());
+    MatrixType theta(label("testing", "check_prior", "points"), rows.size(), dim);
+    VectorType out(label("testing", "check_prior", "log_prob"), rows.size());
     auto theta_host = Kokkos::create_mirror_view(theta);
     for (std::size_t i = 0; i < rows.size(); ++i)
       for (std::size_t j = 0; j < dim; ++j)
@@ -266,7 +266,7 @@ ConformanceReport check_prior(const P& prior, std::uint64_t seed = 1, std::size_
 
   // Wrong shapes → DimensionMismatch. Views over a buffer roomy enough for the right shape.
   constexpr std::size_t rows = 4;
-  Kokkos::View<Scalar*, typename Space::memory_space> buffer(label("testing", "osbi::testing::check_prior", "shape_buffer"),
+  Kokkos::View<Scalar*, typename Space::memory_space> buffer(label("testing", "check_prior", "shape_buffer"),
                                                              (rows + 1) * (dim + 2));
   std::vector<std::size_t> wrong_widths{dim + 1};
   if (dim > 1) wrong_widths.push_back(dim - 1);
@@ -293,8 +293,8 @@ ConformanceReport check_prior(const P& prior, std::uint64_t seed = 1, std::size_
 
   // Empty batches.
   try {
-    const MatrixType theta(label("testing", "osbi::testing::check_prior", "empty"), 0, dim);
-    const VectorType out(label("testing", "osbi::testing::check_prior", "empty_log_prob"), 0);
+    const MatrixType theta(label("testing", "check_prior", "empty"), 0, dim);
+    const VectorType out(label("testing", "check_prior", "empty_log_prob"), 0);
     prior.sample(space, stream.at(3), theta);
     prior.log_prob(space, theta, out);
     space.fence();

@@ -31,7 +31,7 @@ public:
     require<DimensionMismatch>(theta.extent(1) == 1, "osbi::testing::PriorArchetype", "sample: theta has ", theta.extent(1),
                                " columns, expected dim() = 1");
     Kokkos::parallel_for(
-        label("testing", "osbi::testing::PriorArchetype", "sample"), Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
+        label("testing", "PriorArchetype", "sample"), Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) { theta(i, 0) = rng.row(i).uniform(); });
   }
 
@@ -43,7 +43,7 @@ public:
                                " entries but theta has ", theta.extent(0), " rows");
     constexpr double minus_infinity = -std::numeric_limits<double>::infinity();
     Kokkos::parallel_for(
-        label("testing", "osbi::testing::PriorArchetype", "log_prob"), Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
+        label("testing", "PriorArchetype", "log_prob"), Kokkos::RangePolicy<execution_space>(space, 0, theta.extent(0)),
         KOKKOS_LAMBDA(const std::size_t i) {
           const double value = theta(i, 0);
           // NaN fails both comparisons, so it must be tested first to come out as NaN.
