@@ -7,7 +7,7 @@
 #      time until the validation NLL reaches a level both runs reach (the higher of the two best
 #      values + 0.5 nats), and the online run's trainer idle fraction.
 # Environment: OSBI_PDE_GRID (default 96), OSBI_PDE_BUDGET (default 10000). --quick: buffer + two_moons
-# at 10 ms + a 48-grid PDE with 4 000 simulations.
+# at 10 ms + a 64-grid PDE with 4 000 simulations.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 command -v bzcat >/dev/null || { echo "[bench online] needs bzcat (Debian package bzip2)" >&2; exit 1; }
@@ -16,7 +16,7 @@ grid=${OSBI_PDE_GRID:-96}
 budget=${OSBI_PDE_BUDGET:-10000}
 for arg in "$@"; do
   case "$arg" in
-    --quick) options+=(--costs 10); grid=48; budget=4000 ;;
+    --quick) options+=(--costs 10); grid=64; budget=4000 ;;
     *) options+=("$arg") ;;
   esac
 done
