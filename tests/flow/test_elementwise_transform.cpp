@@ -4,6 +4,7 @@
 #include <osbi/flow/elementwise_transform.hpp>
 #include <osbi/flow/maf.hpp>
 #include <osbi/flow/nsf.hpp>
+#include <osbi/flow/detail/softplus.hpp>
 
 #include <osbi/core/error.hpp>
 
@@ -53,6 +54,33 @@ BOOST_AUTO_TEST_CASE(affine_backward_matches_central_differences_and_inverse_und
   }
   BOOST_TEST(worst <= 1e-6);
   BOOST_TEST(worst_round_trip <= 1e-12);
+}
+
+static_assert(osbi::detail::saved_count_v<osbi::AffineElementwise<float>> == 2);
+static_assert(osbi::detail::saved_count_v<osbi::RationalQuadraticSpline<float>> == 0);
+
+BOOST_AUTO_TEST_CASE(affine_saved_forward_and_backward_equal_the_plain_ones_to_the_bit) {
+  // The flow trains through forward(y, p, saved) / backward(y, p, saved, …); log_prob and the checks above use the
+  // plain forms. Both must give the same floats, or a flow's gradient would not be the derivative of its log_prob.
+  // p₀ covers both signs and |p₀| up to 40, where e^(−|p₀|) underflows in float.
+  const auto affine = osbi::AffineTransform::elementwise<float>(osbi::MAFOptions{});
+  const std::vector<double> draws = osbi::testing::normals(500 * 5, 62, 10.0);
+  std::size_t mismatches = 0;
+  for (std::size_t n = 0; n < 500; ++n) {
+    const double* d = &draws[5 * n];
+    const float y = static_cast<float>(d[0]), grad_z = static_cast<float>(d[3]), grad_log_det = static_cast<float>(d[4]);
+    const float p[2] = {static_cast<float>(n < 20 ? (n % 2 ? 40.0 : -40.0) + d[1] : d[1]), static_cast<float>(d[2])};
+    float saved[2] = {std::nanf(""), std::nanf("")}, grad_plain[2] = {0, 0}, grad_saved[2] = {0, 0};
+    const auto plain = affine.forward(y, p);
+    const auto kept = affine.forward(y, p, saved);
+    const float grad_y_plain = affine.backward(y, p, grad_z, grad_log_det, grad_plain);
+    const float grad_y_saved = affine.backward(y, p, saved, grad_z, grad_log_det, grad_saved);
+    const bool same = plain.value == kept.value && plain.log_det == kept.log_det && saved[0] == affine.scale(p) &&
+                      saved[1] == osbi::detail::sigmoid(p[0]) && grad_y_plain == grad_y_saved &&
+                      grad_plain[0] == grad_saved[0] && grad_plain[1] == grad_saved[1];
+    mismatches += same ? 0 : 1;
+  }
+  BOOST_TEST(mismatches == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(families_check_their_options) {

@@ -104,6 +104,9 @@ public:
         m_sample_target(view_label("sample_target"), theta_dim) {
     for (std::size_t k = 0; k <= options.transforms; ++k)
       m_y.emplace_back(view_label("y_" + std::to_string(k)), theta_dim);
+    if constexpr (saved_count > 0)
+      for (std::size_t k = 0; k < options.transforms; ++k)
+        m_saved.emplace_back(view_label("saved_" + std::to_string(k)), saved_count * theta_dim);
     m_made_params.resize(options.transforms);
   }
 
@@ -246,6 +249,7 @@ public:
 private:
   using Buffer = nn::detail::BatchBuffer<Scalar, ExecutionSpace>;
   static constexpr const char* part = Transform::part;
+  static constexpr std::size_t saved_count = detail::saved_count_v<transform_type>;
   static constexpr double log_two_pi = 1.83787706640934548356;
 
   static std::string view_label(std::string_view step) { return detail::flow_label(part, step); }
@@ -262,7 +266,8 @@ private:
     m_standardization.embed(space, x, broadcast, m_context.rows(rows));
   }
 
-  /// The density direction for a non-empty batch: fills m_y[0…T], m_log_det, m_made_params.
+  /// The density direction for a non-empty batch: fills m_y[0…T], m_log_det, m_made_params (and m_saved, for a
+  /// transform that keeps values for its backward).
   void forward_pass(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                     const ConstMatrix<Scalar, ExecutionSpace>& x) {
     const std::size_t batch = theta.extent(0), dim = m_theta_dim, outputs = m_outputs;
@@ -278,12 +283,17 @@ private:
       m_made_params[k] = params;
       const auto permutation = m_stack.forward_permutation(k);
       const bool first = k == 0;
+      const Matrix<Scalar, ExecutionSpace> saved = saved_rows(k, batch);
       Kokkos::parallel_for(
           kernel_label("transform"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
           KOKKOS_LAMBDA(const std::size_t i) {
             Scalar total = first ? Scalar(0) : log_det(i, 0);
             for (std::size_t m = 0; m < dim; ++m) {
-              const SplineValue<Scalar> result = transform.forward(y(i, m), &params(i, outputs * m));
+              SplineValue<Scalar> result;
+              if constexpr (saved_count > 0)
+                result = transform.forward(y(i, m), &params(i, outputs * m), &saved(i, saved_count * m));
+              else
+                result = transform.forward(y(i, m), &params(i, outputs * m));
               transformed(i, m) = result.value;
               total += result.log_det;
             }
@@ -292,6 +302,14 @@ private:
             log_det(i, 0) = total;
           });
     }
+  }
+
+  /// Transform k's saved values for `batch` rows (an empty view for a transform that keeps none).
+  Matrix<Scalar, ExecutionSpace> saved_rows(std::size_t k, std::size_t batch) {
+    if constexpr (saved_count > 0)
+      return m_saved[k].rows(batch);
+    else
+      return {};
   }
 
   /// Back-propagates L = Σ_i weight(i)·log q_i through the state forward_pass left for `batch` rows.
@@ -321,14 +339,19 @@ private:
       const ConstMatrix<Scalar, ExecutionSpace> params = m_made_params[k];
       const ConstMatrix<Scalar, ExecutionSpace> upstream = grad_y;
       const auto inverse = m_stack.inverse_permutation(k);
+      const ConstMatrix<Scalar, ExecutionSpace> saved = saved_rows(k, batch);
       // z_m = τ(y_m) with z_m = y_{k+1, π⁻¹(m)}; L also holds w·ℓ_m.
       Kokkos::parallel_for(
           kernel_label("transform_backward"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
           KOKKOS_LAMBDA(const std::size_t i) {
             for (std::size_t m = 0; m < dim; ++m) {
               const Scalar grad_z = upstream(i, static_cast<std::size_t>(inverse(m)));
-              grad_direct(i, m) =
-                  transform.backward(y(i, m), &params(i, outputs * m), grad_z, weight(i), &grad_params(i, outputs * m));
+              if constexpr (saved_count > 0)
+                grad_direct(i, m) = transform.backward(y(i, m), &params(i, outputs * m), &saved(i, saved_count * m),
+                                                       grad_z, weight(i), &grad_params(i, outputs * m));
+              else
+                grad_direct(i, m) = transform.backward(y(i, m), &params(i, outputs * m), grad_z, weight(i),
+                                                       &grad_params(i, outputs * m));
             }
           });
       // θ is data and the standardization is fixed: the first MADE needs an input gradient only for grad_theta.
@@ -418,6 +441,7 @@ private:
   Buffer m_context, m_log_det, m_transformed, m_grad_y, m_grad_direct, m_grad_made, m_grad_context, m_grad_context_made,
       m_grad_params, m_sample_state, m_sample_target;
   std::vector<Buffer> m_y;
+  std::vector<Buffer> m_saved; ///< per transform, batch × saved_count·D (none when saved_count is 0)
   std::vector<ConstMatrix<Scalar, ExecutionSpace>> m_made_params;
 };
 

@@ -35,6 +35,14 @@ namespace osbi {
  *                     for ℓ = ḡ_z·z + ḡ_ℓ·log|∂z/∂y| at forward(y, p): OVERWRITES grad_p (P values) with ∂ℓ/∂p and
  *                     returns ∂ℓ/∂y.
  * The flow's log-likelihood weight enters as ḡ_ℓ, so a weighted loss costs nothing extra.
+ *
+ * Optionally E keeps what its backward needs from the forward, so training does not evaluate the same
+ * transcendentals twice (the affine map keeps its scale s and σ(p₀); the spline keeps nothing):
+ *   E::saved_count    static constexpr std::size_t > 0: values per element;
+ *   e.forward(y, p, saved)                     as forward(y, p), also writing saved[0 … saved_count);
+ *   e.backward(y, p, saved, ḡ_z, ḡ_ℓ, grad_p)  as backward(y, p, ḡ_z, ḡ_ℓ, grad_p), with saved as that forward left
+ *                                              it; the same results to the bit.
+ * detail::saved_count_v<E> is 0 for a transform without them.
  */
 namespace elementwise_transform_requirements {
 
@@ -60,15 +68,35 @@ concept IsElementwise =
       { e.backward(value, parameters, value, value, grad) } -> std::convertible_to<Scalar>;
     };
 
+template <class E, class Scalar>
+concept SavesForBackward = requires(const E& e, Scalar value, const Scalar* parameters, Scalar* saved, Scalar* grad) {
+  { E::saved_count } -> std::convertible_to<std::size_t>;
+  requires E::saved_count > 0;
+  { e.forward(value, parameters, saved) } -> std::same_as<SplineValue<Scalar>>;
+  { e.backward(value, parameters, static_cast<const Scalar*>(saved), value, value, grad) } -> std::convertible_to<Scalar>;
+};
+
+template <class E, class Scalar>
+concept OptionalSavedState = !requires { E::saved_count; } || SavesForBackward<E, Scalar>;
+
 } // namespace elementwise_transform_requirements
 
 template <class T, class Scalar>
 concept ElementwiseTransform =
     elementwise_transform_requirements::HasFamily<T> && elementwise_transform_requirements::MakesElementwise<T, Scalar> &&
     elementwise_transform_requirements::IsElementwise<
+        decltype(T::template elementwise<Scalar>(std::declval<const typename T::options_type&>())), Scalar> &&
+    elementwise_transform_requirements::OptionalSavedState<
         decltype(T::template elementwise<Scalar>(std::declval<const typename T::options_type&>())), Scalar>;
 
 namespace detail {
+
+/// Values per element that E's forward keeps for its backward (0: E declares none).
+template <class E>
+inline constexpr std::size_t saved_count_v = 0;
+template <class E>
+  requires requires { E::saved_count; }
+inline constexpr std::size_t saved_count_v<E> = E::saved_count;
 
 /// The y of an ElementwiseTransform's inverse, whichever of its two documented forms it returns.
 template <class Scalar>

@@ -22,10 +22,11 @@ struct MAFOptions : AutoregressiveOptions {};
 
 /// MAF's elementwise map (nflows' MaskedAffineAutoregressiveTransform): z = s·y + b with s = softplus(p₀) + 10⁻³
 /// (nflows' default constant, so scales stay positive) and b = p₁; log|∂z/∂y| = log s. An ElementwiseTransform
-/// (flow/elementwise_transform.hpp) device object.
+/// (flow/elementwise_transform.hpp) device object; its forward keeps s and σ(p₀) (one exp for both) for backward.
 template <class Scalar>
 struct AffineElementwise {
   static constexpr double scale_epsilon = 1e-3;
+  static constexpr std::size_t saved_count = 2; ///< s, σ(p₀)
 
   KOKKOS_INLINE_FUNCTION std::size_t parameter_count() const { return 2; }
 
@@ -38,6 +39,17 @@ struct AffineElementwise {
     return {s * y + parameters[1], math::log(s)};
   }
 
+  /// forward, keeping saved[0] = s and saved[1] = σ(p₀), both from one e^(−|p₀|) (the same values as scale() and
+  /// detail::sigmoid, to the bit).
+  KOKKOS_INLINE_FUNCTION SplineValue<Scalar> forward(Scalar y, const Scalar* parameters, Scalar* saved) const {
+    const Scalar a = parameters[0];
+    const Scalar e = math::exp(-math::fabs(a));
+    const Scalar s = ((a > Scalar(0) ? a : Scalar(0)) + math::log1p(e)) + static_cast<Scalar>(scale_epsilon);
+    saved[0] = s;
+    saved[1] = a >= Scalar(0) ? Scalar(1) / (Scalar(1) + e) : e / (Scalar(1) + e);
+    return {s * y + parameters[1], math::log(s)};
+  }
+
   KOKKOS_INLINE_FUNCTION Scalar inverse(Scalar z, const Scalar* parameters) const {
     return (z - parameters[1]) / scale(parameters);
   }
@@ -45,9 +57,16 @@ struct AffineElementwise {
   /// ℓ = ḡ_z·z + ḡ_ℓ·log s: ∂ℓ/∂s = ḡ_z·y + ḡ_ℓ/s, ∂ℓ/∂p₀ = that·σ(p₀), ∂ℓ/∂p₁ = ḡ_z; returns ∂ℓ/∂y = ḡ_z·s.
   KOKKOS_INLINE_FUNCTION Scalar backward(Scalar y, const Scalar* parameters, Scalar grad_value, Scalar grad_log_det,
                                          Scalar* grad_parameters) const {
-    const Scalar s = scale(parameters);
+    const Scalar saved[2] = {scale(parameters), detail::sigmoid(parameters[0])};
+    return backward(y, parameters, saved, grad_value, grad_log_det, grad_parameters);
+  }
+
+  /// backward with s and σ(p₀) as forward(y, p, saved) kept them.
+  KOKKOS_INLINE_FUNCTION Scalar backward(Scalar y, const Scalar*, const Scalar* saved, Scalar grad_value,
+                                         Scalar grad_log_det, Scalar* grad_parameters) const {
+    const Scalar s = saved[0];
     const Scalar grad_s = grad_value * y + grad_log_det / s;
-    grad_parameters[0] = grad_s * detail::sigmoid(parameters[0]);
+    grad_parameters[0] = grad_s * saved[1];
     grad_parameters[1] = grad_value;
     return grad_value * s;
   }
