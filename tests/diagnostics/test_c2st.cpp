@@ -76,7 +76,9 @@ BOOST_AUTO_TEST_SUITE(diagnostics_c2st)
 // (sd 0.5/√(2n) = 0.0079 at n = 2000) minus the small KFold bias (a fold holding more of one class
 // leaves the training set with more of the other). |C2ST − 0.5| < 6.1·0.0079 + 0.005 = 0.053 ≈ the
 // usual "< 0.55" criterion.
-BOOST_AUTO_TEST_CASE(identical_distributions_give_one_half) {
+// Statistical (skipped under the sanitizers, see scripts/test.sh): the same classifier and folds run there
+// through clearly_different_distributions_give_the_bayes_accuracy and report_is_deterministic_and_consistent.
+BOOST_AUTO_TEST_CASE(identical_distributions_give_one_half, *boost::unit_test::label("statistical")) {
   for (const std::size_t dim : {std::size_t{2}, std::size_t{10}}) {
     const std::size_t n = 2000;
     diagnostics::C2stOptions options = seeded();
