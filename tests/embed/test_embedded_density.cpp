@@ -16,6 +16,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 namespace {
@@ -71,6 +72,19 @@ struct PaddedGaussian {
   }
 };
 static_assert(osbi::Simulator<PaddedGaussian>);
+
+/// NPE of the sbi-default MAF behind a jointly trained 10 → 16 → 2 summary, on PaddedGaussian.
+auto summary_npe(std::uint64_t seed) {
+  using Embedding = osbi::nn::Sequential<osbi::nn::Dense<16, osbi::nn::init::TorchDefault, osbi::nn::activation::Tanh>,
+                                         osbi::nn::Dense<2>>;
+  using Model = osbi::EmbeddedDensity<Embedding, osbi::ConditionalMAF<float, Space>>;
+  const auto prior = osbi::Gaussian<float, Space>::diagonal({0.0, 0.0}, {1.0, 1.0});
+  return osbi::NPE(prior, PaddedGaussian{}, Model(10, osbi::sbi_default_maf<float, Space>(2, 2, seed), seed),
+                   osbi::NpeOptions{.seed = seed});
+}
+
+/// The observation both NPE tests condition on.
+const std::vector<double> summary_x0{0.8, -0.5, 0.3, -1.2, 0.5, 0.0, 1.1, -0.4, 0.2, 0.9};
 
 } // namespace
 
@@ -169,13 +183,8 @@ BOOST_AUTO_TEST_CASE(npe_trains_and_samples_through_a_summary) {
   // The path of the statistical test below in a few epochs (what the sanitizers run): 1 000 padded
   // observations, batch 100, 4 epochs at most. Exact counts (900 training / 100 validation rows, 9 steps per
   // epoch), a validation loss that improves on its first epoch, and 500 finite draws.
-  using Embedding = osbi::nn::Sequential<osbi::nn::Dense<16, osbi::nn::init::TorchDefault, osbi::nn::activation::Tanh>,
-                                         osbi::nn::Dense<2>>;
-  using Model = osbi::EmbeddedDensity<Embedding, osbi::ConditionalMAF<float, Space>>;
   const auto seed = osbi::testing::test_seed();
-  const auto prior = osbi::Gaussian<float, Space>::diagonal({0.0, 0.0}, {1.0, 1.0});
-  osbi::NPE npe(prior, PaddedGaussian{}, Model(10, osbi::sbi_default_maf<float, Space>(2, 2, seed), seed),
-                osbi::NpeOptions{.seed = seed});
+  auto npe = summary_npe(seed);
   npe.simulate(1'000);
   osbi::TrainingOptions options;
   options.max_epochs = 4;
@@ -188,7 +197,7 @@ BOOST_AUTO_TEST_CASE(npe_trains_and_samples_through_a_summary) {
   BOOST_TEST(report.steps == 36u);
   BOOST_REQUIRE(report.validation_loss.size() == 4u);
   BOOST_TEST(report.best_validation_loss < report.validation_loss.front());
-  const std::vector<double> x0{0.8, -0.5, 0.3, -1.2, 0.5, 0.0, 1.1, -0.4, 0.2, 0.9};
+  const std::vector<double> x0 = summary_x0;
   osbi::RandomStream rng(seed, 5);
   const auto theta = npe.sample(x0, 500, rng);
   BOOST_REQUIRE(theta.extent(0) == 500u);
@@ -205,13 +214,8 @@ BOOST_AUTO_TEST_CASE(npe_through_a_learned_summary_recovers_the_analytic_posteri
   // with the sbi-default MAF, the posterior at x₀ must match N(x₀[0:2]/1.09, (0.09/1.09) I): means within 0.08,
   // standard deviations within 20 % of 0.287 (the estimator's error at 10⁴ simulations; Monte-Carlo error
   // of 10⁴ draws is 0.003).
-  using Embedding = osbi::nn::Sequential<osbi::nn::Dense<16, osbi::nn::init::TorchDefault, osbi::nn::activation::Tanh>,
-                                         osbi::nn::Dense<2>>;
-  using Model = osbi::EmbeddedDensity<Embedding, osbi::ConditionalMAF<float, Space>>;
   const auto seed = osbi::testing::test_seed();
-  const auto prior = osbi::Gaussian<float, Space>::diagonal({0.0, 0.0}, {1.0, 1.0});
-  osbi::NPE npe(prior, PaddedGaussian{}, Model(10, osbi::sbi_default_maf<float, Space>(2, 2, seed), seed),
-                osbi::NpeOptions{.seed = seed});
+  auto npe = summary_npe(seed);
   npe.simulate(10'000);
   osbi::TrainingOptions options;
   options.max_epochs = 100;
@@ -219,7 +223,7 @@ BOOST_AUTO_TEST_CASE(npe_through_a_learned_summary_recovers_the_analytic_posteri
   const auto& report = npe.train(options);
   BOOST_TEST_MESSAGE("embedded NPE: " << report.epochs << " epochs, best validation " << report.best_validation_loss
                                       << " (exact posterior: " << 2 * (0.5 * std::log(2 * M_PI * 0.09 / 1.09) + 0.5) << ")");
-  const std::vector<double> x0{0.8, -0.5, 0.3, -1.2, 0.5, 0.0, 1.1, -0.4, 0.2, 0.9};
+  const std::vector<double> x0 = summary_x0;
   osbi::RandomStream rng(seed, 5);
   const auto theta = npe.sample(x0, 10'000, rng);
   const double posterior_sd = std::sqrt(0.09 / 1.09);
