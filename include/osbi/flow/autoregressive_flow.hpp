@@ -289,11 +289,8 @@ private:
           KOKKOS_LAMBDA(const std::size_t i) {
             Scalar total = first ? Scalar(0) : log_det(i, 0);
             for (std::size_t m = 0; m < dim; ++m) {
-              SplineValue<Scalar> result;
-              if constexpr (saved_count > 0)
-                result = transform.forward(y(i, m), &params(i, outputs * m), &saved(i, saved_count * m));
-              else
-                result = transform.forward(y(i, m), &params(i, outputs * m));
+              const SplineValue<Scalar> result =
+                  detail::forward_saving(transform, y(i, m), &params(i, outputs * m), saved_at(saved, i, m));
               transformed(i, m) = result.value;
               total += result.log_det;
             }
@@ -310,6 +307,12 @@ private:
       return m_saved[k].rows(batch);
     else
       return {};
+  }
+
+  /// Element (i, m)'s saved values; null for a transform that keeps none (its view is empty).
+  template <class View>
+  KOKKOS_INLINE_FUNCTION static auto saved_at(const View& saved, std::size_t i, std::size_t m) {
+    return saved_count > 0 ? &saved(i, saved_count * m) : nullptr;
   }
 
   /// Back-propagates L = Σ_i weight(i)·log q_i through the state forward_pass left for `batch` rows.
@@ -346,12 +349,9 @@ private:
           KOKKOS_LAMBDA(const std::size_t i) {
             for (std::size_t m = 0; m < dim; ++m) {
               const Scalar grad_z = upstream(i, static_cast<std::size_t>(inverse(m)));
-              if constexpr (saved_count > 0)
-                grad_direct(i, m) = transform.backward(y(i, m), &params(i, outputs * m), &saved(i, saved_count * m),
-                                                       grad_z, weight(i), &grad_params(i, outputs * m));
-              else
-                grad_direct(i, m) = transform.backward(y(i, m), &params(i, outputs * m), grad_z, weight(i),
-                                                       &grad_params(i, outputs * m));
+              grad_direct(i, m) = detail::backward_saved(transform, y(i, m), &params(i, outputs * m),
+                                                         saved_at(saved, i, m), grad_z, weight(i),
+                                                         &grad_params(i, outputs * m));
             }
           });
       // θ is data and the standardization is fixed: the first MADE needs an input gradient only for grad_theta.

@@ -98,6 +98,26 @@ template <class E>
   requires requires { E::saved_count; }
 inline constexpr std::size_t saved_count_v<E> = E::saved_count;
 
+/// e.forward(y, p), keeping saved[0 … saved_count) when E keeps values for its backward (saved unused otherwise).
+template <class E, class Scalar>
+KOKKOS_INLINE_FUNCTION SplineValue<Scalar> forward_saving(const E& e, Scalar y, const Scalar* parameters,
+                                                          Scalar* saved) {
+  if constexpr (saved_count_v<E> > 0)
+    return e.forward(y, parameters, saved);
+  else
+    return e.forward(y, parameters);
+}
+
+/// e.backward(y, p, ḡ_z, ḡ_ℓ, grad_p), from what forward_saving kept when E keeps anything.
+template <class E, class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar backward_saved(const E& e, Scalar y, const Scalar* parameters, const Scalar* saved,
+                                             Scalar grad_value, Scalar grad_log_det, Scalar* grad_parameters) {
+  if constexpr (saved_count_v<E> > 0)
+    return e.backward(y, parameters, saved, grad_value, grad_log_det, grad_parameters);
+  else
+    return e.backward(y, parameters, grad_value, grad_log_det, grad_parameters);
+}
+
 /// The y of an ElementwiseTransform's inverse, whichever of its two documented forms it returns.
 template <class Scalar>
 KOKKOS_INLINE_FUNCTION Scalar inverse_value(Scalar value) {

@@ -42,11 +42,10 @@ struct AffineElementwise {
   /// forward, keeping saved[0] = s and saved[1] = σ(p₀), both from one e^(−|p₀|) (the same values as scale() and
   /// detail::sigmoid, to the bit).
   KOKKOS_INLINE_FUNCTION SplineValue<Scalar> forward(Scalar y, const Scalar* parameters, Scalar* saved) const {
-    const Scalar a = parameters[0];
-    const Scalar e = math::exp(-math::fabs(a));
-    const Scalar s = ((a > Scalar(0) ? a : Scalar(0)) + math::log1p(e)) + static_cast<Scalar>(scale_epsilon);
+    const detail::SoftplusAndSigmoid<Scalar> both = detail::softplus_and_sigmoid(parameters[0]);
+    const Scalar s = both.softplus + static_cast<Scalar>(scale_epsilon);
     saved[0] = s;
-    saved[1] = a >= Scalar(0) ? Scalar(1) / (Scalar(1) + e) : e / (Scalar(1) + e);
+    saved[1] = both.sigmoid;
     return {s * y + parameters[1], math::log(s)};
   }
 

@@ -23,4 +23,17 @@ KOKKOS_INLINE_FUNCTION Scalar sigmoid(Scalar a) {
   return e / (Scalar(1) + e);
 }
 
+template <class Scalar>
+struct SoftplusAndSigmoid {
+  Scalar softplus, sigmoid;
+};
+
+/// softplus(a) and σ(a) from one e^(−|a|): the same values as the two functions above, to the bit.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION SoftplusAndSigmoid<Scalar> softplus_and_sigmoid(Scalar a) {
+  const Scalar e = math::exp(-math::fabs(a));
+  const Scalar positive = a > Scalar(0) ? a : Scalar(0);
+  return {positive + math::log1p(e), a >= Scalar(0) ? Scalar(1) / (Scalar(1) + e) : e / (Scalar(1) + e)};
+}
+
 } // namespace osbi::detail
