@@ -6,6 +6,12 @@ function(osbi_target_options target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
   if(OSBI_WARNINGS_AS_ERRORS)
     target_compile_options(${target} PRIVATE -Werror)
+    if(Kokkos_ENABLE_CUDA)
+      # nvcc's own diagnostics too (host/device mix-ups), through Kokkos' nvcc_wrapper, except 177
+      # ("declared but never referenced"), which nvcc reports for every unused member of a class in
+      # an anonymous namespace (the tests' concept models); g++'s -Wunused-* cover what matters.
+      target_compile_options(${target} PRIVATE "SHELL:-Werror all-warnings" "SHELL:-Xcudafe --diag_suppress=177")
+    endif()
   endif()
   if(OSBI_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=${OSBI_SANITIZE} -fno-omit-frame-pointer

@@ -16,6 +16,13 @@
 #include <string>
 #include <vector>
 
+// GCC's unroll pragma, which nvcc rejects (this benchmark runs on host spaces only).
+#if !defined(__CUDACC__) && !defined(__HIPCC__)
+#define OSBI_BENCH_UNROLL_16 _Pragma("GCC unroll 16")
+#else
+#define OSBI_BENCH_UNROLL_16
+#endif
+
 namespace {
 
 /// 16 independent chains of 16-lane FMAs: enough independent work to fill both FMA ports, no memory.
@@ -28,9 +35,9 @@ struct FmaLoop {
       for (int j = 0; j < 16; ++j) acc[i][j] = 1e-3f * static_cast<float>(thread + i + j);
     const float scale = 0.9999999f, shift = 1e-7f;
     for (std::size_t it = 0; it < iterations; ++it) {
-#pragma GCC unroll 16
+      OSBI_BENCH_UNROLL_16
       for (int i = 0; i < 16; ++i)
-#pragma GCC unroll 16
+        OSBI_BENCH_UNROLL_16
         for (int j = 0; j < 16; ++j) acc[i][j] = acc[i][j] * scale + shift;
     }
     float sum = 0;

@@ -81,7 +81,7 @@ struct PriorReweightedNll {
     osbi::NllLoss().per_row(density, space, batch, rng, out);
   }
 
-private:
+  // A helper, yet public: nvcc (CUDA builds) does not allow a KOKKOS_LAMBDA inside a private member function.
   template <class Space>
   osbi::ConstVector<Scalar, Space> weights(const Space& space, const osbi::TrainingBatch<Scalar, Space>& batch) {
     osbi::require_metadata(batch, "example03::PriorReweightedNll");

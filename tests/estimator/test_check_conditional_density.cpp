@@ -145,6 +145,7 @@ private:
     osbi::require_extent(x.extent(0), theta.extent(0), "BrokenDensity", "x's rows");
   }
 
+public: // nvcc's extended lambdas cannot live in private member functions
   void launch(const Space& space, const osbi::ConstMatrix<Scalar, Space>& x, bool one_context, osbi::BatchRandom rng,
               const osbi::Matrix<Scalar, Space>& theta) const {
     const auto mu = m_parameters;
@@ -155,6 +156,7 @@ private:
         });
   }
 
+private:
   Defect m_defect;
   osbi::Vector<Scalar, Space> m_parameters, m_gradients;
 };

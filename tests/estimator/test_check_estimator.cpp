@@ -89,7 +89,7 @@ public:
     launch(space, x_one, true, rows, rng, theta);
   }
 
-private:
+  // Public: nvcc's extended lambdas cannot live in private member functions.
   void launch(const Space& space, const osbi::ConstMatrix<double, Space>& x, bool one_context, std::size_t rows,
               osbi::BatchRandom rng, const osbi::Matrix<double, Space>& theta) {
     const auto mean = m_parameters;
@@ -112,6 +112,7 @@ private:
           KOKKOS_LAMBDA(const std::size_t) { mean(0) += 1e-3; });
   }
 
+private:
   Defect m_defect;
   osbi::Vector<double, Space> m_parameters, m_gradients;
 };

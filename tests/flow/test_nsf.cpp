@@ -587,9 +587,9 @@ BOOST_AUTO_TEST_CASE(serial_and_openmp_agree_bit_for_bit) {
   BOOST_TEST(host_values(serial.parameters()) == host_values(openmp.parameters()));
   for (std::size_t k = 0; k < 3; ++k)
     BOOST_TEST(serial.permutation(k) == openmp.permutation(k));
-  const auto theta = device_matrix<float>(normals(rows * d, 81, 2.0), rows, d);
-  const auto x = device_matrix<float>(normals(rows * cdim, 82), rows, cdim);
-  osbi::Vector<float, Space> out_serial("a", rows), out_openmp("b", rows);
+  const auto theta = device_matrix<float, Kokkos::Serial>(normals(rows * d, 81, 2.0), rows, d);
+  const auto x = device_matrix<float, Kokkos::Serial>(normals(rows * cdim, 82), rows, cdim);
+  osbi::Vector<float, Kokkos::Serial> out_serial("a", rows), out_openmp("b", rows);
   serial.log_prob(Kokkos::Serial(), theta, x, out_serial);
   openmp.log_prob(Kokkos::OpenMP(), theta, x, out_openmp);
   BOOST_TEST(host_values(out_serial) == host_values(out_openmp));
@@ -605,7 +605,7 @@ BOOST_AUTO_TEST_CASE(serial_and_openmp_agree_bit_for_bit) {
   for (std::size_t i = 0; i < g_serial.size(); ++i)
     worst = std::max(worst, std::abs(g_serial[i] - g_openmp[i]) / std::max(1e-3, std::abs(g_serial[i])));
   BOOST_TEST(worst <= 1e-4);
-  osbi::Matrix<float, Space> draws_serial("a", rows, d), draws_openmp("b", rows, d);
+  osbi::Matrix<float, Kokkos::Serial> draws_serial("a", rows, d), draws_openmp("b", rows, d);
   const osbi::BatchRandom rng = osbi::RandomStream(test_seed(), 83).next();
   serial.sample(Kokkos::Serial(), x, rng, draws_serial);
   openmp.sample(Kokkos::OpenMP(), x, rng, draws_openmp);

@@ -135,12 +135,15 @@ public:
     Kokkos::parallel_for(
         "osbi::test::TinySimulator::simulate", Kokkos::RangePolicy<execution_space>(space, 0, rows),
         KOKKOS_LAMBDA(const std::size_t i) {
+          // rows and shift are first used here, not inside the if constexpr below (nvcc requires it).
+          const std::size_t last_row = rows - 1;
+          const double call_shift = shift;
           std::size_t row = i;
           if constexpr (defect == Defect::shared_row) row = 0;
-          if constexpr (defect == Defect::reversed_rows) row = rows - 1 - i;
+          if constexpr (defect == Defect::reversed_rows) row = last_row - i;
           osbi::RowRandom generator = rng.row(row);
           double noise0 = generator.normal(), noise1 = generator.normal();
-          if constexpr (defect == Defect::stateful) noise0 += shift;
+          if constexpr (defect == Defect::stateful) noise0 += call_shift;
           if constexpr (defect == Defect::ignores_rng) noise0 = noise1 = 0.5;
           if (theta(i, 1) > 0.8) {
             x(i, 0) = defect == Defect::partial_nan ? 1.0 : failed;

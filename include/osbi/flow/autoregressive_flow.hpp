@@ -266,6 +266,9 @@ private:
     m_standardization.embed(space, x, broadcast, m_context.rows(rows));
   }
 
+  // The passes below are implementation, public only because nvcc's extended lambdas cannot live in
+  // private member functions.
+public:
   /// The density direction for a non-empty batch: fills m_y[0…T], m_log_det, m_made_params (and m_saved, for a
   /// transform that keeps values for its backward).
   void forward_pass(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
@@ -431,6 +434,7 @@ private:
     m_standardization.unstandardize(space, state, theta);
   }
 
+private:
   std::size_t m_theta_dim, m_context_dim;
   options_type m_options;
   transform_type m_transform;

@@ -371,6 +371,9 @@ private:
                                   std::vector<double>(context_dim(), 0.0), std::vector<double>(context_dim(), 1.0));
   }
 
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private member
+  // functions.
+public:
   /// m_context.rows(rows) = z-scored x, and the conditioner's output for it in m_shift_scale.
   void condition(const Space& space, const ConstMatrix<Scalar, Space>& x, std::size_t rows) {
     const Matrix<Scalar, Space> context = m_context.rows(rows);
@@ -422,6 +425,7 @@ private:
         });
   }
 
+private:
   Density m_density;
   CenteringOptions m_options;
   Linear m_linear;

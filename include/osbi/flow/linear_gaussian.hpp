@@ -128,6 +128,9 @@ public:
 private:
   static constexpr const char* part = "osbi::LinearGaussian";
 
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private member
+  // functions.
+public:
   /// ∂L/∂θ_ij = (w_i/N)·r_ij/σ_j and ∂L/∂x_ik = −(w_i/N)·Σ_j (r_ij/σ_j)·W_jk, one thread per row.
   void input_backward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
                       const ConstMatrix<Scalar, ExecutionSpace>& x, const ConstVector<Scalar, ExecutionSpace>& weights,
@@ -173,6 +176,7 @@ private:
         });
   }
 
+private:
   std::size_t m_theta_dim, m_context_dim;
   Vector<Scalar, ExecutionSpace> m_parameters;
   Vector<Scalar, ExecutionSpace> m_gradients;

@@ -316,7 +316,7 @@ public:
   void add(std::string name, const ViewType& view) {
     using T = typename ViewType::non_const_value_type;
     std::vector<std::size_t> shape;
-    for (std::size_t r = 0; r < ViewType::rank; ++r) shape.push_back(view.extent(r));
+    for (std::size_t r = 0; r != ViewType::rank; ++r) shape.push_back(view.extent(r));
     const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
     std::vector<T> values(host.size());
     detail::checkpoint_gather(host, values.data());
@@ -500,7 +500,7 @@ public:
     using T = typename ViewType::non_const_value_type;
     static_assert(!std::is_const_v<typename ViewType::value_type>, "read_into needs a view of non-const elements");
     std::vector<std::size_t> shape;
-    for (std::size_t r = 0; r < ViewType::rank; ++r) shape.push_back(view.extent(r));
+    for (std::size_t r = 0; r != ViewType::rank; ++r) shape.push_back(view.extent(r));
     const CheckpointArray<T> array = get<T>(name, shape);
     const auto host = Kokkos::create_mirror_view(Kokkos::HostSpace(), view);
     detail::checkpoint_scatter(array.data.data(), host);

@@ -340,7 +340,7 @@ requires(compat::is_view_v<ViewType> && (ViewType::rank == 1 || ViewType::rank =
                                                                              const ViewType& view) {
   using T = typename ViewType::non_const_value_type;
   std::vector<std::size_t> shape;
-  for (std::size_t r = 0; r < ViewType::rank; ++r)
+  for (std::size_t r = 0; r != ViewType::rank; ++r)
     shape.push_back(view.extent(r));
   const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
   using HostView = std::remove_const_t<decltype(host)>;

@@ -20,6 +20,14 @@
 
 namespace osbi::nn {
 
+namespace detail {
+/// Spec has a run-time argument and it is Argument. (A concept, not an inline `typename
+/// Spec::dynamic_argument` in a requires-clause: nvcc's front end instantiates that eagerly.)
+template <class Spec, class Argument>
+concept dynamic_argument_is =
+    requires { typename Spec::dynamic_argument; } && std::same_as<Argument, typename Spec::dynamic_argument>;
+} // namespace detail
+
 /// The run-time argument of Repeat<Spec> for a dynamic Spec: how many blocks, and the argument each block is built
 /// with (the same for all: the blocks are identical).
 template <class BlockArgument>
@@ -50,8 +58,7 @@ public:
 
   /// blocks.count blocks of a dynamic spec, each built with blocks.block.
   template <class BlockArgument>
-  requires DynamicLayerSpec<Spec, Scalar, ExecutionSpace> &&
-           std::same_as<BlockArgument, typename Spec::dynamic_argument>
+  requires DynamicLayerSpec<Spec, Scalar, ExecutionSpace> && detail::dynamic_argument_is<Spec, BlockArgument>
   RepeatLayer(std::size_t input_dim, const Blocks<BlockArgument>& blocks)
       : RepeatLayer(input_dim, blocks.count, [&] { return block_type(input_dim, blocks.block); }) {}
 

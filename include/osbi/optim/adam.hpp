@@ -147,7 +147,7 @@ public:
           Scalar g = grad(i);
           Scalar p = theta(i);
           if (has_weight_decay) {
-            if constexpr (decoupled)
+            if (decoupled) // not `if constexpr`: nvcc's extended lambdas cannot first-capture inside one
               p = p * decay_factor;
             else
               g = g + weight_decay * p;

@@ -138,6 +138,9 @@ private:
   using MatrixType = Matrix<scalar_type, execution_space>;
   using VectorType = Vector<scalar_type, execution_space>;
 
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private member
+  // functions.
+public:
   template <std::size_t... Index>
   void sample_parts(const execution_space& space, BatchRandom rng, const MatrixType& theta,
                     std::index_sequence<Index...>) const {
@@ -190,6 +193,7 @@ private:
         KOKKOS_LAMBDA(const std::size_t i) { out(i) += part_out(i); });
   }
 
+private:
   std::tuple<Parts...> m_parts;
   std::array<std::size_t, sizeof...(Parts)> m_offsets{};
   std::size_t m_dim = 0;

@@ -219,6 +219,9 @@ public:
 private:
   using Policy3 = Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<3>, Kokkos::IndexType<int>>;
 
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private member
+  // functions.
+public:
   void launch(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
               const Matrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
               const Vector<int, ExecutionSpace>& status) const {
@@ -372,6 +375,7 @@ private:
         });
   }
 
+private:
   AdvectionDiffusionOptions m_options;
 };
 

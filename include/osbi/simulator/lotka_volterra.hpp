@@ -164,7 +164,8 @@ public:
     return result;
   }
 
-private:
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private member
+  // functions.
   void launch(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& theta,
               const Matrix<Scalar, ExecutionSpace>& x, BatchRandom rng,
               const Vector<int, ExecutionSpace>& status) const {
@@ -197,6 +198,7 @@ private:
         });
   }
 
+private:
   DormandPrinceOptions m_options;
 };
 

@@ -69,6 +69,9 @@ public:
 private:
   static constexpr const char* part = "osbi::testing::EstimatorArchetype";
 
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private member
+  // functions.
+public:
   void launch(const execution_space& space, const ConstMatrix<scalar_type, execution_space>& x, bool one_context,
               BatchRandom rng, const Matrix<scalar_type, execution_space>& theta) const {
     const auto mean = m_parameters;
@@ -80,6 +83,7 @@ private:
         });
   }
 
+private:
   Vector<scalar_type, execution_space> m_parameters;
   Vector<scalar_type, execution_space> m_gradients;
 };

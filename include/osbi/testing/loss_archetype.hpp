@@ -85,6 +85,9 @@ public:
 private:
   static constexpr const char* part = "osbi::testing::LossArchetype";
 
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private member
+  // functions.
+public:
   template <Estimator E>
   double evaluate(E& estimator, const typename E::execution_space& space,
                   const TrainingBatch<typename E::scalar_type, typename E::execution_space>& batch, BatchRandom rng,
@@ -127,6 +130,7 @@ private:
     return host(0);
   }
 
+private:
   double m_noise;
 };
 
