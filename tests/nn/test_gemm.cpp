@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/// \brief The dense kernels (packed micro-kernel and portable paths) against a serial double-precision
-/// reference on edge shapes around the register tile and the K block, outputs filled with NaN first.
+/// \brief The dense kernels (packed micro-kernel, team-tiled and portable paths) against a serial
+/// double-precision reference on edge shapes around the register tile, the team blocks and the K
+/// block, outputs filled with NaN first; on every backend (tests/support/backends.hpp).
 #include <osbi/nn/kernels/dense.hpp>
 
+#include <support/backends.hpp>
 #include <support/test_seed.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -15,11 +17,14 @@
 #include <limits>
 #include <random>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 namespace {
 
 using osbi::nn::kernels::GemmAlgorithm;
+using osbi::testing::to_host;
+using osbi::testing::to_space;
 using HostSpace = Kokkos::DefaultHostExecutionSpace;
 
 template <class Scalar>
@@ -44,9 +49,9 @@ HostMatrix<Scalar> filled(std::size_t rows, std::size_t columns, Scalar value) {
 
 /// |got − want| <= tolerance · scale for every entry, where scale is Σ_k |a||b| of that entry (so
 /// cancellation cannot hide a wrong result behind a small tolerance).
-template <class Scalar>
-void check_close(const HostMatrix<Scalar>& got, const std::vector<double>& want, const std::vector<double>& scale,
-                 const char* what) {
+template <class View>
+void check_close(const View& got, const std::vector<double>& want, const std::vector<double>& scale, const char* what) {
+  using Scalar = typename View::non_const_value_type;
   const double tolerance = std::is_same_v<Scalar, float> ? 2e-6 : 1e-14;
   std::size_t bad = 0;
   double worst = 0;
@@ -72,12 +77,20 @@ const Shape shapes[] = {{0, 3, 4},    {3, 0, 4},    {3, 4, 0},    {1, 1, 1},    
                         {7, 33, 33},  {13, 15, 16}, {12, 17, 17}, {200, 52, 50}, {37, 64, 65}, {511, 9, 10},
                         {512, 10, 9}, {513, 3, 40}, {70, 1100, 3}, {4, 513, 1100}};
 
-template <class Scalar>
+/// A rows × columns matrix in Space's memory filled with `value`.
+template <class Scalar, class Space>
+osbi::Matrix<Scalar, Space> space_filled(std::size_t rows, std::size_t columns, Scalar value) {
+  osbi::Matrix<Scalar, Space> m("osbi::test::space_filled", rows, columns);
+  Kokkos::deep_copy(m, value);
+  return m;
+}
+
+template <class Scalar, class Space>
 void check_dense_kernels(GemmAlgorithm algorithm, bool masked) {
   std::mt19937_64 engine(osbi::testing::test_seed());
   constexpr Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();
-  HostSpace space;
-  osbi::nn::kernels::GemmWorkspace<Scalar, HostSpace> workspace;
+  Space space;
+  osbi::nn::kernels::GemmWorkspace<Scalar, Space> workspace;
   for (const Shape& s : shapes) {
     BOOST_TEST_CONTEXT("batch " << s.batch << " in " << s.in << " out " << s.out << (masked ? " masked" : "")) {
       const auto x = random_matrix<Scalar>(s.batch, s.in, engine);
@@ -92,11 +105,17 @@ void check_dense_kernels(GemmAlgorithm algorithm, bool masked) {
           for (std::size_t i = 0; i < s.in; ++i) mask(o, i) = (o * 7 + i * 3) % 3 == 0 ? Scalar(0) : Scalar(1);
       }
       const auto m = [&](std::size_t o, std::size_t i) { return masked ? static_cast<double>(mask(o, i)) : 1.0; };
+      const osbi::Matrix<Scalar, Space> x_s = to_space<Space>(x), weight_s = to_space<Space>(weight),
+                                        grad_z_s = to_space<Space>(grad_z), bias_s = to_space<Space>(bias_matrix);
+      const osbi::Matrix<Scalar, Space> mask_s = masked ? osbi::Matrix<Scalar, Space>(to_space<Space>(mask))
+                                                        : osbi::Matrix<Scalar, Space>();
+      const osbi::Vector<Scalar, Space> bias_vector_s(bias_s.data(), s.out);
 
       // Forward with bias and a fused tanh: y = tanh(x·(W⊙M)ᵀ + b).
-      auto y = filled<Scalar>(s.batch, s.out, nan);
-      osbi::nn::kernels::dense_forward<osbi::nn::activation::Tanh>(space, x, weight, bias, y, workspace, mask, algorithm);
-      space.fence();
+      const auto y_s = space_filled<Scalar, Space>(s.batch, s.out, nan);
+      osbi::nn::kernels::dense_forward<osbi::nn::activation::Tanh>(space, x_s, weight_s, bias_vector_s, y_s, workspace,
+                                                                   mask_s, algorithm);
+      const auto y = to_host(y_s);
       std::vector<double> want(s.batch * s.out), scale(s.batch * s.out);
       for (std::size_t b = 0; b < s.batch; ++b)
         for (std::size_t o = 0; o < s.out; ++o) {
@@ -111,10 +130,10 @@ void check_dense_kernels(GemmAlgorithm algorithm, bool masked) {
       check_close(y, want, scale, "forward");
 
       // Forward without bias, no activation.
-      auto y_plain = filled<Scalar>(s.batch, s.out, nan);
-      osbi::nn::kernels::dense_forward(space, x, weight, osbi::Vector<Scalar, HostSpace>(), y_plain, workspace, mask,
+      const auto y_plain_s = space_filled<Scalar, Space>(s.batch, s.out, nan);
+      osbi::nn::kernels::dense_forward(space, x_s, weight_s, osbi::Vector<Scalar, Space>(), y_plain_s, workspace, mask_s,
                                        algorithm);
-      space.fence();
+      const auto y_plain = to_host(y_plain_s);
       for (std::size_t b = 0; b < s.batch; ++b)
         for (std::size_t o = 0; o < s.out; ++o) {
           double z = 0;
@@ -124,9 +143,9 @@ void check_dense_kernels(GemmAlgorithm algorithm, bool masked) {
       check_close(y_plain, want, scale, "forward without bias");
 
       // Input gradient: grad_x = grad_z·(W⊙M), overwriting NaN.
-      auto grad_x = filled<Scalar>(s.batch, s.in, nan);
-      osbi::nn::kernels::dense_backward_input(space, grad_z, weight, grad_x, workspace, mask, algorithm);
-      space.fence();
+      const auto grad_x_s = space_filled<Scalar, Space>(s.batch, s.in, nan);
+      osbi::nn::kernels::dense_backward_input(space, grad_z_s, weight_s, grad_x_s, workspace, mask_s, algorithm);
+      const auto grad_x = to_host(grad_x_s);
       std::vector<double> want_x(s.batch * s.in), scale_x(s.batch * s.in);
       for (std::size_t b = 0; b < s.batch; ++b)
         for (std::size_t i = 0; i < s.in; ++i) {
@@ -140,11 +159,13 @@ void check_dense_kernels(GemmAlgorithm algorithm, bool masked) {
       check_close(grad_x, want_x, scale_x, "backward input");
 
       // Parameter gradients accumulate onto what is there (0.25 everywhere).
-      auto grad_weight = filled<Scalar>(s.out, s.in, Scalar(0.25));
-      auto grad_bias_matrix = filled<Scalar>(1, s.out, Scalar(0.25));
-      const osbi::Vector<Scalar, HostSpace> grad_bias(grad_bias_matrix.data(), s.out);
-      osbi::nn::kernels::dense_backward_parameters(space, grad_z, x, grad_weight, grad_bias, workspace, mask, algorithm);
-      space.fence();
+      const auto grad_weight_s = space_filled<Scalar, Space>(s.out, s.in, Scalar(0.25));
+      const auto grad_bias_matrix_s = space_filled<Scalar, Space>(1, s.out, Scalar(0.25));
+      const osbi::Vector<Scalar, Space> grad_bias_s(grad_bias_matrix_s.data(), s.out);
+      osbi::nn::kernels::dense_backward_parameters(space, grad_z_s, x_s, grad_weight_s, grad_bias_s, workspace, mask_s,
+                                                   algorithm);
+      const auto grad_weight = to_host(grad_weight_s);
+      const auto grad_bias_matrix = to_host(grad_bias_matrix_s);
       std::vector<double> want_w(s.out * s.in), scale_w(s.out * s.in), want_b(s.out), scale_b(s.out);
       for (std::size_t o = 0; o < s.out; ++o) {
         double bias_sum = 0.25, bias_magnitude = 0;
@@ -175,19 +196,115 @@ void check_dense_kernels(GemmAlgorithm algorithm, bool masked) {
 
 BOOST_AUTO_TEST_SUITE(dense_kernels)
 
-using Scalars = std::tuple<float, double>;
-
-BOOST_AUTO_TEST_CASE_TEMPLATE(packed_path_matches_reference, Scalar, Scalars) {
-  check_dense_kernels<Scalar>(GemmAlgorithm::packed, false);
+// Each algorithm in float and double on every backend (packed is a host path: a device space runs
+// the portable one for it).
+BOOST_AUTO_TEST_CASE_TEMPLATE(packed_path_matches_reference, Space, osbi::testing::Backends) {
+  check_dense_kernels<float, Space>(GemmAlgorithm::packed, false);
+  check_dense_kernels<double, Space>(GemmAlgorithm::packed, false);
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(portable_path_matches_reference, Scalar, Scalars) {
-  check_dense_kernels<Scalar>(GemmAlgorithm::portable, false);
+BOOST_AUTO_TEST_CASE_TEMPLATE(portable_path_matches_reference, Space, osbi::testing::Backends) {
+  check_dense_kernels<float, Space>(GemmAlgorithm::portable, false);
+  check_dense_kernels<double, Space>(GemmAlgorithm::portable, false);
 }
 
-BOOST_AUTO_TEST_CASE_TEMPLATE(masked_kernels_match_reference, Scalar, Scalars) {
-  check_dense_kernels<Scalar>(GemmAlgorithm::packed, true);
-  check_dense_kernels<Scalar>(GemmAlgorithm::portable, true);
+// On a host space the team-tiled path runs a team as one thread, which restages every slice for each of
+// its register tiles (hundreds of times the work): correct but slow, so the host checks it on one
+// backend; a device space, where it is the default path, checks everything.
+template <class Space>
+constexpr bool checks_tiled_path =
+    !Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ||
+    std::is_same_v<Space, Kokkos::DefaultHostExecutionSpace>;
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(tiled_path_matches_reference, Space, osbi::testing::Backends) {
+  if constexpr (checks_tiled_path<Space>) {
+    check_dense_kernels<float, Space>(GemmAlgorithm::tiled, false);
+    check_dense_kernels<double, Space>(GemmAlgorithm::tiled, false);
+  }
+}
+
+// What dense layers run by default (packed on a host space, tiled on a device).
+BOOST_AUTO_TEST_CASE_TEMPLATE(default_path_matches_reference, Space, osbi::testing::Backends) {
+  check_dense_kernels<float, Space>(GemmAlgorithm::automatic, false);
+  check_dense_kernels<float, Space>(GemmAlgorithm::automatic, true);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(masked_kernels_match_reference, Space, osbi::testing::Backends) {
+  for (const GemmAlgorithm algorithm : {GemmAlgorithm::packed, GemmAlgorithm::tiled, GemmAlgorithm::portable}) {
+    if (algorithm == GemmAlgorithm::tiled && !checks_tiled_path<Space>) continue;
+    check_dense_kernels<float, Space>(algorithm, true);
+    check_dense_kernels<double, Space>(algorithm, true);
+  }
+}
+
+// The device path's three team tiles and its split-K accumulation, run here on the host through the
+// same portable code (one thread walks every register tile of a team): edges around each block and
+// K slice, A row-major or transposed, B row-major or transposed (a layer's Wᵀ).
+template <class Tile, class Space>
+void check_team_tile() {
+  using osbi::nn::kernels::Operand;
+  std::mt19937_64 engine(osbi::testing::test_seed());
+  Space space;
+  const std::array<std::array<std::size_t, 3>, 6> problems{{{1, 1, 1},
+                                                             {Tile::block_rows - 1, Tile::block_columns + 1, 3},
+                                                             {Tile::block_rows + 1, 5, Tile::block_depth + 1},
+                                                             {7, 2 * Tile::block_columns + 3, 2 * Tile::block_depth - 1},
+                                                             {Tile::block_rows + 2, 9, 40 * Tile::block_depth + 5},
+                                                             {3, 4, 0}}};
+  for (const auto& [m, n, k] : problems)
+    for (const bool a_transposed : {false, true})
+      for (const bool b_transposed : {false, true})
+        for (const std::size_t splits : {std::size_t{1}, std::size_t{3}}) {
+          BOOST_TEST_CONTEXT("m " << m << " n " << n << " k " << k << " Aᵀ " << a_transposed << " Bᵀ " << b_transposed
+                                  << " splits " << splits) {
+            const auto a_store = a_transposed ? random_matrix<double>(k, m, engine) : random_matrix<double>(m, k, engine);
+            const auto b_store = b_transposed ? random_matrix<double>(n, k, engine) : random_matrix<double>(k, n, engine);
+            Operand<double> a = osbi::nn::kernels::operand(a_store), b = osbi::nn::kernels::operand(b_store);
+            if (a_transposed) a = a.transposed();
+            if (b_transposed) b = b.transposed();
+            std::vector<double> want(m * n), scale(m * n);
+            for (std::size_t i = 0; i < m; ++i)
+              for (std::size_t j = 0; j < n; ++j)
+                for (std::size_t kk = 0; kk < k; ++kk) {
+                  want[i * n + j] += a(i, kk) * b(kk, j);
+                  scale[i * n + j] += std::abs(a(i, kk) * b(kk, j));
+                }
+            // The same operands over the space's copies of the matrices.
+            const osbi::Matrix<double, Space> a_s = to_space<Space>(a_store), b_s = to_space<Space>(b_store);
+            Operand<double> a_space = osbi::nn::kernels::operand(a_s), b_space = osbi::nn::kernels::operand(b_s);
+            if (a_transposed) a_space = a_space.transposed();
+            if (b_transposed) b_space = b_space.transposed();
+            if (splits == 1) { // overwriting NaN
+              const auto c = space_filled<double, Space>(m, n, std::numeric_limits<double>::quiet_NaN());
+              osbi::nn::kernels::detail::gemm_tiled<Tile>(space, m, n, k, a_space, b_space, c.data(),
+                                                          static_cast<std::ptrdiff_t>(n), osbi::nn::kernels::epilogue::Store{});
+              check_close(to_host(c), want, scale, "store");
+            }
+            const auto c = space_filled<double, Space>(m, n, 0.25); // accumulating, K split over `splits` teams
+            osbi::nn::kernels::detail::gemm_tiled<Tile>(space, m, n, k, a_space, b_space, c.data(),
+                                                        static_cast<std::ptrdiff_t>(n),
+                                                        osbi::nn::kernels::epilogue::Accumulate{}, splits);
+            for (double& w : want) w += 0.25;
+            check_close(to_host(c), want, scale, "accumulate");
+          }
+        }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(team_tiles_and_split_k_match_reference, Space, osbi::testing::Backends) {
+  if constexpr (!checks_tiled_path<Space>) return;
+  check_team_tile<osbi::nn::kernels::LargeTeamTile, Space>();
+  check_team_tile<osbi::nn::kernels::MediumTeamTile, Space>();
+  check_team_tile<osbi::nn::kernels::SmallTeamTile, Space>();
+}
+
+// Splitting K adds partial results with atomics: only an accumulating, linear epilogue may do it.
+BOOST_AUTO_TEST_CASE(split_k_rejects_an_overwriting_epilogue) {
+  HostSpace space;
+  auto a = filled<float>(2, 2, 1.0f), c = filled<float>(2, 2, 0.0f);
+  BOOST_CHECK_THROW(osbi::nn::kernels::detail::gemm_tiled<osbi::nn::kernels::SmallTeamTile>(
+                        space, 2, 2, 2, osbi::nn::kernels::operand(a), osbi::nn::kernels::operand(a), c.data(), 2,
+                        osbi::nn::kernels::epilogue::Store{}, 2),
+                    osbi::InvalidArgument);
 }
 
 // The host GEMM's thread partition, for thread counts this machine cannot run: every register tile

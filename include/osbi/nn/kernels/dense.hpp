@@ -46,20 +46,38 @@ void check_dense(std::string_view step, const XView& x, const WeightView& weight
   }
 }
 
-/// grad_bias += column sums of grad_z, as a GEMM side job: a chunk of adjacent columns per item so
-/// the host adds whole rows as vectors (one column per item would walk grad_z with stride `out`,
-/// slower than the weight GEMM itself at sbi's sizes). A device keeps one column per item.
+/// grad_bias += column sums of grad_z, as a GEMM side job. The host takes a chunk of adjacent columns
+/// per item so it adds whole rows as vectors (one column per item would walk grad_z with stride
+/// `out`, slower than the weight GEMM itself at sbi's sizes). A device takes one column and a block
+/// of rows per item (neighbouring items read neighbouring columns, coalesced) and adds its partial sum
+/// atomically, so a large batch spreads over many threads; the order of those additions varies.
 template <class Scalar, class ExecutionSpace>
 struct BiasGradient {
-  static constexpr std::size_t chunk =
-      Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecutionSpace::memory_space>::accessible ? 16 : 1;
+  static constexpr bool on_host =
+      Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecutionSpace::memory_space>::accessible;
+  static constexpr std::size_t chunk = on_host ? 16 : 1;
+  static constexpr std::size_t device_rows = 256; ///< rows per item on a device
   ConstMatrix<Scalar, ExecutionSpace> grad_z;
   Vector<Scalar, ExecutionSpace> grad_bias;
 
-  std::size_t items() const { return grad_bias.extent(0) == 0 ? 0 : (grad_bias.extent(0) + chunk - 1) / chunk; }
+  std::size_t items() const {
+    const std::size_t out = grad_bias.extent(0);
+    if (out == 0) return 0;
+    if constexpr (on_host) return (out + chunk - 1) / chunk;
+    return out * ((grad_z.extent(0) + device_rows - 1) / device_rows);
+  }
 
   KOKKOS_INLINE_FUNCTION void operator()(std::size_t item) const {
-    const std::size_t begin = item * chunk, out = grad_bias.extent(0), batch = grad_z.extent(0);
+    const std::size_t out = grad_bias.extent(0), batch = grad_z.extent(0);
+    if constexpr (!on_host) {
+      const std::size_t column = item % out, first_row = (item / out) * device_rows;
+      const std::size_t end_row = first_row + device_rows < batch ? first_row + device_rows : batch;
+      Scalar sum = 0;
+      for (std::size_t row = first_row; row < end_row; ++row) sum += grad_z(row, column);
+      Kokkos::atomic_add(&grad_bias(column), sum);
+      return;
+    }
+    const std::size_t begin = item * chunk;
     if (begin + chunk <= out) {
       Scalar sum[chunk] = {};
       for (std::size_t row = 0; row < batch; ++row)

@@ -159,10 +159,34 @@ struct NoSideJob {
 };
 
 /// Which implementation gemm() runs: `automatic` picks the packed micro-kernel on host spaces and
-/// the portable one elsewhere; the others force one (tests run both on the host).
-enum class GemmAlgorithm { automatic, packed, portable };
+/// the team-tiled one elsewhere (GPUs); the others force one (tests run all three on the host).
+/// `portable` (one thread per element of C) is the simple reference.
+enum class GemmAlgorithm { automatic, packed, tiled, portable };
+
+/// Tile of the team-tiled (device) path: a team computes a block_rows × block_columns block of C,
+/// staging block_depth-deep slices of A and B in team scratch; each thread keeps a
+/// thread_rows × thread_columns register tile, its rows and columns strided by the block's
+/// (block_rows / thread_rows) so a warp's reads of B and writes of C are consecutive.
+template <int BlockRows, int BlockColumns, int BlockDepth, int ThreadRows, int ThreadColumns>
+struct TeamTile {
+  static constexpr int block_rows = BlockRows, block_columns = BlockColumns, block_depth = BlockDepth;
+  static constexpr int thread_rows = ThreadRows, thread_columns = ThreadColumns;
+  static constexpr int row_threads = BlockRows / ThreadRows, column_threads = BlockColumns / ThreadColumns;
+  /// Threads a device team has: one register tile each.
+  static constexpr int threads = row_threads * column_threads;
+  static_assert(BlockRows % ThreadRows == 0 && BlockColumns % ThreadColumns == 0);
+};
+
+/// The device path's tiles, largest first (each 256 threads): big tiles reuse each staged element
+/// more, small ones keep every multiprocessor busy when C is small.
+using LargeTeamTile = TeamTile<128, 128, 8, 8, 8>;
+using MediumTeamTile = TeamTile<64, 64, 16, 4, 4>;
+using SmallTeamTile = TeamTile<32, 32, 32, 2, 2>;
 
 namespace detail {
+
+/// min for kernels: std::min is a host function, which nvcc will not call from a kernel.
+KOKKOS_INLINE_FUNCTION constexpr std::size_t smaller(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
 /// acc[r][c] = Σ_k A(r, k) · b[k·NR + c], A row r at a_rows[r] + k·a_step (a packed panel has
 /// a_step = MR and a_rows[r] = panel + r; A read in place has its column stride, 1 when row-major):
@@ -307,12 +331,12 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
   Kokkos::parallel_for(
       "osbi::nn::gemm::packed", policy, KOKKOS_LAMBDA(const typename Policy::member_type& team) {
         const std::size_t group = static_cast<std::size_t>(team.league_rank());
-        for (std::size_t item = group * block_side_items; item < std::min(side_items, (group + 1) * block_side_items); ++item)
+        for (std::size_t item = group * block_side_items; item < smaller(side_items, (group + 1) * block_side_items); ++item)
           side_job(item);
         const std::size_t q_begin = (group % column_groups) * group_columns;
-        const std::size_t q_end = std::min(column_panels, q_begin + group_columns);
+        const std::size_t q_end = smaller(column_panels, q_begin + group_columns);
         const std::size_t p_begin = (group / column_groups) * group_rows;
-        const std::size_t p_end = std::min(row_panels, p_begin + group_rows);
+        const std::size_t p_end = smaller(row_panels, p_begin + group_rows);
         const ScratchView scratch(team.team_scratch(1), scratch_count);
         const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(scratch.data());
         Scalar* const packed_b =
@@ -320,10 +344,10 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
 
         for (std::size_t block = 0; block < k_blocks; ++block) {
           const std::size_t k_begin = block * KC;
-          const std::size_t k_count = std::min(KC, k - std::min(k, k_begin));
+          const std::size_t k_count = smaller(KC, k - smaller(k, k_begin));
           const bool first = block == 0, last = block + 1 == k_blocks;
           for (std::size_t q0 = q_begin; q0 < q_end; q0 += QC) {
-            const std::size_t q1 = std::min(q_end, q0 + QC);
+            const std::size_t q1 = smaller(q_end, q0 + QC);
             // Panel q holds columns q·NR.. as [k][NR], zero past n: the micro-kernel never branches.
             for (std::size_t q = q0; q < q1; ++q) {
               Scalar* panel = packed_b + (q - q0) * NR * k_count;
@@ -390,25 +414,172 @@ template <class ExecutionSpace, class SideJob>
 void run_side_job(const ExecutionSpace& space, const SideJob& side_job) {
   if (side_job.items() != 0)
     Kokkos::parallel_for("osbi::nn::gemm::side_job", Kokkos::RangePolicy<ExecutionSpace>(space, 0, side_job.items()),
-                         KOKKOS_LAMBDA(const std::size_t item) { side_job(item); });
+                         side_job);
 }
 
-/// One thread per element of C: portable (any backend), simple, correct; the GPU path until a tuned
-/// team kernel replaces it.
+/// The team-tiled path's kernel: one team per block of C (times `k_splits`), A and B staged slice by
+/// slice in team scratch, a register tile per thread. A named functor rather than a KOKKOS_LAMBDA:
+/// nvcc 13 wraps extended host-device lambdas in __nv_hdl_wrapper_t, whose host-side copy called a
+/// null pointer for some instantiations of this kernel on an H200 (double, and the portable kernel
+/// in float), so the device kernels avoid it.
+template <class Tile, class Scalar, class Policy, class Epilogue>
+struct TiledGemmKernel {
+  static constexpr int BM = Tile::block_rows, BN = Tile::block_columns, BK = Tile::block_depth;
+  static constexpr int TM = Tile::thread_rows, TN = Tile::thread_columns;
+  static constexpr int RT = Tile::row_threads, CT = Tile::column_threads;
+  static constexpr int micro_tiles = Tile::threads;
+  static constexpr int a_stride = BM + 1; // staged A is [k][row]; +1 spreads a row-major A's stores over the banks
+  static constexpr std::size_t scratch_count = std::size_t(BK) * a_stride + std::size_t(BK) * BN;
+  using ScratchView = Kokkos::View<Scalar*, typename Policy::execution_space::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+
+  std::size_t m, n, k, k_splits, column_blocks, k_slices, slices_per_split;
+  Operand<Scalar> a, b;
+  bool a_along_k, b_along_columns; // stage along the operand's unit stride: neighbouring threads, neighbouring addresses
+  Scalar* c;
+  std::ptrdiff_t ldc;
+  Epilogue finish;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const typename Policy::member_type& team) const {
+    const std::size_t league = static_cast<std::size_t>(team.league_rank());
+    const std::size_t split = league % k_splits, block = league / k_splits;
+    const std::size_t row0 = (block / column_blocks) * BM, column0 = (block % column_blocks) * BN;
+    const std::size_t slice_begin = split * slices_per_split;
+    const std::size_t slice_end = slice_begin + slices_per_split < k_slices ? slice_begin + slices_per_split : k_slices;
+    const ScratchView scratch(team.team_scratch(0), scratch_count);
+    Scalar* const staged_a = scratch.data();
+    Scalar* const staged_b = staged_a + BK * a_stride;
+    const int threads = team.team_size(), rank = team.team_rank();
+    // Every thread runs the same number of register tiles (micro_tiles is a multiple of the team
+    // size), so the barriers inside match up.
+    for (int tile = rank; tile < micro_tiles; tile += threads) {
+      const int ty = tile / CT, tx = tile % CT;
+      Scalar acc[TM][TN];
+      for (int i = 0; i < TM; ++i)
+        for (int j = 0; j < TN; ++j) acc[i][j] = Scalar(0);
+      for (std::size_t slice = slice_begin; slice < slice_end; ++slice) {
+        const std::size_t k0 = slice * BK;
+        team.team_barrier(); // the previous slice is no longer read
+        for (int e = rank; e < BM * BK; e += threads) {
+          const int r = a_along_k ? e / BK : e % BM, kk = a_along_k ? e % BK : e / BM;
+          const std::size_t row = row0 + r, depth = k0 + kk;
+          staged_a[kk * a_stride + r] = row < m && depth < k ? a(row, depth) : Scalar(0);
+        }
+        for (int e = rank; e < BN * BK; e += threads) {
+          const int col = b_along_columns ? e % BN : e / BK, kk = b_along_columns ? e / BN : e % BK;
+          const std::size_t column = column0 + col, depth = k0 + kk;
+          staged_b[kk * BN + col] = column < n && depth < k ? b(depth, column) : Scalar(0);
+        }
+        team.team_barrier();
+        for (int kk = 0; kk < BK; ++kk) {
+          Scalar a_values[TM], b_values[TN];
+          for (int i = 0; i < TM; ++i) a_values[i] = staged_a[kk * a_stride + ty + i * RT];
+          for (int j = 0; j < TN; ++j) b_values[j] = staged_b[kk * BN + tx + j * CT];
+          for (int i = 0; i < TM; ++i)
+            for (int j = 0; j < TN; ++j) acc[i][j] += a_values[i] * b_values[j];
+        }
+      }
+      for (int i = 0; i < TM; ++i) {
+        const std::size_t row = row0 + ty + i * RT;
+        if (row >= m) continue;
+        for (int j = 0; j < TN; ++j) {
+          const std::size_t column = column0 + tx + j * CT;
+          if (column >= n) continue;
+          Scalar& out = c[static_cast<std::ptrdiff_t>(row) * ldc + static_cast<std::ptrdiff_t>(column)];
+          if constexpr (Epilogue::accumulates) {
+            if (k_splits == 1)
+              out += finish.finish(row, column, acc[i][j]);
+            else
+              Kokkos::atomic_add(&out, finish.finish(row, column, acc[i][j]));
+          } else {
+            out = finish.finish(row, column, acc[i][j]);
+          }
+        }
+      }
+    }
+  }
+};
+
+/// The team-tiled path (TiledGemmKernel). Portable: on a GPU a team has Tile::threads threads, on
+/// host spaces one thread walks every register tile of its block (each then restages the slices:
+/// correct, not fast; the host uses the packed path). With k_splits > 1 (only for accumulating,
+/// linear epilogues) teams split K and add their partial results atomically: C's summation order
+/// then varies from run to run, by rounding.
+template <class Tile, class Scalar, class ExecutionSpace, class Epilogue>
+void gemm_tiled(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t k, const Operand<Scalar>& a,
+                const Operand<Scalar>& b, Scalar* c, std::ptrdiff_t ldc, const Epilogue& finish,
+                std::size_t k_splits = 1) {
+  require(k_splits >= 1 && (k_splits == 1 || (Epilogue::accumulates && Epilogue::linear)), "osbi::nn::gemm",
+          "splitting K needs an accumulating, linear epilogue");
+  using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
+  using Kernel = TiledGemmKernel<Tile, Scalar, Policy, Epilogue>;
+  constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecutionSpace::memory_space>::accessible;
+  const std::size_t row_blocks = (m + Tile::block_rows - 1) / Tile::block_rows;
+  const std::size_t column_blocks = (n + Tile::block_columns - 1) / Tile::block_columns;
+  const std::size_t k_slices = (k + Tile::block_depth - 1) / Tile::block_depth;
+  const Kernel kernel{m, n, k, k_splits, column_blocks, k_slices, (k_slices + k_splits - 1) / k_splits, a, b,
+                      a.column_stride == 1, b.column_stride == 1, c, ldc, finish};
+  Policy policy(space, static_cast<int>(row_blocks * column_blocks * k_splits), host ? 1 : Tile::threads);
+  policy.set_scratch_size(0, Kokkos::PerTeam(Kernel::ScratchView::shmem_size(Kernel::scratch_count)));
+  Kokkos::parallel_for("osbi::nn::gemm::tiled", policy, kernel);
+}
+
+/// The device path's choice: the largest tile that still gives every multiprocessor two blocks
+/// (about concurrency / 2048 of them on NVIDIA GPUs); for an accumulating product with few blocks
+/// and a long K (a weight gradient over a large batch), K is split across teams until it does.
+template <class Scalar, class ExecutionSpace, class Epilogue>
+void gemm_tiled_auto(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t k, const Operand<Scalar>& a,
+                     const Operand<Scalar>& b, Scalar* c, std::ptrdiff_t ldc, const Epilogue& finish) {
+  const std::size_t target_blocks = 2 * std::max<std::size_t>(1, static_cast<std::size_t>(space.concurrency()) / 2048);
+  const auto blocks = [&](std::size_t rows, std::size_t columns) {
+    return ((m + rows - 1) / rows) * ((n + columns - 1) / columns);
+  };
+  const auto splits = [&](std::size_t block_count, std::size_t depth) -> std::size_t {
+    if constexpr (!(Epilogue::accumulates && Epilogue::linear)) {
+      return 1;
+    } else {
+      if (block_count >= target_blocks) return 1;
+      // Each split keeps at least 16 slices of K, so the atomics stay a small part of the work.
+      const std::size_t by_k = std::max<std::size_t>(1, k / (16 * depth));
+      return std::max<std::size_t>(1, std::min(by_k, (target_blocks + block_count - 1) / block_count));
+    }
+  };
+  if (blocks(LargeTeamTile::block_rows, LargeTeamTile::block_columns) >= target_blocks)
+    gemm_tiled<LargeTeamTile>(space, m, n, k, a, b, c, ldc, finish);
+  else if (blocks(MediumTeamTile::block_rows, MediumTeamTile::block_columns) >= target_blocks)
+    gemm_tiled<MediumTeamTile>(space, m, n, k, a, b, c, ldc, finish);
+  else {
+    const std::size_t count = blocks(SmallTeamTile::block_rows, SmallTeamTile::block_columns);
+    gemm_tiled<SmallTeamTile>(space, m, n, k, a, b, c, ldc, finish, splits(count, SmallTeamTile::block_depth));
+  }
+}
+
+/// One thread per element of C: portable (any backend), simple, correct; the reference for the
+/// others. A named functor, as the tiled kernel: see TiledGemmKernel.
+template <class Scalar, class Epilogue>
+struct PortableGemmKernel {
+  std::size_t k;
+  Operand<Scalar> a, b;
+  Scalar* c;
+  std::ptrdiff_t ldc;
+  Epilogue finish;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t row, const std::size_t column) const {
+    Scalar total = 0;
+    for (std::size_t kk = 0; kk < k; ++kk) total += a(row, kk) * b(kk, column);
+    Scalar& out = c[static_cast<std::ptrdiff_t>(row) * ldc + static_cast<std::ptrdiff_t>(column)];
+    if constexpr (Epilogue::accumulates)
+      out += finish.finish(row, column, total);
+    else
+      out = finish.finish(row, column, total);
+  }
+};
+
 template <class Scalar, class ExecutionSpace, class Epilogue>
 void gemm_portable(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t k, const Operand<Scalar>& a,
                    const Operand<Scalar>& b, Scalar* c, std::ptrdiff_t ldc, const Epilogue& finish) {
   using Policy = Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>;
-  Kokkos::parallel_for(
-      "osbi::nn::gemm::portable", Policy(space, {0, 0}, {m, n}), KOKKOS_LAMBDA(const std::size_t row, const std::size_t column) {
-        Scalar total = 0;
-        for (std::size_t kk = 0; kk < k; ++kk) total += a(row, kk) * b(kk, column);
-        Scalar& out = c[static_cast<std::ptrdiff_t>(row) * ldc + static_cast<std::ptrdiff_t>(column)];
-        if constexpr (Epilogue::accumulates)
-          out += finish.finish(row, column, total);
-        else
-          out = finish.finish(row, column, total);
-      });
+  Kokkos::parallel_for("osbi::nn::gemm::portable", Policy(space, {0, 0}, {m, n}),
+                       PortableGemmKernel<Scalar, Epilogue>{k, a, b, c, ldc, finish});
 }
 
 } // namespace detail
@@ -430,7 +601,7 @@ void gemm(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t
     return;
   }
   constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecutionSpace::memory_space>::accessible;
-  if (algorithm == GemmAlgorithm::automatic) algorithm = host ? GemmAlgorithm::packed : GemmAlgorithm::portable;
+  if (algorithm == GemmAlgorithm::automatic) algorithm = host ? GemmAlgorithm::packed : GemmAlgorithm::tiled;
   if constexpr (host) {
     if (algorithm == GemmAlgorithm::packed) {
       // A skinny C (few columns, many rows) wastes most of a 32-wide register tile; Cᵀ = Bᵀ·Aᵀ puts
@@ -445,7 +616,10 @@ void gemm(const ExecutionSpace& space, std::size_t m, std::size_t n, std::size_t
       return;
     }
   }
-  detail::gemm_portable(space, m, n, k, a, b, c, ldc, finish);
+  if (algorithm == GemmAlgorithm::tiled)
+    detail::gemm_tiled_auto(space, m, n, k, a, b, c, ldc, finish);
+  else
+    detail::gemm_portable(space, m, n, k, a, b, c, ldc, finish);
   detail::run_side_job(space, side_job);
 }
 
