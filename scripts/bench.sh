@@ -8,6 +8,7 @@
 #   scripts/bench.sh npe      sbi-default MAF training-step throughput vs the PyTorch peer
 #   scripts/bench.sh sbibm    NPE C2ST on the sbibm tasks vs the published NPE (--quick: 10⁴, obs 1..3), + npe
 #   scripts/bench.sh online   buffers per sample; online vs offline time to accuracy (two_moons, PDE flagship)
+#   scripts/bench.sh gpu      default space (CUDA): FMA peak, dense 4096x512x512, MAF training vs bench/gpu's torch peer
 #
 # The PyTorch peer (../shared/bench, or $OSBI_PEER_DIR) runs only where it exists; without it the
 # runner prints our own figures alone.
