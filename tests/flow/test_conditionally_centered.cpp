@@ -243,20 +243,22 @@ BOOST_AUTO_TEST_CASE(initialize_from_data_starts_at_the_linear_gaussian_posterio
   task.prior().sample(Space(), osbi::RandomStream(test_seed(), 20).next(), theta);
   task.simulate(Space(), theta, x, osbi::RandomStream(test_seed(), 21).next());
   // Three non-finite rows among the first 20 000 (the rows it fits) are skipped; rows past 20 000 are not used.
-  theta(5, 1) = NAN;
-  x(17, 0) = INFINITY;
-  x(19999, 2) = NAN;
+  Kokkos::deep_copy(Kokkos::subview(theta, 5, 1), NAN); // one entry, in whatever memory the space has
+  Kokkos::deep_copy(Kokkos::subview(x, 17, 0), INFINITY);
+  Kokkos::deep_copy(Kokkos::subview(x, 19999, 2), NAN);
   Centered model = small_model(3, 3);
   model.set_standardization({0, 0, 0}, {1, 1, 1}, {0, 0, 0}, std::vector<double>(3, std::sqrt(1.25)));
   BOOST_TEST(model.initialize_from_data(Space(), theta, x) == 20000 - 3);
   const auto probe = device_matrix<double>(normals(60, 22, 1.2), 20, 3);
   osbi::Matrix<double, Space> affine("affine", 20, 6);
   model.shift_and_log_scale(Space(), probe, affine);
+  const auto affine_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), affine);
+  const auto probe_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), probe);
   double worst_shift = 0, worst_scale = 0;
   for (std::size_t i = 0; i < 20; ++i)
     for (std::size_t j = 0; j < 3; ++j) {
-      worst_shift = std::max(worst_shift, std::abs(affine(i, j) - 0.8 * probe(i, j)));
-      worst_scale = std::max(worst_scale, std::abs(affine(i, 3 + j) - 0.5 * std::log(0.2)));
+      worst_shift = std::max(worst_shift, std::abs(affine_host(i, j) - 0.8 * probe_host(i, j)));
+      worst_scale = std::max(worst_scale, std::abs(affine_host(i, 3 + j) - 0.5 * std::log(0.2)));
     }
   BOOST_TEST_MESSAGE("max |μ − 0.8x| " << worst_shift << ", max |s − log √0.2| " << worst_scale);
   BOOST_TEST(worst_shift <= 0.06); // 0.014 … 0.036 over seeds 1–10
@@ -333,8 +335,8 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_and_nan_rows_give_nan) {
   // A NaN in θ or in x gives NaN for that row only.
   Kokkos::deep_copy(theta, 0.5);
   Kokkos::deep_copy(x, 0.25);
-  theta(1, 0) = NAN;
-  x(2, 1) = NAN;
+  Kokkos::deep_copy(Kokkos::subview(theta, 1, 0), NAN);
+  Kokkos::deep_copy(Kokkos::subview(x, 2, 1), NAN);
   model.log_prob(space, theta, x, out);
   const auto values = host_values(out);
   BOOST_TEST(std::isfinite(values[0]));

@@ -8,6 +8,7 @@
 #include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
 
+#include <support/backends.hpp>
 #include <support/test_seed.hpp>
 #include <support/views.hpp>
 
@@ -453,7 +454,8 @@ BOOST_AUTO_TEST_CASE(bad_options_and_shapes_are_rejected_and_nan_propagates) {
 }
 
 BOOST_AUTO_TEST_CASE(logit_scale_multiplies_the_width_and_height_logits_only) {
-  // spline(x; u) with scale s equals the bare spline on (s·u_w, s·u_h, u_d): to 1e-14.
+  // spline(x; u) with scale s equals the bare spline on (s·u_w, s·u_h, u_d): to 1e-14 (1e-13 on a
+  // device, whose FMA contraction rounds the two products differently).
   const double s = 0.3;
   Batch batch = make_batch(8, 32, 2.0, 171);
   Batch scaled = batch;
@@ -465,7 +467,7 @@ BOOST_AUTO_TEST_CASE(logit_scale_multiplies_the_width_and_height_logits_only) {
   double worst = 0;
   for (std::size_t i = 0; i < batch.x.size(); ++i)
     worst = std::max({worst, std::abs(a.first[i] - b.first[i]), std::abs(a.second[i] - b.second[i])});
-  BOOST_TEST(worst <= 1e-14);
+  BOOST_TEST(worst <= (osbi::testing::default_space_is_device ? 1e-13 : 1e-14));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

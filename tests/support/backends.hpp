@@ -30,6 +30,16 @@ using device_backend =
     std::conditional_t<default_space_is_device, std::tuple<Kokkos::DefaultExecutionSpace>, std::tuple<>>;
 } // namespace detail
 
+/// True when the default execution space is a device (its memory is not host-accessible).
+inline constexpr bool default_space_is_device = detail::default_space_is_device;
+
+/// The relative difference a test allows where it compares a space's arithmetic with the host's:
+/// none on host backends (the same code, the same compiler), the last bits on a device (nvcc
+/// contracts a·b + c into FMAs, and its log, sin and cos may round differently from the host's).
+template <class Space>
+inline constexpr double last_bits_tolerance =
+    Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 0.0 : 1e-14;
+
 /// Serial, OpenMP and the device space, those of them that are enabled (for BOOST_AUTO_TEST_CASE_TEMPLATE).
 using Backends = decltype(std::tuple_cat(std::declval<detail::serial_backend>(), std::declval<detail::openmp_backend>(),
                                          std::declval<detail::device_backend>()));
