@@ -11,6 +11,7 @@
 #include <osbi/simulator/two_moons.hpp>
 #include <osbi/train/step.hpp>
 
+#include <support/dense_step.hpp>
 #include <support/timing.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -86,42 +87,13 @@ double fma_peak_gflops() {
   return loop.flops() / seconds / 1e9;
 }
 
-template <class View>
-void fill(const View& m, float scale) {
-  auto host = Kokkos::create_mirror_view(m);
-  for (std::size_t i = 0; i < m.extent(0); ++i)
-    for (std::size_t j = 0; j < m.extent(1); ++j)
-      host(i, j) = scale * static_cast<float>(((i * 131 + j * 71) % 97) / 97.0 - 0.5);
-  Kokkos::deep_copy(m, host);
-}
-
-/// One dense layer, forward (bias) + input gradient + parameter gradients, as bench/nn times it.
-double dense_step_seconds(std::size_t batch, std::size_t in, std::size_t out) {
-  using M = osbi::Matrix<float, Space>;
-  using V = osbi::Vector<float, Space>;
-  M x("x", batch, in), weight("w", out, in), y("y", batch, out), grad_y("gy", batch, out), grad_x("gx", batch, in),
-      grad_weight("gw", out, in);
-  V bias("b", out), grad_bias("gb", out);
-  fill(x, 1.0f), fill(weight, 0.1f), fill(grad_y, 1.0f);
-  osbi::nn::kernels::GemmWorkspace<float, Space> workspace;
-  Space space;
-  return osbi::bench::seconds_per_call(
-      [&] {
-        osbi::nn::kernels::dense_forward(space, x, weight, bias, y, workspace);
-        osbi::nn::kernels::dense_backward_input(space, grad_y, weight, grad_x, workspace);
-        osbi::nn::kernels::dense_backward_parameters(space, grad_y, x, grad_weight, grad_bias, workspace);
-        space.fence();
-      },
-      min_seconds, 3, 3);
-}
-
 /// The forward product alone (y = x·Wᵀ, 4096 × 512 × 512) through one team tile of the device path,
 /// for choosing the tile rule (gemm_tiled_auto) from measurements.
 template <class Tile>
 double tiled_forward_gflops(std::size_t batch, std::size_t in, std::size_t out) {
   using M = osbi::Matrix<float, Space>;
   M x("x", batch, in), weight("w", out, in), y("y", batch, out);
-  fill(x, 1.0f), fill(weight, 0.1f);
+  osbi::bench::fill(x, 1.0f), osbi::bench::fill(weight, 0.1f);
   Space space;
   const auto a = osbi::nn::kernels::operand(x), b = osbi::nn::kernels::operand(weight).transposed();
   const double seconds = osbi::bench::seconds_per_call(
@@ -196,7 +168,7 @@ int main(int argc, char* argv[]) {
   });
   guarded("dense", [&] {
     const std::size_t batch = 4096, in = 512, out = 512;
-    const double seconds = dense_step_seconds(batch, in, out);
+    const double seconds = osbi::bench::dense_step_seconds<Space>(batch, in, out, min_seconds, 3, 3);
     const double gflops = 3.0 * 2.0 * batch * in * out / seconds / 1e9;
     std::printf("dense 4096x512x512 fwd+bwd    %12.1f GFLOP/s  %8.3f ms/step  %5.1f %% of peak\n", gflops,
                 seconds * 1e3, peak > 0 ? 100.0 * gflops / peak : 0.0);

@@ -5,6 +5,7 @@
 #include <osbi/nn/kernels/dense.hpp>
 #include <osbi/nn/masked_dense.hpp>
 
+#include <support/dense_step.hpp>
 #include <support/timing.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -61,34 +62,6 @@ double fma_peak_gflops() {
   return 2.0 * 256.0 * static_cast<double>(iterations) * threads / seconds / 1e9;
 }
 
-template <class View>
-void fill(const View& m, float scale) {
-  auto host = Kokkos::create_mirror_view(m);
-  for (std::size_t i = 0; i < m.extent(0); ++i)
-    for (std::size_t j = 0; j < m.extent(1); ++j)
-      host(i, j) = scale * static_cast<float>(((i * 131 + j * 71) % 97) / 97.0 - 0.5);
-  Kokkos::deep_copy(m, host);
-}
-
-/// One dense layer, forward (bias) + input gradient + parameter gradients: 3 × 2·b·i·o flops.
-template <class Space>
-double dense_step_seconds(std::size_t batch, std::size_t in, std::size_t out) {
-  using M = osbi::Matrix<float, Space>;
-  using V = osbi::Vector<float, Space>;
-  M x("x", batch, in), weight("w", out, in), y("y", batch, out), grad_y("gy", batch, out), grad_x("gx", batch, in),
-      grad_weight("gw", out, in);
-  V bias("b", out), grad_bias("gb", out);
-  fill(x, 1.0f), fill(weight, 0.1f), fill(grad_y, 1.0f);
-  osbi::nn::kernels::GemmWorkspace<float, Space> workspace;
-  Space space;
-  return osbi::bench::seconds_per_call([&] {
-    osbi::nn::kernels::dense_forward(space, x, weight, bias, y, workspace);
-    osbi::nn::kernels::dense_backward_input(space, grad_y, weight, grad_x, workspace);
-    osbi::nn::kernels::dense_backward_parameters(space, grad_y, x, grad_weight, grad_bias, workspace);
-    space.fence();
-  });
-}
-
 /// The sbi-default MADE block as the PyTorch peer times it — masked Linear(4,50)+ReLU,
 /// Linear(50,50)+ReLU, Linear(50,4) — through our MaskedDenseLayer objects bound to one flat buffer:
 /// gradients zeroed, forward, backward with input gradients, per step.
@@ -114,7 +87,7 @@ double made_step_seconds(std::size_t batch) {
   first.initialize(space, rng.next()), hidden.initialize(space, rng.next()), last.initialize(space, rng.next());
   M x("x", batch, 4), h1("h1", batch, 50), h2("h2", batch, 50), y("y", batch, 4), grad_y("gy", batch, 4),
       grad_h2("gh2", batch, 50), grad_h1("gh1", batch, 50), grad_x("gx", batch, 4);
-  fill(x, 1.0f), fill(grad_y, 1.0f);
+  osbi::bench::fill(x, 1.0f), osbi::bench::fill(grad_y, 1.0f);
   return osbi::bench::seconds_per_call([&] {
     Kokkos::deep_copy(space, gradients, 0.0f);
     first.forward(space, x, h1);
@@ -137,7 +110,7 @@ template <class Space>
 void run_dense(std::vector<Row>& rows, double peak) {
   const int threads = Space().concurrency();
   for (const auto [b, i, o] : {std::array<std::size_t, 3>{200, 52, 50}, {256, 256, 256}, {1024, 512, 512}}) {
-    const double seconds = dense_step_seconds<Space>(b, i, o);
+    const double seconds = osbi::bench::dense_step_seconds<Space>(b, i, o);
     const double gflops = 6.0 * b * i * o / seconds / 1e9;
     const std::string name = "dense_" + std::to_string(b) + "x" + std::to_string(i) + "x" + std::to_string(o);
     rows.push_back({name, Space::name(), threads, seconds, gflops});
