@@ -3,15 +3,11 @@
 /// an FMA-loop peak, dense forward+backward at (4096, 512, 512) as a fraction of it, and the sbi-default
 /// MAF training step on two_moons at batch 200, 4096 and 65536. Prints a table line and a
 /// `CASE <name> <value>` line per case, which bench/gpu/summarize.py combines with the PyTorch peer.
-#include <osbi/flow/maf.hpp>
-#include <osbi/flow/running_moments.hpp>
-#include <osbi/loss/nll.hpp>
 #include <osbi/nn/kernels/dense.hpp>
-#include <osbi/optim/adam.hpp>
 #include <osbi/simulator/two_moons.hpp>
-#include <osbi/train/step.hpp>
 
 #include <support/dense_step.hpp>
+#include <support/maf_step.hpp>
 #include <support/timing.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -109,36 +105,10 @@ double tiled_forward_gflops(std::size_t batch, std::size_t in, std::size_t out) 
 /// The sbi-default MAF training step as bench/npe times it (pre-shuffled contiguous batches, zero →
 /// NLL backward → clip at 5 → Adam), over 131 072 simulations so that batch 65 536 has two batches.
 void run_maf(std::size_t batch) {
-  const osbi::TwoMoons<float, Space> task;
-  const std::size_t n = 131'072;
-  Space space;
-  osbi::Matrix<float, Space> theta("theta", n, task.theta_dim()), x("x", n, task.x_dim());
-  osbi::RandomStream rng(0);
-  task.prior().sample(space, rng.next(), theta);
-  task.simulate(space, theta, x, rng.next());
-  osbi::RunningMoments<float, Space> theta_moments(task.theta_dim()), x_moments(task.x_dim());
-  theta_moments.update(space, theta);
-  x_moments.update(space, x);
-  auto maf = osbi::sbi_default_maf<float, Space>(task.theta_dim(), task.x_dim(), 0);
-  maf.set_standardization(theta_moments.mean(), theta_moments.standard_deviation(), x_moments.mean(),
-                          x_moments.standard_deviation());
-  osbi::optim::Adam<float, Space> adam(maf.parameter_count());
-  osbi::NllLoss loss;
-  const std::size_t batches = n / batch;
-  std::size_t step = 0;
-  const double seconds = osbi::bench::seconds_per_call(
-      [&] {
-        const std::size_t b = step++ % batches;
-        const auto rows = std::make_pair(b * batch, (b + 1) * batch);
-        osbi::TrainingBatch<float, Space> rows_batch;
-        rows_batch.theta = Kokkos::subview(theta, rows, Kokkos::ALL);
-        rows_batch.x = Kokkos::subview(x, rows, Kokkos::ALL);
-        osbi::training_step(maf, loss, adam, space, rows_batch, osbi::RandomStream(0).at(step));
-        space.fence();
-      },
-      min_seconds, 3, 3);
-  const double rate = static_cast<double>(batch) / seconds;
-  std::printf("maf two_moons batch %5zu     %12.0f samples/s  %8.3f ms/step\n", batch, rate, seconds * 1e3);
+  const double rate =
+      osbi::bench::maf_step_samples_per_second<Space>(osbi::TwoMoons<float, Space>(), 131'072, batch, min_seconds, 3, 3);
+  std::printf("maf two_moons batch %5zu     %12.0f samples/s  %8.3f ms/step\n", batch, rate,
+              1e3 * static_cast<double>(batch) / rate);
   std::printf("CASE maf_two_moons_b%zu_samples_per_s %.1f\n", batch, rate);
 }
 
