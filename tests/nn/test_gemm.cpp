@@ -213,8 +213,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(portable_path_matches_reference, Space, osbi::test
 // backend; a device space, where it is the default path, checks everything.
 template <class Space>
 constexpr bool checks_tiled_path =
-    !Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ||
-    std::is_same_v<Space, Kokkos::DefaultHostExecutionSpace>;
+    osbi::testing::is_device_space<Space> || std::is_same_v<Space, Kokkos::DefaultHostExecutionSpace>;
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(tiled_path_matches_reference, Space, osbi::testing::Backends) {
   if constexpr (checks_tiled_path<Space>) {

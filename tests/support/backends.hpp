@@ -24,21 +24,24 @@ using openmp_backend = std::tuple<Kokkos::OpenMP>;
 #else
 using openmp_backend = std::tuple<>;
 #endif
-inline constexpr bool default_space_is_device =
-    !Kokkos::SpaceAccessibility<Kokkos::HostSpace, Kokkos::DefaultExecutionSpace::memory_space>::accessible;
+template <class Space>
+inline constexpr bool is_device_space =
+    !Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible;
+inline constexpr bool default_space_is_device = is_device_space<Kokkos::DefaultExecutionSpace>;
 using device_backend =
     std::conditional_t<default_space_is_device, std::tuple<Kokkos::DefaultExecutionSpace>, std::tuple<>>;
 } // namespace detail
 
-/// True when the default execution space is a device (its memory is not host-accessible).
+/// True when Space is a device (its memory is not host-accessible); the default space's case.
+template <class Space>
+inline constexpr bool is_device_space = detail::is_device_space<Space>;
 inline constexpr bool default_space_is_device = detail::default_space_is_device;
 
 /// The relative difference a test allows where it compares a space's arithmetic with the host's:
 /// none on host backends (the same code, the same compiler), the last bits on a device (nvcc
 /// contracts a·b + c into FMAs, and its log, sin and cos may round differently from the host's).
 template <class Space>
-inline constexpr double last_bits_tolerance =
-    Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 0.0 : 1e-14;
+inline constexpr double last_bits_tolerance = is_device_space<Space> ? 1e-14 : 0.0;
 
 /// Serial, OpenMP and the device space, those of them that are enabled (for BOOST_AUTO_TEST_CASE_TEMPLATE).
 using Backends = decltype(std::tuple_cat(std::declval<detail::serial_backend>(), std::declval<detail::openmp_backend>(),

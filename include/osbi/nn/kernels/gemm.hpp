@@ -185,9 +185,6 @@ using SmallTeamTile = TeamTile<32, 32, 32, 2, 2>;
 
 namespace detail {
 
-/// min for kernels: std::min is a host function, which nvcc will not call from a kernel.
-KOKKOS_INLINE_FUNCTION constexpr std::size_t smaller(std::size_t a, std::size_t b) { return a < b ? a : b; }
-
 /// acc[r][c] = Σ_k A(r, k) · b[k·NR + c], A row r at a_rows[r] + k·a_step (a packed panel has
 /// a_step = MR and a_rows[r] = panel + r; A read in place has its column stride, 1 when row-major):
 /// the register-tiled inner loop.
@@ -331,12 +328,12 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
   Kokkos::parallel_for(
       "osbi::nn::gemm::packed", policy, KOKKOS_LAMBDA(const typename Policy::member_type& team) {
         const std::size_t group = static_cast<std::size_t>(team.league_rank());
-        for (std::size_t item = group * block_side_items; item < smaller(side_items, (group + 1) * block_side_items); ++item)
+        for (std::size_t item = group * block_side_items; item < std::min(side_items, (group + 1) * block_side_items); ++item)
           side_job(item);
         const std::size_t q_begin = (group % column_groups) * group_columns;
-        const std::size_t q_end = smaller(column_panels, q_begin + group_columns);
+        const std::size_t q_end = std::min(column_panels, q_begin + group_columns);
         const std::size_t p_begin = (group / column_groups) * group_rows;
-        const std::size_t p_end = smaller(row_panels, p_begin + group_rows);
+        const std::size_t p_end = std::min(row_panels, p_begin + group_rows);
         const ScratchView scratch(team.team_scratch(1), scratch_count);
         const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(scratch.data());
         Scalar* const packed_b =
@@ -344,10 +341,10 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
 
         for (std::size_t block = 0; block < k_blocks; ++block) {
           const std::size_t k_begin = block * KC;
-          const std::size_t k_count = smaller(KC, k - smaller(k, k_begin));
+          const std::size_t k_count = std::min(KC, k - std::min(k, k_begin));
           const bool first = block == 0, last = block + 1 == k_blocks;
           for (std::size_t q0 = q_begin; q0 < q_end; q0 += QC) {
-            const std::size_t q1 = smaller(q_end, q0 + QC);
+            const std::size_t q1 = std::min(q_end, q0 + QC);
             // Panel q holds columns q·NR.. as [k][NR], zero past n: the micro-kernel never branches.
             for (std::size_t q = q0; q < q1; ++q) {
               Scalar* panel = packed_b + (q - q0) * NR * k_count;
