@@ -5,9 +5,11 @@
 #include <osbi/buffer.hpp>
 #include <osbi/core.hpp>
 #include <osbi/diagnostics.hpp>
+#include <osbi/diffusion.hpp>
 #include <osbi/embed.hpp>
 #include <osbi/estimator.hpp>
 #include <osbi/flow.hpp>
+#include <osbi/flow_matching.hpp>
 #include <osbi/inference.hpp>
 #include <osbi/io.hpp>
 #include <osbi/loss.hpp>
@@ -18,3 +20,4 @@
 #include <osbi/proposal.hpp>
 #include <osbi/simulator.hpp>
 #include <osbi/train.hpp>
+#include <osbi/vector_field.hpp>

@@ -63,6 +63,9 @@ concept CanSample = requires(E& estimator, const typename E::execution_space& sp
 
 } // namespace estimator_requirements
 
+/// Whether an estimator's own loss pass (ScoreModel, VelocityModel) forms parameter gradients or only the value.
+enum class LossPass { value, gradient };
+
 template <class E>
 concept Estimator = estimator_requirements::HasTypes<E> && estimator_requirements::HasShape<E> &&
                     estimator_requirements::HasParameters<E> && estimator_requirements::CanSample<E>;

@@ -17,6 +17,7 @@
 #include <osbi/nn/sequential.hpp>
 
 #include <osbi/estimator/conditional_density.hpp>
+#include <osbi/estimator/detail/linear_gaussian_fit.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
@@ -167,35 +168,11 @@ public:
   std::size_t initialize_from_data(const Space& space, const ConstMatrix<Scalar, Space>& theta,
                                    const ConstMatrix<Scalar, Space>& x) {
     detail::check_flow_pairs(part, "initialize_from_data", theta_dim(), context_dim(), theta, x);
-    space.fence();
-    const auto theta_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
-    const auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-    const auto theta_mean = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_standardization.theta_mean());
-    const auto theta_std = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_standardization.theta_std());
-    const auto x_mean = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_standardization.x_mean());
-    const auto x_std = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_standardization.x_std());
-    const std::size_t limit = std::min<std::size_t>(theta.extent(0), max_fit_rows), d = theta_dim(), c = context_dim();
-    Eigen::MatrixXd design(limit, c + 1), target(limit, d);
-    std::size_t used = 0;
-    for (std::size_t i = 0; i < limit; ++i) {
-      bool finite = true;
-      for (std::size_t k = 0; k < c; ++k) {
-        design(used, k) = (static_cast<double>(x_host(i, k)) - x_mean(k)) / x_std(k);
-        finite = finite && std::isfinite(design(used, k));
-      }
-      for (std::size_t j = 0; j < d; ++j) {
-        target(used, j) = (static_cast<double>(theta_host(i, j)) - theta_mean(j)) / theta_std(j);
-        finite = finite && std::isfinite(target(used, j));
-      }
-      design(used, c) = 1.0;
-      if (finite) ++used;
-    }
-    if (used < 2) return 0;
-    const auto rows = design.topRows(used);
-    Eigen::MatrixXd gram = rows.transpose() * rows / static_cast<double>(used);
-    gram.diagonal().head(c).array() += 1e-6 * std::max(1.0, gram.diagonal().head(c).maxCoeff());
-    const Eigen::MatrixXd coefficients = gram.ldlt().solve(rows.transpose() * target.topRows(used) / static_cast<double>(used));
-    const Eigen::MatrixXd residual = target.topRows(used) - rows * coefficients;
+    const auto fit = detail::fit_linear_gaussian<Scalar, Space>(space, theta, x, m_standardization.theta_mean(), m_standardization.theta_std(),
+                                                 m_standardization.x_mean(), m_standardization.x_std(), max_fit_rows);
+    if (fit.rows_used < 2) return 0;
+    const std::size_t d = theta_dim(), c = context_dim();
+    const Eigen::MatrixXd& coefficients = fit.coefficients;
     auto weight = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_linear.weight());
     auto bias = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m_linear.bias());
     const double bound = m_options.log_scale_bound;
@@ -205,13 +182,13 @@ public:
         weight(d + j, k) = Scalar(0);
       }
       bias(j) = static_cast<Scalar>(coefficients(c, j));
-      const double rms = std::sqrt(residual.col(j).squaredNorm() / static_cast<double>(used));
+      const double rms = fit.residual_rms[j];
       const double log_scale = std::clamp(std::log(std::max(rms, 1e-300)), -0.9 * bound, 0.9 * bound);
       bias(d + j) = static_cast<Scalar>(bound * std::atanh(log_scale / bound));
     }
     Kokkos::deep_copy(m_linear.weight(), weight);
     Kokkos::deep_copy(m_linear.bias(), bias);
-    return used;
+    return fit.rows_used;
   }
 
   /// The affine map at each row of x: out (N × 2·theta_dim) gets μ in columns [0, D) and s in [D, 2D), in

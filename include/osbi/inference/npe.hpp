@@ -4,7 +4,9 @@
 
 #include <osbi/estimator/conditional_density.hpp>
 #include <osbi/estimator/estimator.hpp>
+#include <osbi/estimator/log_prob_estimator.hpp>
 #include <osbi/inference/posterior.hpp>
+#include <osbi/loss/default_loss.hpp>
 #include <osbi/loss/loss.hpp>
 #include <osbi/loss/nll.hpp>
 #include <osbi/optim/optimizer.hpp>
@@ -139,11 +141,12 @@ public:
     append_rows(theta, x, log_prob, 0);
   }
 
-  /// Trains with NLL and Adam at options.learning_rate (sbi's recipe); the estimator must be a density.
+  /// Trains with the estimator's default loss (NLL for a density, flow matching, denoising score matching;
+  /// loss/default_loss.hpp) and Adam at options.learning_rate (sbi's recipe).
   const TrainingReport& train(TrainingOptions options = {})
-    requires ConditionalDensity<EstimatorType>
+    requires HasDefaultLoss<EstimatorType>
   {
-    NllLoss loss;
+    DefaultLoss<EstimatorType> loss;
     return train(options, loss);
   }
 
@@ -192,7 +195,7 @@ public:
 
   /// log q(θ_i | x0) for every row of theta; −∞ outside the prior's support.
   Vector<Scalar, Space> log_prob(const ConstMatrix<Scalar, Space>& theta, const std::vector<double>& x0)
-    requires ConditionalDensity<EstimatorType>
+    requires LogProbEstimator<EstimatorType>
   {
     return m_posterior.log_prob(theta, x0);
   }

@@ -5,6 +5,7 @@
 #include <osbi/estimator/capabilities.hpp>
 #include <osbi/estimator/conditional_density.hpp>
 #include <osbi/estimator/estimator.hpp>
+#include <osbi/estimator/log_prob_estimator.hpp>
 #include <osbi/flow/support_transform.hpp>
 #include <osbi/prior/prior.hpp>
 
@@ -58,7 +59,7 @@ struct PosteriorOptions {
  *     standardization(), restore_standardization(s)   for checkpoints.
  *   θ space (for one observation x₀, validated: wrong width DimensionMismatch, NaN/Inf InvalidArgument):
  *     sample(x0, n, rng)      n draws, every one inside the prior's support.
- *     log_prob(theta, x0)     log q(θ | x₀), −∞ outside the support (a ConditionalDensity only): with `transform`
+ *     log_prob(theta, x0)     log q(θ | x₀), −∞ outside the support (a LogProbEstimator only): with `transform`
  *                             log q_u(T⁻¹θ) + log|dT⁻¹/dθ|; with `reject` log q(θ) − log(acceptance(x0)).
  *     acceptance(x0)          the mass of q(· | x₀) inside the support: 1 with `transform`, else estimated from
  *                             acceptance_draws draws (cached for the last x₀).
@@ -163,7 +164,7 @@ public:
   }
 
   Vector<Scalar, Space> log_prob(const ConstMatrix<Scalar, Space>& theta, const std::vector<double>& x0)
-    requires ConditionalDensity<EstimatorType>
+    requires LogProbEstimator<EstimatorType>
   {
     require_extent(theta.extent(1), theta_dim(), part, "log_prob: theta's column count");
     const auto context = observation(x0, "log_prob");

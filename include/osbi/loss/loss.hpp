@@ -9,6 +9,8 @@
 #include <osbi/core/types.hpp>
 
 #include <concepts>
+#include <cstddef>
+#include <cstdint>
 
 namespace osbi {
 
@@ -60,5 +62,31 @@ concept HasRowValues = requires(L& loss, E& estimator, const typename E::executi
 template <class L, class E>
 concept Loss = Estimator<E> && loss_requirements::CanTrain<L, E> && loss_requirements::CanValidate<L, E> &&
                loss_requirements::HasRowValues<L, E>;
+
+/// How many independent draws of its randomness a stochastic loss's validation value averages: a loss sets it with
+/// `static constexpr std::size_t validation_draws` (flow matching 32, score matching 8; sbi smooths its validation
+/// loss over 10 fixed times instead), 1 otherwise. One draw of t and noise per validation row makes the value so
+/// noisy that early stopping fires on a lucky epoch (two_moons 10⁴ FMPE stopped at 84 epochs with C2ST 0.70).
+template <class L>
+constexpr std::size_t validation_draws() {
+  if constexpr (requires { L::validation_draws; }) return L::validation_draws;
+  else return 1;
+}
+
+/// The validation value every trainer uses: the mean of loss.value over validation_draws<L>() independent
+/// splits of rng (rng itself for a deterministic loss), so it is the same function of the parameters every epoch.
+template <class L, class E>
+  requires Loss<L, E>
+double validation_value(L& loss, E& estimator, const typename E::execution_space& space,
+                        const TrainingBatch<typename E::scalar_type, typename E::execution_space>& batch, BatchRandom rng) {
+  constexpr std::size_t draws = validation_draws<L>();
+  if constexpr (draws == 1) {
+    return loss.value(estimator, space, batch, rng);
+  } else {
+    double sum = 0;
+    for (std::size_t k = 0; k < draws; ++k) sum += loss.value(estimator, space, batch, rng.split(static_cast<std::uint32_t>(k)));
+    return sum / static_cast<double>(draws);
+  }
+}
 
 } // namespace osbi

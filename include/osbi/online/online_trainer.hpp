@@ -178,8 +178,8 @@ public:
 
   /// The loss's value on the validation set, applied to EarlyStopping; returns its verdict.
   StoppingVerdict validate() {
-    const double value = m_loss.value(estimator(), m_space, m_validation,
-                                      RandomStream(m_options.seed, streams::pipeline_validation).at(0));
+    const double value = validation_value(m_loss, estimator(), m_space, m_validation,
+                                          RandomStream(m_options.seed, streams::pipeline_validation).at(0));
     // Under the statistics lock: the monitor reads the best value while this thread updates it.
     const std::lock_guard lock(m_mutex);
     const std::uint64_t steps = m_counters.steps;

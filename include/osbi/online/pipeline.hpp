@@ -6,6 +6,7 @@
 #include <osbi/buffer/sample_buffer.hpp>
 #include <osbi/estimator/estimator.hpp>
 #include <osbi/inference/posterior.hpp>
+#include <osbi/loss/default_loss.hpp>
 #include <osbi/loss/loss.hpp>
 #include <osbi/loss/nll.hpp>
 #include <osbi/online/metrics.hpp>
@@ -68,7 +69,7 @@ namespace osbi::online {
  * atomically. resume(path) before run() continues from one: in deterministic mode the continued run ends with
  * the same bits as one that never stopped.
  */
-template <Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, Estimator EstimatorType, Loss<EstimatorType> LossType = NllLoss,
+template <Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, Estimator EstimatorType, Loss<EstimatorType> LossType = DefaultLoss<EstimatorType>,
           optim::Optimizer OptimizerType = optim::Adam<typename EstimatorType::scalar_type, typename EstimatorType::execution_space>>
   requires(Simulator<SimulatorType> || PointSimulator<SimulatorType>)
 class Pipeline {
@@ -77,6 +78,8 @@ public:
   using Space = typename EstimatorType::execution_space;
   using Workers = SimulationWorkers<ProposalType, SimulatorType, Buffer>;
   using Trainer = OnlineTrainer<EstimatorType, LossType, OptimizerType, Buffer>;
+  using estimator_type = EstimatorType;
+  using loss_type = LossType; ///< DefaultLoss<EstimatorType> unless given: NLL, flow matching or score matching
 
   /// The execution-space instances a pipeline launches on.
   struct Instances {
@@ -360,11 +363,11 @@ private:
 };
 
 template <class EstimatorType, Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, optim::Optimizer OptimizerType,
-          class LossType = NllLoss>
+          class LossType = DefaultLoss<EstimatorType>>
 Pipeline(Posterior<EstimatorType>&&, ProposalType, SimulatorType, Buffer&, OptimizerType, PipelineOptions = {}, LossType = {})
     -> Pipeline<ProposalType, SimulatorType, Buffer, EstimatorType, LossType, OptimizerType>;
 
-template <class EstimatorType, Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, class LossType = NllLoss>
+template <class EstimatorType, Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, class LossType = DefaultLoss<EstimatorType>>
 Pipeline(Posterior<EstimatorType>&&, ProposalType, SimulatorType, Buffer&, PipelineOptions = {}, LossType = {})
     -> Pipeline<ProposalType, SimulatorType, Buffer, EstimatorType, LossType>;
 

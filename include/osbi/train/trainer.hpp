@@ -4,6 +4,7 @@
 
 #include <osbi/estimator/estimator.hpp>
 #include <osbi/loss/batch.hpp>
+#include <osbi/loss/default_loss.hpp>
 #include <osbi/loss/loss.hpp>
 #include <osbi/loss/nll.hpp>
 #include <osbi/optim/adam.hpp>
@@ -252,7 +253,7 @@ TrainingReport train(EstimatorType& estimator,
       epoch_loss += training_step(estimator, loss, optimizer, space, rows_batch, loss_rng.next(), step, reduction);
       ++report.steps;
     }
-    const double value = loss.value(estimator, space, validation, validation_rng);
+    const double value = validation_value(loss, estimator, space, validation, validation_rng);
     report.train_loss.push_back(epoch_loss / static_cast<double>(batches_per_epoch));
     report.validation_loss.push_back(value);
     report.epochs = epoch + 1;
@@ -293,8 +294,9 @@ optim::Adam<typename EstimatorType::scalar_type, typename EstimatorType::executi
       estimator.parameters().extent(0), adam);
 }
 
-/// train() on (θ, x) alone with Adam at options.learning_rate; the loss defaults to NLL.
-template <Estimator EstimatorType, Loss<EstimatorType> LossType = NllLoss>
+/// train() on (θ, x) alone with Adam at options.learning_rate; the loss defaults to the estimator's DefaultLoss
+/// (NLL for a density, flow matching, denoising score matching).
+template <Estimator EstimatorType, Loss<EstimatorType> LossType = DefaultLoss<EstimatorType>>
 TrainingReport train(EstimatorType& estimator,
                      const ConstMatrix<typename EstimatorType::scalar_type, typename EstimatorType::execution_space>& theta,
                      const ConstMatrix<typename EstimatorType::scalar_type, typename EstimatorType::execution_space>& x,

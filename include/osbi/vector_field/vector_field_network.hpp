@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief VectorFieldNetwork: the time-conditioned residual MLP behind score diffusion and flow matching (sbi 0.27's default "mlp").
+#pragma once
+
+#include <osbi/vector_field/time_embedding.hpp>
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/random.hpp>
+#include <osbi/core/types.hpp>
+#include <osbi/nn/dense.hpp>
+#include <osbi/nn/detail/layer_support.hpp>
+#include <osbi/nn/layer_norm.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace osbi {
+
+struct VectorFieldNetworkOptions {
+  std::size_t hidden = 100; ///< width H of every block
+  std::size_t blocks = 5;
+  TimeEmbeddingOptions time{};
+  std::uint64_t seed = 0;
+};
+
+/// Whether a backward pass adds into the bound parameter gradients (training) or only forms the input gradient
+/// (a divergence for log_prob: the parameter gradients stay untouched).
+enum class ParameterGradients { accumulate, discard };
+
+/*
+ * VectorFieldNetwork — out = F(u, c, t), u ∈ R^d (the noised θ, already normalized by the estimator), c ∈ R^k
+ * (the z-scored context), t a scalar per row; sbi 0.27's VectorFieldMLP with its defaults (5 blocks × 100, GELU,
+ * LayerNorm, skip connections):
+ *
+ *   h₀    = GELU(W_m [GELU(W_u u + b_u), GELU(W_c c + b_c)] + b_m)
+ *   τ     = W_t e(t) + b_t                        e: SinusoidalTimeEmbedding (fixed), one projection for all blocks
+ *   h_k+1 = LayerNorm_k(GELU(W_k h_k + b_k) + τ + h_k),   k = 0 … B−1
+ *   out   = W_o h_B + b_o                         W_o starts at 0, so F starts constant (the estimator's Gaussian
+ *                                                 baseline is then its whole initial answer)
+ *
+ * All layers are osbi::nn layers bound to slices of one flat parameter buffer (parameters(), gradients(): what an
+ * optimizer steps and an MPI allreduce averages). forward keeps what backward needs; backward(space, grad_out,
+ * grad_u, mode) ACCUMULATES parameter gradients (mode accumulate) and OVERWRITES grad_u (skipped when empty).
+ * The context gradient is not formed (no embedding network in front yet).
+ */
+template <class Scalar, class ExecutionSpace>
+class VectorFieldNetwork {
+  using Space = ExecutionSpace;
+  using GeluDense = nn::DenseLayer<Scalar, Space, nn::init::TorchDefault, nn::activation::GELU>;
+  using Linear = nn::DenseLayer<Scalar, Space>;
+  using Norm = nn::LayerNormLayer<Scalar, Space>;
+  using Buffer = nn::detail::BatchBuffer<Scalar, Space>;
+
+public:
+  using scalar_type = Scalar;
+  using execution_space = ExecutionSpace;
+
+  VectorFieldNetwork(std::size_t input_dim, std::size_t context_dim, const VectorFieldNetworkOptions& options = {})
+      : m_input_dim(check_dim(input_dim, "input_dim")), m_context_dim(check_dim(context_dim, "context_dim")),
+        m_hidden(check_dim(options.hidden, "options.hidden")), m_embedding(options.time),
+        m_input_layer(input_dim, options.hidden), m_context_layer(context_dim, options.hidden),
+        m_merge_layer(2 * options.hidden, options.hidden), m_time_layer(m_embedding.features(), options.hidden),
+        m_output_layer(options.hidden, input_dim) {
+    require(options.blocks > 0, part, "options.blocks must be > 0");
+    for (std::size_t k = 0; k < options.blocks; ++k) {
+      m_blocks.emplace_back(options.hidden, options.hidden);
+      m_norms.emplace_back(options.hidden);
+    }
+    const std::string prefix = std::string(part) + "::";
+    m_input_out = Buffer(prefix + "input", m_hidden);
+    m_context_out = Buffer(prefix + "context", m_hidden);
+    m_merged_in = Buffer(prefix + "merge_input", 2 * m_hidden);
+    m_time_features = Buffer(prefix + "time_features", m_embedding.features());
+    m_time_out = Buffer(prefix + "time", m_hidden);
+    for (std::size_t k = 0; k <= options.blocks; ++k) m_hidden_states.emplace_back(prefix + "h", m_hidden);
+    for (std::size_t k = 0; k < options.blocks; ++k) {
+      m_block_out.emplace_back(prefix + "block", m_hidden);
+      m_block_sum.emplace_back(prefix + "block_sum", m_hidden);
+    }
+    m_grad_hidden = Buffer(prefix + "grad_h", m_hidden);
+    m_grad_sum = Buffer(prefix + "grad_sum", m_hidden);
+    m_grad_block = Buffer(prefix + "grad_block", m_hidden);
+    m_grad_time = Buffer(prefix + "grad_time", m_hidden);
+    m_grad_merged = Buffer(prefix + "grad_merge_input", 2 * m_hidden);
+    m_grad_half = Buffer(prefix + "grad_half", m_hidden);
+
+    std::size_t count = 0;
+    for_each_layer([&](auto& layer) { count += layer.parameter_count(); });
+    m_parameters = Vector<Scalar, Space>(label("vector_field", "VectorFieldNetwork", "parameters"), count);
+    m_gradients = Vector<Scalar, Space>(label("vector_field", "VectorFieldNetwork", "gradients"), count);
+    bind(m_gradients);
+    initialize(Space(), options.seed);
+  }
+
+  // The layers hold views into this object's buffers: a copy would share them, a move would leave them dangling
+  // on the source's layers only, which is safe, but neither is what a user means; estimators own one network.
+  VectorFieldNetwork(const VectorFieldNetwork&) = delete;
+  VectorFieldNetwork& operator=(const VectorFieldNetwork&) = delete;
+  VectorFieldNetwork(VectorFieldNetwork&&) = default;
+  VectorFieldNetwork& operator=(VectorFieldNetwork&&) = default;
+
+  std::size_t input_dim() const { return m_input_dim; }
+  std::size_t context_dim() const { return m_context_dim; }
+  std::size_t hidden() const { return m_hidden; }
+  std::size_t blocks() const { return m_blocks.size(); }
+  std::size_t parameter_count() const { return m_parameters.extent(0); }
+
+  /// Moves the parameters into `parameters` (same size; their current values are copied over) and binds the
+  /// gradients to `gradients`: an owner that keeps more state in one flat buffer (an estimator's Gaussian baseline)
+  /// hands the network its slice. The owner keeps the storage alive.
+  void adopt_storage(const Vector<Scalar, Space>& parameters, const Vector<Scalar, Space>& gradients) {
+    require_extent(parameters.extent(0), parameter_count(), part, "adopt_storage: the parameter slice's size");
+    require_extent(gradients.extent(0), parameter_count(), part, "adopt_storage: the gradient slice's size");
+    Kokkos::deep_copy(parameters, m_parameters);
+    Kokkos::deep_copy(gradients, m_gradients);
+    m_parameters = parameters;
+    m_gradients = gradients;
+    bind(m_gradients);
+  }
+  Vector<Scalar, Space> parameters() const { return m_parameters; }
+  Vector<Scalar, Space> gradients() const { return m_gradients; }
+
+  /// Fresh parameters from `seed` (every layer PyTorch's default, LayerNorm gain 1 / bias 0, W_o = 0, b_o = 0).
+  void initialize(const Space& space, std::uint64_t seed) {
+    RandomStream stream(seed, 1);
+    const BatchRandom rng = stream.next();
+    std::uint32_t index = 0;
+    for_each_layer([&](auto& layer) { layer.initialize(space, rng.split(index++)); });
+    Kokkos::deep_copy(space, m_output_layer.weight(), Scalar(0));
+    Kokkos::deep_copy(space, m_output_layer.bias(), Scalar(0));
+    space.fence();
+  }
+
+  /// out (N × input_dim) = F(u, c, t); u N × input_dim, c N × context_dim, time N.
+  void forward(const Space& space, const ConstMatrix<Scalar, Space>& u, const ConstMatrix<Scalar, Space>& c,
+               const ConstVector<Scalar, Space>& time, const Matrix<Scalar, Space>& out) {
+    const std::size_t n = u.extent(0);
+    require_extent(u.extent(1), m_input_dim, part, "forward: u's column count (input_dim)");
+    require_extent(c.extent(1), m_context_dim, part, "forward: c's column count (context_dim)");
+    require_extent(c.extent(0), n, part, "forward: c's row count (u's row count)");
+    require_extent(time.extent(0), n, part, "forward: time's size (u's row count)");
+    require_extent(out.extent(0), n, part, "forward: out's row count (u's row count)");
+    require_extent(out.extent(1), m_input_dim, part, "forward: out's column count (input_dim)");
+    m_batch = n;
+    m_has_forward = true;
+    const auto input_out = m_input_out.rows(n), context_out = m_context_out.rows(n), merged = m_merged_in.rows(n);
+    m_input_layer.forward(space, u, input_out);
+    m_context_layer.forward(space, c, context_out);
+    concatenate(space, input_out, context_out, merged);
+    const auto h0 = m_hidden_states[0].rows(n);
+    m_merge_layer.forward(space, merged, h0);
+    const auto features = m_time_features.rows(n), tau = m_time_out.rows(n);
+    m_embedding.forward(space, time, features);
+    m_time_layer.forward(space, features, tau);
+    for (std::size_t k = 0; k < m_blocks.size(); ++k) {
+      const auto h = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
+      m_blocks[k].forward(space, h, a);
+      add_three(space, a, tau, h, sum);
+      m_norms[k].forward(space, sum, m_hidden_states[k + 1].rows(n));
+    }
+    m_output_layer.forward(space, m_hidden_states.back().rows(n), out);
+  }
+
+  /// Backward of the last forward (see the class comment).
+  void backward(const Space& space, const ConstMatrix<Scalar, Space>& grad_out, const Matrix<Scalar, Space>& grad_u,
+                ParameterGradients mode = ParameterGradients::accumulate) {
+    require(m_has_forward, part, "backward called before any forward");
+    const std::size_t n = m_batch;
+    require_extent(grad_out.extent(0), n, part, "backward: grad_out's row count (the last forward's batch)");
+    require_extent(grad_out.extent(1), m_input_dim, part, "backward: grad_out's column count (input_dim)");
+    if (grad_u.data()) {
+      require_extent(grad_u.extent(0), n, part, "backward: grad_u's row count (the last forward's batch)");
+      require_extent(grad_u.extent(1), m_input_dim, part, "backward: grad_u's column count (input_dim)");
+    }
+    if (mode == ParameterGradients::discard) {
+      if (m_scratch_gradients.extent(0) != m_gradients.extent(0))
+        m_scratch_gradients = Vector<Scalar, Space>(label("vector_field", "VectorFieldNetwork", "scratch_gradients"),
+                                                    m_gradients.extent(0));
+      bind(m_scratch_gradients);
+    }
+    const auto grad_h = m_grad_hidden.rows(n), grad_sum = m_grad_sum.rows(n), grad_block = m_grad_block.rows(n),
+               grad_tau = m_grad_time.rows(n);
+    m_output_layer.backward(space, grad_out, grad_h);
+    for (std::size_t k = m_blocks.size(); k-- > 0;) {
+      m_norms[k].backward(space, grad_h, grad_sum);
+      if (k + 1 == m_blocks.size()) Kokkos::deep_copy(space, grad_tau, grad_sum);
+      else add_into(space, grad_sum, grad_tau);
+      m_blocks[k].backward(space, grad_sum, grad_block);
+      add_two(space, grad_block, grad_sum, grad_h); // the skip connection
+    }
+    m_time_layer.backward(space, grad_tau, Matrix<Scalar, Space>());
+    const auto grad_merged = m_grad_merged.rows(n), grad_half = m_grad_half.rows(n);
+    m_merge_layer.backward(space, grad_h, grad_merged);
+    split_half(space, grad_merged, 0, grad_half);
+    m_input_layer.backward(space, grad_half, grad_u);
+    if (mode == ParameterGradients::accumulate) {
+      split_half(space, grad_merged, m_hidden, grad_half);
+      m_context_layer.backward(space, grad_half, Matrix<Scalar, Space>());
+    } else {
+      bind(m_gradients);
+    }
+  }
+
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private members.
+  static void concatenate(const Space& space, const ConstMatrix<Scalar, Space>& left,
+                          const ConstMatrix<Scalar, Space>& right, const Matrix<Scalar, Space>& out) {
+    const std::size_t width = left.extent(1);
+    Kokkos::parallel_for(
+        "osbi::vector_field::VectorFieldNetwork::concatenate",
+        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), width}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
+          out(i, j) = left(i, j);
+          out(i, width + j) = right(i, j);
+        });
+  }
+  static void split_half(const Space& space, const ConstMatrix<Scalar, Space>& in, std::size_t offset,
+                         const Matrix<Scalar, Space>& out) {
+    Kokkos::parallel_for(
+        "osbi::vector_field::VectorFieldNetwork::split",
+        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) = in(i, offset + j); });
+  }
+  static void add_three(const Space& space, const ConstMatrix<Scalar, Space>& a, const ConstMatrix<Scalar, Space>& b,
+                        const ConstMatrix<Scalar, Space>& c, const Matrix<Scalar, Space>& out) {
+    Kokkos::parallel_for(
+        "osbi::vector_field::VectorFieldNetwork::block_sum",
+        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) = a(i, j) + b(i, j) + c(i, j); });
+  }
+  static void add_two(const Space& space, const ConstMatrix<Scalar, Space>& a, const ConstMatrix<Scalar, Space>& b,
+                      const Matrix<Scalar, Space>& out) {
+    Kokkos::parallel_for(
+        "osbi::vector_field::VectorFieldNetwork::skip_gradient",
+        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) = a(i, j) + b(i, j); });
+  }
+  static void add_into(const Space& space, const ConstMatrix<Scalar, Space>& a, const Matrix<Scalar, Space>& out) {
+    Kokkos::parallel_for(
+        "osbi::vector_field::VectorFieldNetwork::time_gradient",
+        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) += a(i, j); });
+  }
+
+private:
+  static constexpr const char* part = "osbi::VectorFieldNetwork";
+
+  static std::size_t check_dim(std::size_t value, const char* name) {
+    require(value > 0, part, name, " must be > 0");
+    return value;
+  }
+
+  template <class Function>
+  void for_each_layer(Function&& function) {
+    function(m_input_layer);
+    function(m_context_layer);
+    function(m_merge_layer);
+    function(m_time_layer);
+    for (std::size_t k = 0; k < m_blocks.size(); ++k) {
+      function(m_blocks[k]);
+      function(m_norms[k]);
+    }
+    function(m_output_layer);
+  }
+
+  /// Binds every layer to its slice of m_parameters and of `gradients` (unmanaged views: the buffers outlive them).
+  void bind(const Vector<Scalar, Space>& gradients) {
+    std::size_t offset = 0;
+    for_each_layer([&](auto& layer) {
+      const std::size_t count = layer.parameter_count();
+      layer.bind(Vector<Scalar, Space>(m_parameters.data() + offset, count),
+                 Vector<Scalar, Space>(gradients.data() + offset, count));
+      offset += count;
+    });
+  }
+
+  std::size_t m_input_dim, m_context_dim, m_hidden;
+  SinusoidalTimeEmbedding<Scalar, Space> m_embedding;
+  GeluDense m_input_layer, m_context_layer, m_merge_layer;
+  Linear m_time_layer;
+  std::vector<GeluDense> m_blocks;
+  std::vector<Norm> m_norms;
+  Linear m_output_layer;
+  Vector<Scalar, Space> m_parameters, m_gradients, m_scratch_gradients;
+  Buffer m_input_out, m_context_out, m_merged_in, m_time_features, m_time_out;
+  std::vector<Buffer> m_hidden_states, m_block_out, m_block_sum;
+  Buffer m_grad_hidden, m_grad_sum, m_grad_block, m_grad_time, m_grad_merged, m_grad_half;
+  std::size_t m_batch = 0;
+  bool m_has_forward = false;
+};
+
+} // namespace osbi

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief The ODE solver on problems with known solutions, and every sampler and the ODE log_prob of the vector field
+/// estimators with the exact field of a Gaussian posterior (gaussian_linear's) on the linear, VE, VP and sub-VP paths.
+#include <osbi/diffusion/score_estimator.hpp>
+#include <osbi/flow_matching/flow_matching_estimator.hpp>
+#include <osbi/vector_field/ode_solver.hpp>
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/random.hpp>
+#include <osbi/core/types.hpp>
+
+#include <support/gaussian_linear_posterior.hpp>
+#include <support/statistics.hpp>
+#include <support/test_seed.hpp>
+#include <support/views.hpp>
+#include <vector_field/vector_field_test_support.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using Space = osbi::DefaultExecutionSpace;
+using Matrix = osbi::Matrix<double, Space>;
+
+/// dy/dt = −λ·y, y(t) = y₀·e^{−λ(t − t₀)}: rows with λ = 1 … N.
+struct Decay {
+  osbi::Vector<double, Space> rate;
+  void operator()(const Space& space, double, const osbi::ConstMatrix<double, Space>& y, const Matrix& out) {
+    const auto r = rate;
+    Kokkos::parallel_for(
+        "decay", Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {y.extent(0), y.extent(1)}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) = -r(i) * y(i, j); });
+  }
+};
+
+double decay_error(osbi::OdeSolverOptions options, double t0 = 0.0, double t1 = 1.0) {
+  const std::size_t n = 3;
+  Decay field{osbi::testing::device_vector<double, Space>({1.0, 2.0, 3.0})};
+  Matrix y = osbi::testing::device_matrix<double, Space>({1.0, 1.0, 1.0, 1.0, 1.0, 1.0}, n, 2);
+  osbi::solve_ode<double>(Space(), field, y, t0, t1, options);
+  const auto values = osbi::testing::host_values(y);
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < 2; ++j)
+      worst = std::max(worst, std::abs(values[i * 2 + j] - std::exp(-double(i + 1) * (t1 - t0))));
+  return worst;
+}
+
+osbi::OdeSolverOptions fixed(osbi::OdeMethod method, std::size_t steps) {
+  osbi::OdeSolverOptions options;
+  options.method = method;
+  options.steps = steps;
+  return options;
+}
+
+/// The posterior N(x/2, 0.05·I) carried along the estimator's path to t_min, where its samplers stop and its ODE
+/// log_prob starts: N(α·x/2, α²·0.05 + σ²) (for the linear path σ(0) = σ_min = 1e-3 adds 1e-6 to the variance).
+template <class Estimator>
+std::pair<double, double> posterior_at_t_min(const Estimator& estimator) {
+  const auto path = estimator.options().path;
+  const double alpha = path.alpha(path.t_min), sigma = path.sigma(path.t_min);
+  return {alpha * 0.5, alpha * alpha * 0.05 + sigma * sigma};
+}
+
+/// Draws of the estimator for one x₀ and their moments against the posterior at t_min.
+template <class Estimator>
+void check_posterior_draws(Estimator& estimator, const std::string& what, double bias_allowance) {
+  const auto [slope, variance] = posterior_at_t_min(estimator);
+  const std::size_t n = 20'000, d = estimator.theta_dim();
+  std::vector<double> x0(d);
+  for (std::size_t j = 0; j < d; ++j) x0[j] = 0.6 - 0.3 * double(j);
+  const auto x = osbi::testing::device_matrix<double, Space>(x0, 1, d);
+  Matrix theta("theta", n, d);
+  estimator.sample(Space(), x, n, osbi::RandomStream(osbi::testing::test_seed(), 5).next(), theta);
+  const auto moments = osbi::testing::sample_moments(theta);
+  // Mean: z = 6.1 (two-sided 1e-9) standard errors √(0.05/n) plus the sampler's discretization allowance.
+  // Variance: the sample variance's standard error is 0.05·√(2/n) (0.5 % relative), the same z.
+  const double z = osbi::testing::two_sided_z();
+  for (std::size_t j = 0; j < d; ++j) {
+    BOOST_TEST_INFO(what << " coordinate " << j);
+    BOOST_TEST(std::abs(moments.mean[j] - slope * x0[j]) <= z * std::sqrt(variance / n) + bias_allowance);
+    BOOST_TEST(std::abs(moments.covariance[j][j] / variance - 1) <= z * std::sqrt(2.0 / n) + 10 * bias_allowance);
+    for (std::size_t k = 0; k < j; ++k)
+      BOOST_TEST(std::abs(moments.covariance[j][k] / variance) <= z / std::sqrt(double(n)) + 10 * bias_allowance);
+  }
+}
+
+/// log_prob at a spread of θ against the analytic posterior's log density.
+template <class Estimator>
+void check_log_prob(Estimator& estimator, double tolerance) {
+  const std::size_t n = 64, d = estimator.theta_dim();
+  const auto theta_values = osbi::testing::normals(n * d, 11, 0.4);
+  const auto x_values = osbi::testing::normals(n * d, 12, 0.5);
+  const auto theta = osbi::testing::device_matrix<double, Space>(theta_values, n, d);
+  const auto x = osbi::testing::device_matrix<double, Space>(x_values, n, d);
+  osbi::Vector<double, Space> out("log_prob", n);
+  estimator.log_prob(Space(), theta, x, out);
+  const auto values = osbi::testing::host_values(out);
+  const auto [slope, variance] = posterior_at_t_min(estimator);
+  for (std::size_t i = 0; i < n; ++i) {
+    double exact = 0;
+    for (std::size_t j = 0; j < d; ++j) {
+      const double r = theta_values[i * d + j] - slope * x_values[i * d + j];
+      exact += -0.5 * std::log(2 * M_PI * variance) - r * r / (2 * variance);
+    }
+    BOOST_TEST_INFO("row " << i);
+    BOOST_TEST(std::abs(values[i] - exact) <= tolerance);
+  }
+}
+
+template <class Path>
+osbi::VectorFieldEstimatorOptions<Path> exact_options(osbi::SamplingMethod method) {
+  osbi::VectorFieldEstimatorOptions<Path> options;
+  options.network.hidden = 8;
+  options.network.blocks = 1;
+  options.sampler.method = method;
+  options.log_prob.ode.absolute_tolerance = 1e-9;
+  options.log_prob.ode.relative_tolerance = 1e-9;
+  return options;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(vector_field_ode_solver)
+
+BOOST_AUTO_TEST_CASE(fixed_step_methods_converge_at_their_order) {
+  // Global error ∝ h^p: halving h divides it by 2^p (±25 % for the higher-order terms at these h).
+  const double euler = decay_error(fixed(osbi::OdeMethod::euler, 200)) / decay_error(fixed(osbi::OdeMethod::euler, 400));
+  const double heun = decay_error(fixed(osbi::OdeMethod::heun, 50)) / decay_error(fixed(osbi::OdeMethod::heun, 100));
+  const double rk4 = decay_error(fixed(osbi::OdeMethod::rk4, 20)) / decay_error(fixed(osbi::OdeMethod::rk4, 40));
+  BOOST_TEST(std::abs(euler - 2.0) < 0.25 * 2.0);
+  BOOST_TEST(std::abs(heun - 4.0) < 0.25 * 4.0);
+  BOOST_TEST(std::abs(rk4 - 16.0) < 0.25 * 16.0);
+  BOOST_TEST(decay_error(fixed(osbi::OdeMethod::rk4, 40)) < 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(dopri5_meets_its_tolerance_in_both_directions) {
+  osbi::OdeSolverOptions options;
+  options.absolute_tolerance = 1e-10;
+  options.relative_tolerance = 1e-10;
+  BOOST_TEST(decay_error(options) < 1e-8);
+  // Backwards: from t = 1 to t = 0 the same ODE grows e^{λ}; check y(0) = e^{λ} from y(1) = 1.
+  const std::size_t n = 3;
+  Decay field{osbi::testing::device_vector<double, Space>({1.0, 2.0, 3.0})};
+  Matrix y = osbi::testing::device_matrix<double, Space>({1.0, 1.0, 1.0}, n, 1);
+  const auto report = osbi::solve_ode<double>(Space(), field, y, 1.0, 0.0, options);
+  const auto values = osbi::testing::host_values(y);
+  for (std::size_t i = 0; i < n; ++i) BOOST_TEST(std::abs(values[i] / std::exp(double(i + 1)) - 1) < 1e-8);
+  BOOST_TEST(report.evaluations > 0u);
+  BOOST_TEST(report.accepted_steps < 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_are_refused) {
+  BOOST_CHECK_THROW(decay_error(fixed(osbi::OdeMethod::rk4, 0)), osbi::InvalidArgument);
+  osbi::OdeSolverOptions options;
+  options.relative_tolerance = 0;
+  BOOST_CHECK_THROW(decay_error(options), osbi::InvalidArgument);
+  options = {};
+  options.max_steps = 3;
+  options.absolute_tolerance = options.relative_tolerance = 1e-12;
+  BOOST_CHECK_THROW(decay_error(options), osbi::Error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(vector_field_exact_samplers)
+
+BOOST_AUTO_TEST_CASE(linear_path_ode_draws_and_log_prob_match_the_posterior) {
+  osbi::FlowMatchingEstimator<double, Space> estimator(2, 2, exact_options<osbi::LinearPath>(osbi::SamplingMethod::ode));
+  osbi::testing::set_gaussian_linear_posterior(estimator);
+  check_posterior_draws(estimator, "linear path, dopri5", 1e-4);
+  check_log_prob(estimator, 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(variance_exploding_sde_and_ode_match_the_posterior) {
+  osbi::ScoreEstimator<double, Space> estimator(2, 2, exact_options<osbi::VarianceExploding>(osbi::SamplingMethod::sde));
+  osbi::testing::set_gaussian_linear_posterior(estimator);
+  // Euler–Maruyama with 500 steps: the discretization bias of the variance is O(h); 2 % allowance.
+  check_posterior_draws(estimator, "VE, Euler–Maruyama", 2e-3);
+  auto ode = estimator.options().sampler;
+  ode.method = osbi::SamplingMethod::ode;
+  estimator.set_sampler(ode);
+  check_posterior_draws(estimator, "VE, probability-flow ODE", 1e-4);
+  check_log_prob(estimator, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(variance_preserving_sde_and_ode_match_the_posterior) {
+  osbi::ScoreEstimator<double, Space, osbi::VariancePreserving> estimator(
+      2, 2, exact_options<osbi::VariancePreserving>(osbi::SamplingMethod::sde));
+  osbi::testing::set_gaussian_linear_posterior(estimator);
+  check_posterior_draws(estimator, "VP, Euler–Maruyama", 2e-3);
+  auto ode = estimator.options().sampler;
+  ode.method = osbi::SamplingMethod::ode;
+  estimator.set_sampler(ode);
+  check_posterior_draws(estimator, "VP, probability-flow ODE", 1e-4);
+  check_log_prob(estimator, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(sub_variance_preserving_ode_matches_the_posterior) {
+  osbi::ScoreEstimator<double, Space, osbi::SubVariancePreserving> estimator(
+      2, 2, exact_options<osbi::SubVariancePreserving>(osbi::SamplingMethod::ode));
+  osbi::testing::set_gaussian_linear_posterior(estimator);
+  check_posterior_draws(estimator, "sub-VP, probability-flow ODE", 1e-4);
+  check_log_prob(estimator, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(sampler_options_are_checked) {
+  auto options = exact_options<osbi::LinearPath>(osbi::SamplingMethod::sde);
+  BOOST_CHECK_THROW((osbi::FlowMatchingEstimator<double, Space>(2, 2, options)), osbi::InvalidArgument);
+  auto score_options = exact_options<osbi::VarianceExploding>(osbi::SamplingMethod::sde);
+  score_options.sampler.sde_steps = 0;
+  BOOST_CHECK_THROW((osbi::ScoreEstimator<double, Space>(2, 2, score_options)), osbi::InvalidArgument);
+  score_options.sampler.sde_steps = 10;
+  score_options.path.sigma_max = score_options.path.sigma_min / 2;
+  BOOST_CHECK_THROW((osbi::ScoreEstimator<double, Space>(2, 2, score_options)), osbi::InvalidArgument);
+  score_options.path = {};
+  score_options.path.t_min = 0; // σ(0) = σ_min is fine for VE, but t must stay inside (0, 1]
+  score_options.path.t_min = -0.1;
+  BOOST_CHECK_THROW((osbi::ScoreEstimator<double, Space>(2, 2, score_options)), osbi::InvalidArgument);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
