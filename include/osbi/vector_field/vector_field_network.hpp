@@ -206,44 +206,108 @@ public:
     }
   }
 
-  // Implementation below, public only because nvcc's extended lambdas cannot live in private members.
+  // Implementation below, public only because nvcc's extended lambdas cannot live in private members. The views are
+  // BatchBuffer rows (contiguous, row stride = columns): on the host each row is a loop over restrict-qualified
+  // pointers, which vectorizes (an MDRange over views does not); on a device one thread per entry.
+  template <class Operation>
+  static void for_each_entry(const Space& space, const char* kernel_label, std::size_t rows, std::size_t columns,
+                             const Operation& operation) {
+    if (rows == 0 || columns == 0) return;
+    if constexpr (nn::detail::host_space<Space>) {
+      Kokkos::parallel_for(kernel_label, Kokkos::RangePolicy<Space>(space, 0, rows),
+                           KOKKOS_LAMBDA(const std::size_t i) { operation.row(i, columns); });
+    } else {
+      Kokkos::parallel_for(kernel_label, Kokkos::RangePolicy<Space>(space, 0, rows * columns),
+                           KOKKOS_LAMBDA(const std::size_t k) { operation.entry(k / columns, k % columns, columns); });
+    }
+  }
+
+  /// out = [left | right] (N × 2H) and its adjoint (the half of `in` at `offset` into out).
+  struct Concatenate {
+    const Scalar *left, *right;
+    Scalar* out;
+    KOKKOS_INLINE_FUNCTION void row(std::size_t i, std::size_t width) const {
+      const Scalar* __restrict__ a = left + i * width;
+      const Scalar* __restrict__ b = right + i * width;
+      Scalar* __restrict__ o = out + 2 * i * width;
+      for (std::size_t j = 0; j < width; ++j) o[j] = a[j];
+      for (std::size_t j = 0; j < width; ++j) o[width + j] = b[j];
+    }
+    KOKKOS_INLINE_FUNCTION void entry(std::size_t i, std::size_t j, std::size_t width) const {
+      out[2 * i * width + j] = left[i * width + j];
+      out[2 * i * width + width + j] = right[i * width + j];
+    }
+  };
+  struct SplitHalf {
+    const Scalar* in;
+    Scalar* out;
+    std::size_t offset;
+    KOKKOS_INLINE_FUNCTION void row(std::size_t i, std::size_t width) const {
+      const Scalar* __restrict__ a = in + 2 * i * width + offset;
+      Scalar* __restrict__ o = out + i * width;
+      for (std::size_t j = 0; j < width; ++j) o[j] = a[j];
+    }
+    KOKKOS_INLINE_FUNCTION void entry(std::size_t i, std::size_t j, std::size_t width) const {
+      out[i * width + j] = in[2 * i * width + offset + j];
+    }
+  };
+  /// out = a + b (+ c when c is not null): the block sum and the skip connection's gradient; out may not alias.
+  struct Sum {
+    const Scalar *a, *b, *c;
+    Scalar* out;
+    KOKKOS_INLINE_FUNCTION void row(std::size_t i, std::size_t width) const {
+      const Scalar* __restrict__ x = a + i * width;
+      const Scalar* __restrict__ y = b + i * width;
+      Scalar* __restrict__ o = out + i * width;
+      if (c) {
+        const Scalar* __restrict__ z = c + i * width;
+        for (std::size_t j = 0; j < width; ++j) o[j] = x[j] + y[j] + z[j];
+      } else {
+        for (std::size_t j = 0; j < width; ++j) o[j] = x[j] + y[j];
+      }
+    }
+    KOKKOS_INLINE_FUNCTION void entry(std::size_t i, std::size_t j, std::size_t width) const {
+      const std::size_t k = i * width + j;
+      out[k] = a[k] + b[k] + (c ? c[k] : Scalar(0));
+    }
+  };
+  /// out += a.
+  struct AddInto {
+    const Scalar* a;
+    Scalar* out;
+    KOKKOS_INLINE_FUNCTION void row(std::size_t i, std::size_t width) const {
+      const Scalar* __restrict__ x = a + i * width;
+      Scalar* __restrict__ o = out + i * width;
+      for (std::size_t j = 0; j < width; ++j) o[j] += x[j];
+    }
+    KOKKOS_INLINE_FUNCTION void entry(std::size_t i, std::size_t j, std::size_t width) const {
+      out[i * width + j] += a[i * width + j];
+    }
+  };
+
   static void concatenate(const Space& space, const ConstMatrix<Scalar, Space>& left,
                           const ConstMatrix<Scalar, Space>& right, const Matrix<Scalar, Space>& out) {
-    const std::size_t width = left.extent(1);
-    Kokkos::parallel_for(
-        "osbi::vector_field::VectorFieldNetwork::concatenate",
-        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), width}),
-        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) {
-          out(i, j) = left(i, j);
-          out(i, width + j) = right(i, j);
-        });
+    for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::concatenate", out.extent(0), left.extent(1),
+                   Concatenate{left.data(), right.data(), out.data()});
   }
   static void split_half(const Space& space, const ConstMatrix<Scalar, Space>& in, std::size_t offset,
                          const Matrix<Scalar, Space>& out) {
-    Kokkos::parallel_for(
-        "osbi::vector_field::VectorFieldNetwork::split",
-        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
-        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) = in(i, offset + j); });
+    for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::split", out.extent(0), out.extent(1),
+                   SplitHalf{in.data(), out.data(), offset});
   }
   static void add_three(const Space& space, const ConstMatrix<Scalar, Space>& a, const ConstMatrix<Scalar, Space>& b,
                         const ConstMatrix<Scalar, Space>& c, const Matrix<Scalar, Space>& out) {
-    Kokkos::parallel_for(
-        "osbi::vector_field::VectorFieldNetwork::block_sum",
-        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
-        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) = a(i, j) + b(i, j) + c(i, j); });
+    for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::block_sum", out.extent(0), out.extent(1),
+                   Sum{a.data(), b.data(), c.data(), out.data()});
   }
   static void add_two(const Space& space, const ConstMatrix<Scalar, Space>& a, const ConstMatrix<Scalar, Space>& b,
                       const Matrix<Scalar, Space>& out) {
-    Kokkos::parallel_for(
-        "osbi::vector_field::VectorFieldNetwork::skip_gradient",
-        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
-        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) = a(i, j) + b(i, j); });
+    for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::skip_gradient", out.extent(0), out.extent(1),
+                   Sum{a.data(), b.data(), nullptr, out.data()});
   }
   static void add_into(const Space& space, const ConstMatrix<Scalar, Space>& a, const Matrix<Scalar, Space>& out) {
-    Kokkos::parallel_for(
-        "osbi::vector_field::VectorFieldNetwork::time_gradient",
-        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
-        KOKKOS_LAMBDA(const std::size_t i, const std::size_t j) { out(i, j) += a(i, j); });
+    for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::time_gradient", out.extent(0), out.extent(1),
+                   AddInto{a.data(), out.data()});
   }
 
 private:
