@@ -6,17 +6,20 @@
 #
 #   scripts/bench.sh nn       dense layers and the sbi MADE block vs our FMA peak and the PyTorch peer
 #   scripts/bench.sh npe      sbi-default MAF training-step throughput vs the PyTorch peer
-#   scripts/bench.sh sbibm    NPE C2ST on the sbibm tasks vs the published NPE (--quick: 10⁴, obs 1..3), + npe
+#   scripts/bench.sh sbibm    NPE C2ST on the sbibm tasks vs the published NPE (--quick: 10⁴, obs 1..3; --estimator fmpe|npse), + npe
 #   scripts/bench.sh online   buffers per sample; online vs offline time to accuracy (two_moons, PDE flagship)
+#   scripts/bench.sh vector-field  FMPE and NPSE vs sbi 0.27: training step, draws/s, two_moons run, C2ST vs steps (--quick)
 #   scripts/bench.sh gpu      default space (CUDA): FMA peak, dense 4096x512x512, MAF training vs bench/gpu's torch peer
 #
 # The PyTorch peer (../shared/bench, or $OSBI_PEER_DIR) runs only where it exists; without it the
 # runner prints our own figures alone.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Areas are folders of bench/; a dash in the name stands for their underscore (vector-field = bench/vector_field).
 area=${1:-}
+area=${area//-/_}
 [ -n "$area" ] && [ -x "$root/bench/$area/run.sh" ] || {
-  echo "usage: scripts/bench.sh <area> [options]; areas: $(cd "$root/bench" && for d in */run.sh; do printf '%s ' "${d%/run.sh}"; done)" >&2
+  echo "usage: scripts/bench.sh <area> [options]; areas: $(cd "$root/bench" && for d in */run.sh; do d=${d%/run.sh}; printf '%s ' "${d//_/-}"; done)" >&2
   exit 2
 }
 shift

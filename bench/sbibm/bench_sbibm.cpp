@@ -3,18 +3,22 @@
 /// posterior samples for observations 1..10 and score them by C2ST against sbibm's reference samples.
 ///
 ///   osbi_bench_sbibm [--tasks two_moons,gaussian_linear,lotka_volterra] [--budgets 1000,10000,100000]
-///                    [--observations 1-10] [--samples 10000] [--estimator centered-nsf|nsf|maf]
+///                    [--observations 1-10] [--samples 10000] [--estimator centered-nsf|nsf|maf|fmpe|npse]
 ///                    [--batch 200] [--support reject|transform] [--tail-bound 3] [--lr-decays 0]
 ///                    [--seed 1] [--data <repo>/data] [--progress]
 ///
 /// Estimators: centered-nsf (default: osbi::centered_nsf, sbi's NSF behind a learned conditional affine map,
 /// flow/conditionally_centered.hpp), nsf (sbi_default_nsf alone: what sbibm's NPE column ran), maf
-/// (sbi_default_maf). --tail-bound sets the splines' box (z-scored units), --lr-decays the trainer's
+/// (sbi_default_maf), fmpe (FlowMatchingEstimator: sbi's vector-field MLP on the linear path, adaptive ODE sampler)
+/// and npse (ScoreEstimator: the same network on the VE SDE, 500 Euler–Maruyama steps), both from the conditional
+/// Gaussian baseline (vector_field/vector_field_estimator.hpp). --tail-bound sets the splines' box (z-scored units), --lr-decays the trainer's
 /// learning-rate decays (TrainingOptions::learning_rate_decays; 0 is sbi's recipe).
 ///
 /// One line per (task, budget, observation): `RUN <task> <budget> <obs> <c2st> <simulate_s> <train_s>
 /// <sample_s> <c2st_s> <epochs>`; scripts/bench.sh sbibm runs it and tabulates against sbibm's NPE column.
 #include <osbi/diagnostics/c2st.hpp>
+#include <osbi/diffusion/score_estimator.hpp>
+#include <osbi/flow_matching/flow_matching_estimator.hpp>
 #include <osbi/flow/conditionally_centered.hpp>
 #include <osbi/flow/maf.hpp>
 #include <osbi/flow/nsf.hpp>
@@ -89,8 +93,9 @@ Arguments parse(int argc, char* argv[]) {
     else if (key == "--data") args.data = value;
     else throw std::invalid_argument("unknown option " + key);
   }
-  if (args.estimator != "maf" && args.estimator != "nsf" && args.estimator != "centered-nsf")
-    throw std::invalid_argument("--estimator must be maf, nsf or centered-nsf, not " + args.estimator);
+  if (args.estimator != "maf" && args.estimator != "nsf" && args.estimator != "centered-nsf" && args.estimator != "fmpe" &&
+      args.estimator != "npse")
+    throw std::invalid_argument("--estimator must be maf, nsf, centered-nsf, fmpe or npse, not " + args.estimator);
   if (args.support != "reject" && args.support != "transform")
     throw std::invalid_argument("--support must be reject or transform, not " + args.support);
   return args;
@@ -151,7 +156,15 @@ void run_task(const Arguments& args, const std::string& name, const Task& task) 
     const std::uint64_t seed = args.seed + budget;
     if (args.estimator == "maf")
       run(args, name, task, budget, osbi::sbi_default_maf<Scalar, Space>(task.theta_dim(), task.x_dim(), seed));
-    else {
+    else if (args.estimator == "fmpe") {
+      osbi::FlowMatchingEstimator<Scalar, Space>::Options options;
+      options.network.seed = seed;
+      run(args, name, task, budget, osbi::FlowMatchingEstimator<Scalar, Space>(task.theta_dim(), task.x_dim(), options));
+    } else if (args.estimator == "npse") {
+      osbi::ScoreEstimator<Scalar, Space>::Options options;
+      options.network.seed = seed;
+      run(args, name, task, budget, osbi::ScoreEstimator<Scalar, Space>(task.theta_dim(), task.x_dim(), options));
+    } else {
       osbi::NSFOptions nsf;
       nsf.seed = seed;
       nsf.spline.tail_bound = args.tail_bound;

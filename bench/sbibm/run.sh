@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# sbibm benchmark, called by scripts/bench.sh sbibm [--quick] [--estimator centered-nsf|nsf|maf] [--budgets ...]:
+# sbibm benchmark, called by scripts/bench.sh sbibm [--quick] [--estimator centered-nsf|nsf|maf|fmpe|npse] [--budgets ...]:
 # NPE on gaussian_linear, two_moons and lotka_volterra at 10³, 10⁴, 10⁵ simulations, C2ST on
 # observations 1..10 against sbibm's reference samples, tabulated next to sbibm's published NPE.
 # The tasks run as parallel one-thread processes (as many as cores). Then the training throughput

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Tabulates our sbibm runs (ours-<task>.txt, `RUN <task> <budget> <obs> <c2st> <simulate_s> <train_s>
 <sample_s> <c2st_s> <epochs>`) next to sbibm's published NPE C2ST (main_paper.csv, Lueckmann et al. 2021)
-for the same observations, and prints `RESULT sbibm.<task>.<1e3|1e4|1e5>.c2st <mean>`. Standard library only."""
+for the same observations, and prints `RESULT sbibm.<task>.<1e3|1e4|1e5>.c2st <mean>` (with `.fmpe` / `.npse`
+appended for the vector field estimators). Standard library only."""
 import csv, math, pathlib, sys
 
 results, paper = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
@@ -45,7 +46,8 @@ for (task, budget) in sorted(runs, key=lambda k: (k[0], k[1])):
           f"{rows[0]['train']:8.1f} {wall:11.1f}")
     exponent = round(math.log10(budget))
     name = f"1e{exponent}" if 10 ** exponent == budget else str(budget)
-    lines.append(f"RESULT sbibm.{task}.{name}.c2st {ours:.4f}")
+    suffix = next((f".{e}" for e in ("fmpe", "npse") if f"estimator {e}," in header), "")
+    lines.append(f"RESULT sbibm.{task}.{name}.c2st{suffix} {ours:.4f}")
 print("(C2ST: mean over the observations listed, 0.5 = indistinguishable from the reference; sbibm NPE: the "
       "published value for the same observations; wall s/run = simulate + train + one observation's sampling)")
 for line in lines:

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Tabulates bench/vector_field: our CASE lines (ours.txt) beside sbi 0.27's JSON lines (sbi.jsonl), draws the
+C2ST-against-steps figure (steps.png, when matplotlib is there) and prints the headline figures last:
+RESULT vector_field.<fmpe|npse>.<train|sample>_speedup_vs_sbi (ours / sbi, both measured in this run)."""
+import json, pathlib, sys
+
+results = pathlib.Path(sys.argv[1])
+ours, steps, header = {}, [], ""
+for line in (results / "ours.txt").read_text().splitlines():
+    if line.startswith("osbi vector field benchmark"):
+        header = line
+    parts = line.split()
+    if not parts or parts[0] != "CASE":
+        continue
+    if parts[1] == "train":
+        ours[(parts[2], "train")] = float(parts[3])
+    elif parts[1] == "sample":
+        ours[(parts[2], "sample")] = float(parts[3])
+    elif parts[1] == "run":
+        ours[(parts[2], "run")] = float(parts[3])
+        ours[(parts[2], "c2st")] = float(parts[4])
+        ours[(parts[2], "epochs")] = int(parts[5])
+    elif parts[1] == "steps":
+        steps.append(dict(estimator=parts[2], method=parts[3], steps=int(parts[4]), c2st=float(parts[5]),
+                          rate=float(parts[6])))
+
+peer, environment = {}, {}
+peer_file = results / "sbi.jsonl"
+if peer_file.exists():
+    for line in peer_file.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        metric = record.get("metric")
+        if metric == "environment":
+            environment = record
+        elif metric == "train_samples_per_s":
+            peer[(record["estimator"], "train")] = record["value"]
+        elif metric == "draws_per_s":
+            peer[(record["estimator"], "sample")] = record["value"]
+        elif metric == "two_moons_wall_s":
+            peer[(record["estimator"], "run")] = record["value"]
+            peer[(record["estimator"], "epochs")] = record.get("epochs")
+
+print(header)
+if environment:
+    print(f"peer: sbi {environment.get('sbi')}, torch {environment.get('torch')}, {environment.get('threads')} thread(s), "
+          f"{environment.get('cpu')}")
+else:
+    print("peer: sbi 0.27 not measured (no environment or OSBI_SKIP_SBI=1)")
+print(f"{'estimator':<10} {'measure':<34} {'osbi':>12} {'sbi 0.27':>12} {'osbi/sbi':>9}")
+rows = [("train", "training step, samples/s (batch 200)", True), ("sample", "posterior draws/s (default sampler)", True),
+        ("run", "two_moons 10^4: train + 10^4 draws, s", False)]
+lines = []
+for estimator in ("fmpe", "npse"):
+    for key, label, higher_is_better in rows:
+        mine, theirs = ours.get((estimator, key)), peer.get((estimator, key))
+        if mine is None:
+            continue
+        ratio = (mine / theirs if higher_is_better else theirs / mine) if theirs else None
+        print(f"{estimator:<10} {label:<34} {mine:12.1f} {theirs if theirs else '-':>12} "
+              f"{(f'{ratio:9.2f}' if ratio else '-'):>9}")
+        if key in ("train", "sample") and ratio:
+            lines.append(f"RESULT vector_field.{estimator}.{key}_speedup_vs_sbi {ratio:.3f}")
+    if (estimator, "c2st") in ours:
+        print(f"{estimator:<10} {'two_moons 10^4 C2ST (obs 1), epochs':<34} {ours[(estimator, 'c2st')]:12.3f} "
+              f"{'':>12} {'':>9}  ({ours[(estimator, 'epochs')]} epochs; sbi: {peer.get((estimator, 'epochs'), '-')})")
+print("(osbi/sbi: speedup, > 1 is faster; the run row compares wall times. sbi's draws are in sbi/*.npy.)")
+if steps:
+    print(f"\n{'estimator':<10} {'sampler':<16} {'steps':>6} {'C2ST':>7} {'draws/s':>10}")
+    for s in steps:
+        print(f"{s['estimator']:<10} {s['method']:<16} {s['steps'] or 'adaptive':>6} {s['c2st']:7.3f} {s['rate']:10.0f}")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+        for estimator, method in sorted({(s["estimator"], s["method"]) for s in steps if s["steps"] > 0}):
+            points = sorted((s["steps"], s["c2st"], s["rate"]) for s in steps
+                            if s["estimator"] == estimator and s["method"] == method)
+            label = f"{estimator} ({method})"
+            left.plot([p[0] for p in points], [p[1] for p in points], "o-", label=label)
+            right.plot([p[0] for p in points], [p[2] for p in points], "o-", label=label)
+        for s in steps:
+            if s["steps"] == 0:
+                left.axhline(s["c2st"], linestyle="--", alpha=0.5, label=f"{s['estimator']} (adaptive ODE)")
+        left.set(xscale="log", xlabel="sampler steps", ylabel="C2ST (two_moons 10^4, obs 1)", title="quality")
+        right.set(xscale="log", yscale="log", xlabel="sampler steps", ylabel="draws/s (one thread)", title="speed")
+        left.legend(fontsize=8)
+        figure.tight_layout()
+        figure.savefig(results / "steps.png", dpi=120)
+        print(f"wrote {results / 'steps.png'}")
+    except ImportError:
+        print("(no matplotlib: steps.png not drawn)")
+for line in lines:
+    print(line)
