@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// osbi-fail-expect: satisfaction of .+Loss<LossType, EstimatorType>.+VelocityModel
-/// \brief Must not compile: flow matching trains a velocity field, not a score model (a diffusion estimator has no
-/// flow_matching_loss), so training_step rejects the pair and names VelocityModel.
+// osbi-fail-expect: satisfaction of .+Loss<LossType, EstimatorType>.+FlowMatchingLoss.+VarianceExploding.+loss\.value_and_gradient\(.+ is invalid
+/// \brief Must not compile: flow matching trains a velocity field, not a score model (a diffusion estimator is no
+/// VelocityModel: it has no flow_matching_loss), so training_step rejects the pair as not an osbi::Loss.
 #include <osbi/diffusion/score_estimator.hpp>
 #include <osbi/loss/flow_matching.hpp>
 #include <osbi/train/step.hpp>
