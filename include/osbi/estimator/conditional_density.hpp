@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osbi/estimator/estimator.hpp>
+#include <osbi/estimator/log_prob_estimator.hpp>
 
 #include <osbi/core/types.hpp>
 
@@ -14,7 +15,7 @@
 namespace osbi {
 
 /*
- * ConditionalDensity — an Estimator (osbi/estimator/estimator.hpp) that is a normalized density q(θ | x) over
+ * ConditionalDensity — a LogProbEstimator (osbi/estimator/log_prob_estimator.hpp) that is a normalized density q(θ | x) over
  * R^{theta_dim} for each context x ∈ R^{context_dim} (spec, beyond Estimator's):
  *
  *   d.log_prob(space, theta, x, out)      out(i) = log q(θ_i | x_i); theta N × theta_dim, x N × context_dim,
@@ -37,14 +38,6 @@ namespace osbi {
 namespace conditional_density_requirements {
 
 template <class D>
-concept CanEvaluate = requires(D& density, const typename D::execution_space& space,
-                               const ConstMatrix<typename D::scalar_type, typename D::execution_space>& theta,
-                               const ConstMatrix<typename D::scalar_type, typename D::execution_space>& x,
-                               const Vector<typename D::scalar_type, typename D::execution_space>& out) {
-  density.log_prob(space, theta, x, out);
-};
-
-template <class D>
 concept CanBackward = requires(D& density, const typename D::execution_space& space,
                                const ConstMatrix<typename D::scalar_type, typename D::execution_space>& theta,
                                const ConstMatrix<typename D::scalar_type, typename D::execution_space>& x,
@@ -56,7 +49,7 @@ concept CanBackward = requires(D& density, const typename D::execution_space& sp
 } // namespace conditional_density_requirements
 
 template <class D>
-concept ConditionalDensity = Estimator<D> && conditional_density_requirements::CanEvaluate<D> &&
+concept ConditionalDensity = LogProbEstimator<D> &&
                              conditional_density_requirements::CanBackward<D>;
 
 /// The mean NLL of a batch and its parameter gradient (accumulated): the unweighted call every density has.

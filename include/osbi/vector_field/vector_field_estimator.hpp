@@ -12,6 +12,7 @@
 #include <osbi/core/types.hpp>
 #include <osbi/estimator/detail/linear_gaussian_fit.hpp>
 #include <osbi/estimator/estimator.hpp>
+#include <osbi/flow/detail/checks.hpp>
 #include <osbi/flow/detail/standardization.hpp>
 #include <osbi/nn/detail/layer_support.hpp>
 
@@ -169,18 +170,13 @@ public:
 
   // ---- Estimator: sampling ----
   void sample(const Space& space, const ConstMatrix<Scalar, Space>& x, BatchRandom rng, const Matrix<Scalar, Space>& theta) {
-    require_extent(x.extent(1), m_context_dim, part, "sample: x's column count (context_dim)");
-    require_extent(theta.extent(1), m_theta_dim, part, "sample: theta's column count (theta_dim)");
-    require_extent(theta.extent(0), x.extent(0), part, "sample: theta's row count (x's row count)");
+    detail::check_flow_sample(part, m_theta_dim, m_context_dim, x, theta);
     draw(space, x, false, theta.extent(0), rng, theta);
   }
 
   void sample(const Space& space, const ConstMatrix<Scalar, Space>& x_one, std::size_t n, BatchRandom rng,
               const Matrix<Scalar, Space>& theta) {
-    require_extent(x_one.extent(1), m_context_dim, part, "sample: x_one's column count (context_dim)");
-    require_extent(x_one.extent(0), 1, part, "sample: x_one's row count (one observation)");
-    require_extent(theta.extent(1), m_theta_dim, part, "sample: theta's column count (theta_dim)");
-    require_extent(theta.extent(0), n, part, "sample: theta's row count (n)");
+    detail::check_flow_sample_one(part, m_theta_dim, m_context_dim, x_one, n, theta);
     draw(space, x_one, true, n, rng, theta);
   }
 
@@ -422,11 +418,11 @@ public:
         });
   }
 
-  /// divergence(i) (+)= Σ_j ∂v_j/∂y_j's affine part plus the network's, given grad_u(i, j) = probe-weighted input
-  /// gradient and the probe (exact trace: one call per j with a unit probe, `only` = j).
+  /// state(i, d) += Σ_j ∂v_j/∂y_j: the affine part exactly, the network's from grad_u = probeᵀ·∂F/∂u — exact trace:
+  /// one call per j with a unit probe (`only` = j, probe empty); Hutchinson: one call with Rademacher probes.
   static void add_divergence(const Space& space, const Path& path, const Baseline& baseline, double t,
                              const ConstMatrix<Scalar, Space>& grad_u, const ConstMatrix<Scalar, Space>& probe,
-                             std::size_t only, bool include_affine, const Matrix<Scalar, Space>& state) {
+                             std::size_t only, const Matrix<Scalar, Space>& state) {
     const std::size_t d = baseline.d;
     const PathAt at(path, t);
     const double alpha = at.alpha, sigma = at.sigma, alpha_rate = at.alpha_rate, sigma_rate = at.sigma_rate,
@@ -449,8 +445,7 @@ public:
               affine = drift + 0.5 * g2 / v;
               scale = 0.5 * g2 / (sigma * deviation);
             }
-            sum += network * scale;
-            if (include_affine || exact) sum += affine;
+            sum += network * scale + affine;
           }
           state(i, d) += static_cast<Scalar>(sum);
         });
@@ -580,9 +575,7 @@ private:
   }
 
   void check_pairs(const char* step, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x) const {
-    require_extent(theta.extent(1), m_theta_dim, part, std::string(step) + ": theta's column count (theta_dim)");
-    require_extent(x.extent(1), m_context_dim, part, std::string(step) + ": x's column count (context_dim)");
-    require_extent(x.extent(0), theta.extent(0), part, std::string(step) + ": x's row count (theta's row count)");
+    detail::check_flow_pairs(part, step, m_theta_dim, m_context_dim, theta, x);
   }
 
   double regression_loss(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
@@ -661,24 +654,14 @@ private:
       for (std::size_t j = 0; j < d; ++j) {
         unit_rows(space, j, probe);
         m_network.backward(space, probe, grad_u, ParameterGradients::discard);
-        add_divergence(space, m_options.path, base, t, grad_u, ConstMatrix<Scalar, Space>(), j, true, out);
+        add_divergence(space, m_options.path, base, t, grad_u, ConstMatrix<Scalar, Space>(), j, out);
       }
     } else {
       // Fixed probes (the same at every t, as FFJORD): the estimate is a smooth function of θ.
       rademacher_rows(space, RandomStream(0x5eed, 0x4c6f6750).next(), probe);
       m_network.backward(space, probe, grad_u, ParameterGradients::discard);
-      add_divergence(space, m_options.path, base, t, grad_u, probe, 0, false, out);
-      add_affine_divergence(space, base, t, out);
+      add_divergence(space, m_options.path, base, t, grad_u, probe, 0, out);
     }
-  }
-
-  void add_affine_divergence(const Space& space, const Baseline& base, double t, const Matrix<Scalar, Space>& out) {
-    // The affine part's trace is exact and the same for every probe: add it with a zero network term.
-    const std::size_t n = out.extent(0);
-    const auto zero = m_u.rows(n);
-    Kokkos::deep_copy(space, zero, Scalar(0));
-    for (std::size_t j = 0; j < m_theta_dim; ++j)
-      add_divergence(space, m_options.path, base, t, zero, ConstMatrix<Scalar, Space>(), j, true, out);
   }
 
   void draw(const Space& space, const ConstMatrix<Scalar, Space>& x, bool broadcast, std::size_t n, BatchRandom rng,
