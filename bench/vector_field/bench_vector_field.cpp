@@ -11,7 +11,7 @@
 ///   train   samples/s of one training step (zero → loss backward → clip → Adam) at batch 200 on 10 000 two_moons
 ///           simulations, cycling through contiguous pre-shuffled batches            → CASE train <est> <samples/s>
 ///   sample  draws/s of 10 000 posterior draws for two_moons observation 1 after 5 epochs on 2 000 simulations (the speed
-///           does not depend on the quality; the ODE's step count does a little)        → CASE sample <est> <draws/s> <s>
+///           does not depend on the quality; the ODE's step count does a little)  → CASE sample <est> <draws/s> <s> <evaluations>
 ///   run     two_moons at 10⁴ simulations: train to convergence and draw 10 000 (the timed part, as the peer's); and
 ///           C2ST against the reference                                    → CASE run <est> <seconds> <c2st> <epochs>
 ///   steps   the trained estimator of `run` sampled with fewer/more steps (FMPE: RK4 with k steps; NPSE: Euler–
@@ -153,7 +153,9 @@ void sample_throughput(const std::string& name, const Arguments& args) {
   }
   std::sort(times.begin(), times.end());
   const double seconds = times[times.size() / 2];
-  std::printf("CASE sample %s %.1f %.3f\n", name.c_str(), static_cast<double>(draws) / seconds, seconds);
+  // The field evaluations of the last sampler call (the rejection step's redraws call it again on fewer rows).
+  std::printf("CASE sample %s %.1f %.3f %zu\n", name.c_str(), static_cast<double>(draws) / seconds, seconds,
+              npe.estimator().last_solve().evaluations);
   std::fflush(stdout);
 }
 

@@ -17,6 +17,8 @@ for line in (results / "ours.txt").read_text().splitlines():
         ours[(parts[2], "train")] = float(parts[3])
     elif parts[1] == "sample":
         ours[(parts[2], "sample")] = float(parts[3])
+        if len(parts) > 5:
+            ours[(parts[2], "evaluations")] = int(parts[5])
     elif parts[1] == "run":
         ours[(parts[2], "run")] = float(parts[3])
         ours[(parts[2], "c2st")] = float(parts[4])
@@ -40,6 +42,7 @@ if peer_file.exists():
             peer[(record["estimator"], "train")] = record["value"]
         elif metric == "draws_per_s":
             peer[(record["estimator"], "sample")] = record["value"]
+            peer[(record["estimator"], "evaluations")] = record.get("net_calls")
         elif metric == "two_moons_wall_s":
             peer[(record["estimator"], "run")] = record["value"]
             peer[(record["estimator"], "epochs")] = record.get("epochs")
@@ -60,10 +63,13 @@ for estimator in ("fmpe", "npse"):
         if mine is None:
             continue
         ratio = (mine / theirs if higher_is_better else theirs / mine) if theirs else None
-        print(f"{estimator:<10} {label:<34} {mine:12.1f} {theirs if theirs else '-':>12} "
+        print(f"{estimator:<10} {label:<34} {mine:12.1f} {(f'{theirs:12.1f}' if theirs else '-'):>12} "
               f"{(f'{ratio:9.2f}' if ratio else '-'):>9}")
         if key in ("train", "sample") and ratio:
             lines.append(f"RESULT vector_field.{estimator}.{key}_speedup_vs_sbi {ratio:.3f}")
+    if (estimator, "evaluations") in ours:
+        print(f"{estimator:<10} {'network evaluations per draw call':<34} {ours[(estimator, 'evaluations')]:12d} "
+              f"{peer.get((estimator, 'evaluations'), '-'):>12}  (sbi: all calls, its redraws included)")
     if (estimator, "c2st") in ours:
         print(f"{estimator:<10} {'two_moons 10^4 C2ST (obs 1), epochs':<34} {ours[(estimator, 'c2st')]:12.3f} "
               f"{'':>12} {'':>9}  ({ours[(estimator, 'epochs')]} epochs; sbi: {peer.get((estimator, 'epochs'), '-')})")

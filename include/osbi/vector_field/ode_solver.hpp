@@ -24,7 +24,8 @@ enum class OdeMethod { euler, heun, rk4, dopri5 };
  * One ODE dy/dt = field(t, y) for a batch: y is N × D, and the field evaluates every row at once (one network
  * forward per stage, which is where the time goes). Fixed-step methods take `steps` equal steps; dopri5 adapts one
  * step size for the whole batch from the RMS over all entries of err / (atol + rtol·max(|y|, |y_new|)) (the
- * torchdiffeq / zuko rule sbi relies on), Hairer's controller (safety 0.9, ratio in [0.2, 10]), FSAL. So a row's
+ * torchdiffeq rule; zuko, which sbi uses, takes the maximum), Hairer's controller (safety 0.9, ratio in [0.2, 10],
+ * no growth right after a rejected step), FSAL. So a row's
  * result depends slightly on its batch mates, within the tolerance. Rows that start non-finite (NaN input) stay
  * non-finite and do not take part in the step control.
  */
@@ -172,6 +173,7 @@ OdeSolveReport solve_ode(const Space& space, Field& field, const Matrix<Scalar, 
   // A first step of 1/100 of the interval: the controller corrects it within a step or two, and the fields here
   // (network velocities) are smooth on that scale.
   double h = 0.01 * span;
+  bool rejected_last = false;
   evaluate(t, y, k1);
   while (direction * (t1 - t) > 0) {
     require<Error>(report.accepted_steps + report.rejected_steps < options.max_steps, part, "dopri5 took ",
@@ -199,14 +201,17 @@ OdeSolveReport solve_ode(const Space& space, Field& field, const Matrix<Scalar, 
                                                              options.absolute_tolerance, options.relative_tolerance},
                             sum);
     const double error = std::sqrt(sum / entries);
-    const double factor = error == 0 ? 10.0 : std::clamp(0.9 * std::pow(error, -0.2), 0.2, 10.0);
+    double factor = error == 0 ? 10.0 : std::clamp(0.9 * std::pow(error, -0.2), 0.2, 10.0);
     if (error <= 1.0) {
+      if (rejected_last) factor = std::min(factor, 1.0); // Hairer's rule: no growth right after a rejection
+      rejected_last = false;
       t = last ? t1 : t + h;
       Kokkos::deep_copy(space, y, y_new);
       std::swap(k1, k7); // first same as last
       ++report.accepted_steps;
     } else {
       ++report.rejected_steps;
+      rejected_last = true;
     }
     h *= std::isfinite(factor) ? factor : 0.2;
   }

@@ -19,13 +19,15 @@ namespace osbi {
  * SinusoidalTimeEmbedding — e(t) ∈ R^{2F}: e_{2k}(t) = sin(ω_k t), e_{2k+1}(t) = cos(ω_k t), k = 0 … F−1, with
  * frequencies geometric from min_frequency to max_frequency (Vaswani et al. 2017's positional code for a scalar,
  * as sbi's SinusoidalTimeEmbedding). Nothing is trained: the network's first time layer mixes the features. The
- * defaults (32 features, ω from 1 to 100) resolve t ∈ [0, 1] from its coarse shape down to ~1 % steps; sbi 0.27
- * feeds its MLP random Fourier features of scale 30 instead, which we found no better and which need a seed.
+ * defaults are what sbi 0.27's default "mlp" network gets (32 features, max_freq 1000: ω_k = 1000^(−2k/32), from
+ * 1 down to 1000^(−15/16) ≈ 0.0015), so every feature varies slowly over t ∈ [0, 1]. That matters for sampling:
+ * the learned field is then smooth in t and an adaptive ODE solver takes few steps. With ω from 1 to 100 our
+ * two_moons FMPE sampler needed 33 Dormand–Prince steps instead of 8 (3.6× fewer draws/s) at no better C2ST.
  */
 struct TimeEmbeddingOptions {
   std::size_t features = 32; ///< 2F, even and > 0
-  double min_frequency = 1.0;
-  double max_frequency = 100.0;
+  double min_frequency = 0.0015399265260594922;
+  double max_frequency = 1.0;
 };
 
 template <class Scalar, class ExecutionSpace>

@@ -141,6 +141,8 @@ public:
   /// Replaces the sampler (e.g. fewer steps for a speed/quality study).
   void set_sampler(const VectorFieldSamplerOptions& sampler) { m_options.sampler = check_sampler(sampler); }
   void set_log_prob_options(const VectorFieldLogProbOptions& options) { m_options.log_prob = options; }
+  /// Field evaluations and steps of the last sample() or log_prob() (Euler–Maruyama: one evaluation per step).
+  const OdeSolveReport& last_solve() const { return m_last_solve; }
 
   // ---- Standardizable / DataInitializable (estimator/capabilities.hpp) ----
   void set_standardization(const std::vector<double>& theta_mean, const std::vector<double>& theta_std,
@@ -196,7 +198,7 @@ public:
     copy_into_state(space, y, state);
     const Path path = m_options.path;
     LogProbField field{*this, context};
-    solve_ode<Scalar>(space, field, state, path.t_min, path.t_max, m_options.log_prob.ode);
+    m_last_solve = solve_ode<Scalar>(space, field, state, path.t_min, path.t_max, m_options.log_prob.ode);
     finish_log_prob(space, path, state, baseline_view(), context, m_theta_dim, m_context_dim, m_standardization.log_det(), out);
   }
 
@@ -676,10 +678,11 @@ private:
     const VectorFieldSamplerOptions& sampler = m_options.sampler;
     if (sampler.method == SamplingMethod::ode) {
       SampleField field{*this, context};
-      solve_ode<Scalar>(space, field, y, path.t_max, path.t_min, sampler.ode);
+      m_last_solve = solve_ode<Scalar>(space, field, y, path.t_max, path.t_min, sampler.ode);
     } else {
       const double h = (path.t_max - path.t_min) / static_cast<double>(sampler.sde_steps);
       const auto drift = m_field.rows(n);
+      m_last_solve = OdeSolveReport{sampler.sde_steps, sampler.sde_steps, 0};
       for (std::size_t step = 0; step < sampler.sde_steps; ++step) {
         const double t = path.t_max - h * static_cast<double>(step);
         evaluate_field(space, t, y, context, FieldKind::sde_drift, drift);
@@ -695,6 +698,7 @@ private:
   VectorFieldNetwork<Scalar, Space> m_network;
   detail::FlowStandardization<Scalar, Space> m_standardization;
   Vector<Scalar, Space> m_parameters, m_gradients;
+  OdeSolveReport m_last_solve{};
   Buffer m_y, m_u, m_mean, m_noise, m_net_out, m_grad, m_context, m_field, m_time, m_grad_u, m_grad_mean, m_grad_log_spread;
 };
 
