@@ -136,7 +136,22 @@ public:
   VectorFieldNetwork<Scalar, Space>& network() { return m_network; }
   Vector<Scalar, Space> parameters() const { return m_parameters; }
   Vector<Scalar, Space> gradients() const { return m_gradients; }
+  std::size_t parameter_count() const { return m_parameters.extent(0); }
   void zero_gradients(const Space& space) { Kokkos::deep_copy(space, m_gradients, Scalar(0)); }
+
+  /// Moves the parameters and gradients into caller-owned slices of parameter_count() entries (an owner with more
+  /// state in one flat buffer, e.g. EmbeddedVectorField); values are preserved. The owner keeps the storage alive.
+  void rebind(const Vector<Scalar, Space>& parameters, const Vector<Scalar, Space>& gradients) {
+    require_extent(parameters.extent(0), parameter_count(), part, "rebind: the parameter slice's size");
+    require_extent(gradients.extent(0), parameter_count(), part, "rebind: the gradient slice's size");
+    Kokkos::deep_copy(parameters, m_parameters);
+    Kokkos::deep_copy(gradients, m_gradients);
+    m_parameters = parameters;
+    m_gradients = gradients;
+    const std::size_t network_count = m_network.parameter_count();
+    m_network.adopt_storage(Kokkos::subview(m_parameters, std::make_pair(std::size_t{0}, network_count)),
+                            Kokkos::subview(m_gradients, std::make_pair(std::size_t{0}, network_count)));
+  }
 
   /// Replaces the sampler (e.g. fewer steps for a speed/quality study).
   void set_sampler(const VectorFieldSamplerOptions& sampler) { m_options.sampler = check_sampler(sampler); }
@@ -204,22 +219,26 @@ public:
 
   // ---- losses (loss/flow_matching.hpp, loss/denoising_score_matching.hpp call these) ----
   /// The mean over rows of w_i·(1/d)‖v − target‖²; row values into row_values when it is not empty; with
-  /// LossPass::gradient its parameter gradient is ACCUMULATED. rng draws t and ε (row i from rng.row(i)).
+  /// LossPass::gradient its parameter gradient is ACCUMULATED, and grad_x (N × context_dim, skipped when empty)
+  /// OVERWRITTEN with its gradient with respect to x (what an embedding network in front back-propagates).
+  /// rng draws t and ε (row i from rng.row(i)).
   double flow_matching_loss(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
                             const ConstVector<Scalar, Space>& weights, BatchRandom rng,
-                            const Vector<Scalar, Space>& row_values, LossPass pass)
+                            const Vector<Scalar, Space>& row_values, LossPass pass,
+                            const Matrix<Scalar, Space>& grad_x = Matrix<Scalar, Space>())
     requires(Path::kind == VectorFieldKind::velocity)
   {
-    return regression_loss(space, theta, x, weights, rng, row_values, pass, "flow_matching_loss");
+    return regression_loss(space, theta, x, weights, rng, row_values, pass, grad_x, "flow_matching_loss");
   }
 
   /// The mean over rows of w_i·g(t)²‖s − (−ε/σ)‖² (denoising score matching); otherwise as flow_matching_loss.
   double score_matching_loss(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
                              const ConstVector<Scalar, Space>& weights, BatchRandom rng,
-                             const Vector<Scalar, Space>& row_values, LossPass pass)
+                             const Vector<Scalar, Space>& row_values, LossPass pass,
+                             const Matrix<Scalar, Space>& grad_x = Matrix<Scalar, Space>())
     requires(Path::kind == VectorFieldKind::score)
   {
-    return regression_loss(space, theta, x, weights, rng, row_values, pass, "score_matching_loss");
+    return regression_loss(space, theta, x, weights, rng, row_values, pass, grad_x, "score_matching_loss");
   }
 
   // ---- the kernels below are public only because nvcc's extended lambdas cannot live in private members ----
@@ -359,6 +378,22 @@ public:
             for (std::size_t i = 0; i < n; ++i) sum += double(grad_log_spread(i, e - d * k - d));
           }
           gradient(e) += static_cast<Scalar>(sum);
+        });
+  }
+
+  /// grad_x(i, c) = (grad_x(i, c) + Σ_j ∂L/∂m_ij·B_jc) / x_std_c: the network's context gradient (already in grad_x)
+  /// plus the baseline mean m = B·c + b's, then through the z-scoring c = (x − x_mean)/x_std.
+  static void context_gradient(const Space& space, const Baseline& baseline, const ConstMatrix<Scalar, Space>& grad_mean,
+                               const ConstVector<Scalar, Space>& x_std, const Matrix<Scalar, Space>& grad_x) {
+    const std::size_t d = baseline.d, k = baseline.k;
+    const ConstVector<Scalar, Space> values = baseline.values;
+    Kokkos::parallel_for(
+        "osbi::vector_field::VectorFieldEstimator::context_gradient",
+        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {grad_x.extent(0), k}),
+        KOKKOS_LAMBDA(const std::size_t i, const std::size_t c) {
+          double sum = double(grad_x(i, c));
+          for (std::size_t j = 0; j < d; ++j) sum += double(grad_mean(i, j)) * double(values(j * k + c));
+          grad_x(i, c) = static_cast<Scalar>(sum / double(x_std(c)));
         });
   }
 
@@ -582,8 +617,13 @@ private:
 
   double regression_loss(const Space& space, const ConstMatrix<Scalar, Space>& theta, const ConstMatrix<Scalar, Space>& x,
                          const ConstVector<Scalar, Space>& weights, BatchRandom rng, const Vector<Scalar, Space>& row_values,
-                         LossPass pass, const char* step) {
+                         LossPass pass, const Matrix<Scalar, Space>& grad_x, const char* step) {
     check_pairs(step, theta, x);
+    if (grad_x.data()) {
+      require(pass == LossPass::gradient, part, step, ": grad_x needs LossPass::gradient");
+      require_extent(grad_x.extent(0), theta.extent(0), part, std::string(step) + ": grad_x's row count (theta's)");
+      require_extent(grad_x.extent(1), m_context_dim, part, std::string(step) + ": grad_x's column count (context_dim)");
+    }
     const std::size_t n = theta.extent(0);
     require(n > 0, part, step, ": the batch is empty (the mean of no rows is undefined)");
     if (weights.data()) require_extent(weights.extent(0), n, part, std::string(step) + ": weights' size (theta's row count)");
@@ -607,9 +647,11 @@ private:
                                          grad, grad_mean, grad_log_spread);
     if (gradient) {
       const auto grad_u = m_grad_u.rows(n);
-      m_network.backward(space, grad, grad_u);
+      m_network.backward(space, grad, grad_u, ParameterGradients::accumulate, grad_x);
       baseline_gradient(space, m_options.path, base, y_t, mean, time, grad_u, grad_mean, grad_log_spread,
                         baseline_gradient_view());
+      // grad_x holds ∂L/∂c through the network; add the baseline mean's part and map c = (x − x_mean)/x_std to x.
+      if (grad_x.data()) context_gradient(space, base, grad_mean, m_standardization.x_std(), grad_x);
     }
     return total / static_cast<double>(n);
   }

@@ -45,8 +45,8 @@ enum class ParameterGradients { accumulate, discard };
  *
  * All layers are osbi::nn layers bound to slices of one flat parameter buffer (parameters(), gradients(): what an
  * optimizer steps and an MPI allreduce averages). forward keeps what backward needs; backward(space, grad_out,
- * grad_u, mode) ACCUMULATES parameter gradients (mode accumulate) and OVERWRITES grad_u (skipped when empty).
- * The context gradient is not formed (no embedding network in front yet).
+ * grad_u, mode, grad_c) ACCUMULATES parameter gradients (mode accumulate) and OVERWRITES grad_u and grad_c (each
+ * skipped when empty; grad_c is what an embedding network in front back-propagates).
  */
 template <class Scalar, class ExecutionSpace>
 class VectorFieldNetwork {
@@ -166,9 +166,11 @@ public:
     m_output_layer.forward(space, m_hidden_states.back().rows(n), out);
   }
 
-  /// Backward of the last forward (see the class comment).
+  /// Backward of the last forward (see the class comment); grad_c (N × context_dim, skipped when empty) is
+  /// OVERWRITTEN with the context gradient.
   void backward(const Space& space, const ConstMatrix<Scalar, Space>& grad_out, const Matrix<Scalar, Space>& grad_u,
-                ParameterGradients mode = ParameterGradients::accumulate) {
+                ParameterGradients mode = ParameterGradients::accumulate,
+                const Matrix<Scalar, Space>& grad_c = Matrix<Scalar, Space>()) {
     require(m_has_forward, part, "backward called before any forward");
     const std::size_t n = m_batch;
     require_extent(grad_out.extent(0), n, part, "backward: grad_out's row count (the last forward's batch)");
@@ -176,6 +178,10 @@ public:
     if (grad_u.data()) {
       require_extent(grad_u.extent(0), n, part, "backward: grad_u's row count (the last forward's batch)");
       require_extent(grad_u.extent(1), m_input_dim, part, "backward: grad_u's column count (input_dim)");
+    }
+    if (grad_c.data()) {
+      require_extent(grad_c.extent(0), n, part, "backward: grad_c's row count (the last forward's batch)");
+      require_extent(grad_c.extent(1), m_context_dim, part, "backward: grad_c's column count (context_dim)");
     }
     if (mode == ParameterGradients::discard) {
       if (m_scratch_gradients.extent(0) != m_gradients.extent(0))
@@ -198,12 +204,11 @@ public:
     m_merge_layer.backward(space, grad_h, grad_merged);
     split_half(space, grad_merged, 0, grad_half);
     m_input_layer.backward(space, grad_half, grad_u);
-    if (mode == ParameterGradients::accumulate) {
+    if (mode == ParameterGradients::accumulate || grad_c.data()) {
       split_half(space, grad_merged, m_hidden, grad_half);
-      m_context_layer.backward(space, grad_half, Matrix<Scalar, Space>());
-    } else {
-      bind(m_gradients);
+      m_context_layer.backward(space, grad_half, grad_c);
     }
+    if (mode == ParameterGradients::discard) bind(m_gradients);
   }
 
   // Implementation below, public only because nvcc's extended lambdas cannot live in private members. The views are
