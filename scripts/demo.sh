@@ -3,7 +3,7 @@
 # Installs what osbi needs, builds the examples and runs the flagship end to end: online SBI for a 2-D
 # advection–diffusion PDE (examples/02_online_advection_diffusion), then its plots.
 # Output (progress, summary, .npy files, metrics.csv, PNG plots) goes to ${OSBI_DEMO_OUT:-demo-output/}.
-# Extra arguments go to the example (e.g. --quick, --budget N, --grid N, --offline).
+# Extra arguments go to the example (e.g. --quick, --budget N, --grid N, --offline, --estimator fmpe|npse).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kokkos_root=$("$root/scripts/install-deps.sh")

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /// \brief Example 02, the flagship: online SBI for a 2-D advection–diffusion PDE. A simulation worker runs
 /// batches of PDE solves (our Kokkos stencil) and streams (θ, x) into a reservoir buffer while the trainer
-/// fits a neural spline flow on a jointly trained embedding of the 32 × 32 field — at the same time, no
+/// fits a posterior estimator on a jointly trained embedding of the 32 × 32 field — at the same time, no
 /// files in between. Then: the posterior for a held-back observation, its credible intervals against the
 /// true θ, and files for the plots (scripts/demo.sh draws them).
 ///
 ///   osbi_example_02_online_advection_diffusion [--output DIR] [--grid N] [--budget SIMULATIONS]
-///       [--seconds LIMIT] [--seed S] [--offline] [--quick]
+///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--offline] [--quick]
 ///
+/// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
+/// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
+/// behind the same embedding and trained by its own loss; the validation loss printed is that loss.
 /// --offline runs the same pipeline as "simulate everything, then train" (the baseline of bench/online).
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
 /// default execution space (OpenMP: give it OMP_NUM_THREADS = cores − 1), so both proceed at once.
@@ -41,7 +44,9 @@ using SimulationSpace = Kokkos::Serial;
 using Embedding = osbi::nn::Sequential<osbi::nn::Dense<256, osbi::nn::init::TorchDefault, osbi::nn::activation::ReLU>,
                                        osbi::nn::Dense<64, osbi::nn::init::TorchDefault, osbi::nn::activation::ReLU>,
                                        osbi::nn::Dense<20>>;
-using Estimator = osbi::EmbeddedDensity<Embedding, osbi::ConditionalNSF<Scalar, TrainSpace>>;
+using Nsf = osbi::EmbeddedDensity<Embedding, osbi::ConditionalNSF<Scalar, TrainSpace>>;
+using Fmpe = osbi::EmbeddedVectorField<Embedding, osbi::FlowMatchingEstimator<Scalar, TrainSpace>>;
+using Npse = osbi::EmbeddedVectorField<Embedding, osbi::ScoreEstimator<Scalar, TrainSpace>>;
 using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>;
 
 constexpr std::array<const char*, 6> names{"log10_D", "v_x", "v_y", "x0", "y0", "log10_q"};
@@ -51,6 +56,7 @@ struct Options {
   std::size_t grid = 64, budget = 20'000;
   double seconds = 600;
   std::uint64_t seed = 1;
+  std::string estimator = "nsf";
   bool offline = false;
 };
 
@@ -67,12 +73,15 @@ Options parse(int argc, char* argv[]) {
     else if (flag == "--budget") options.budget = std::stoull(value());
     else if (flag == "--seconds") options.seconds = std::stod(value());
     else if (flag == "--seed") options.seed = std::stoull(value());
+    else if (flag == "--estimator") options.estimator = value();
     else if (flag == "--offline") options.offline = true;
     else if (flag == "--quick") options.budget = 3'000, options.grid = 32, options.seconds = 60;
     else if (flag.rfind("--kokkos", 0) == 0) continue;
     else throw osbi::InvalidArgument("example 02", "unknown flag " + flag);
   }
   osbi::require(options.budget >= 2'000, "example 02", "--budget must be >= 2000 (validation + warm-up rows)");
+  osbi::require(options.estimator == "nsf" || options.estimator == "fmpe" || options.estimator == "npse", "example 02",
+                "--estimator must be nsf, fmpe or npse (got ", options.estimator, ")");
   return options;
 }
 
@@ -82,6 +91,136 @@ double quantile(std::vector<double> values, double q) {
   const auto low = static_cast<std::size_t>(position);
   const std::size_t high = std::min(low + 1, values.size() - 1);
   return values[low] + (position - static_cast<double>(low)) * (values[high] - values[low]);
+}
+
+/// A flow matching or score estimator (sbi's defaults, 6 parameters given a 20-number summary) behind the embedding.
+template <class Model>
+Model embedded_field(std::size_t x_dim, std::uint64_t seed) {
+  using Field = typename Model::field_type;
+  osbi::VectorFieldEstimatorOptions<typename Field::path_type> options;
+  options.network.seed = seed;
+  return Model(x_dim, Field(6, 20, options), seed);
+}
+
+/// Everything after the choice of estimator: the online run, the posterior for a held-back observation, the files.
+template <class Estimator>
+int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& pde,
+                 const osbi::AdvectionDiffusion<Scalar, SimulationSpace>& simulator, Estimator estimator,
+                 const std::string& loss_name) {
+  osbi::online::PipelineOptions run;
+  run.workers = 1;
+  run.simulation_batch = 64;
+  run.batch_size = 200;
+  run.learning_rate = 5e-4;
+  run.validation_size = 1'000;
+  run.validate_every = 100;
+  run.train_after = options.offline ? options.budget - run.validation_size : 1'000;
+  run.stop.max_simulations = options.budget;
+  run.stop.plateau_patience = 25;
+  run.stop.max_seconds = options.seconds;
+  run.seed = options.seed;
+  run.progress = &std::cout;
+  run.progress_seconds = 5;
+  run.metrics_csv = options.output / "metrics.csv";
+  run.checkpoint = options.output / "checkpoint.osbi";
+  run.checkpoint_every_seconds = 30;
+  run.handle_interrupt = true;
+  std::vector<std::array<double, 3>> validations; // step, seconds, validation loss
+  const auto start = std::chrono::steady_clock::now();
+  run.on_validation = [&](std::uint64_t step, double loss) {
+    validations.push_back({static_cast<double>(step),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), loss});
+  };
+  osbi::BufferOptions buffer_options;
+  buffer_options.capacity = options.budget;
+  buffer_options.theta_dim = simulator.theta_dim();
+  buffer_options.x_dim = simulator.x_dim();
+  buffer_options.seed = options.seed;
+  Buffer buffer(buffer_options);
+  // The posterior owns the estimator and maps the prior's box (the estimator models T⁻¹(θ)); the prior is also
+  // the proposal θ is drawn from; the optimizer is Adam at run.learning_rate (sbi's).
+  osbi::Posterior posterior(std::move(estimator), simulator.prior());
+  osbi::online::Pipeline pipeline(std::move(posterior), simulator.prior(), simulator, buffer, run);
+  const auto report = pipeline.run();
+  const auto& counts = report.accounting;
+  const auto& metrics = report.final_metrics;
+
+  std::cout << "\nstopped: " << report.reason << " after " << std::fixed << std::setprecision(1) << metrics.seconds
+            << " s\n"
+            << "simulations: " << counts.finished << " finished = " << counts.validation << " validation + "
+            << counts.buffer.pushed_total << " to the buffer + " << counts.failed() << " failed (" << counts.failed_threw
+            << " threw, " << counts.failed_non_finite << " NaN/Inf, " << counts.timed_out << " timed out); buffer: "
+            << counts.buffer.in_buffer << " held, " << counts.buffer.evicted_used + counts.buffer.evicted_unseen
+            << " evicted, mean reuse " << std::setprecision(2) << counts.buffer.mean_uses() << " — accounting "
+            << (counts.consistent() ? "consistent" : "INCONSISTENT") << "\n"
+            << "training: " << metrics.steps << " steps, " << std::setprecision(0) << metrics.samples_trained_per_second
+            << " samples/s, best validation " << loss_name << " " << std::setprecision(3) << metrics.best_validation_loss << " at step "
+            << report.best_step << ", trainer idle " << std::setprecision(0) << 100 * metrics.trainer_idle_fraction << " %\n";
+
+  // A held-back observation: the example θ, simulated with a stream no training simulation uses.
+  const auto truth = simulator.true_theta();
+  osbi::Matrix<Scalar, SimulationSpace> theta_true("theta_true", 1, 6), x_observed("x_observed", 1, simulator.x_dim());
+  {
+    auto host = Kokkos::create_mirror_view(theta_true);
+    for (std::size_t j = 0; j < 6; ++j) host(0, j) = static_cast<Scalar>(truth[j]);
+    Kokkos::deep_copy(theta_true, host);
+    simulator.simulate(SimulationSpace(), theta_true, x_observed, osbi::RandomStream(options.seed, 999).next());
+  }
+  const auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_observed);
+  const std::size_t draws = 10'000;
+  std::vector<double> x0(simulator.x_dim());
+  for (std::size_t j = 0; j < simulator.x_dim(); ++j) x0[j] = x_host(0, j);
+  osbi::RandomStream posterior_rng(options.seed, 1000);
+  const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pipeline.posterior().sample(x0, draws, posterior_rng));
+
+  std::ostringstream summary;
+  summary << std::fixed << std::setprecision(3);
+  summary << "posterior for the held-back observation (" << draws << " draws)\n"
+          << "parameter     true      mean       sd        5%       50%       95%   in 90% CI\n";
+  std::size_t covered = 0;
+  for (std::size_t j = 0; j < 6; ++j) {
+    std::vector<double> column(draws);
+    for (std::size_t i = 0; i < draws; ++i) column[i] = theta(i, j);
+    const double mean = std::accumulate(column.begin(), column.end(), 0.0) / static_cast<double>(draws);
+    double square = 0;
+    for (const double v : column) square += (v - mean) * (v - mean);
+    const double low = quantile(column, 0.05), high = quantile(column, 0.95);
+    const bool inside = truth[j] >= low && truth[j] <= high;
+    covered += inside;
+    summary << std::left << std::setw(10) << names[j] << std::right << std::setw(9) << truth[j] << std::setw(10) << mean
+            << std::setw(9) << std::sqrt(square / static_cast<double>(draws - 1)) << std::setw(10) << low << std::setw(10)
+            << quantile(column, 0.5) << std::setw(10) << high << "   " << (inside ? "yes" : "no") << "\n";
+  }
+  summary << covered << " of 6 true parameters inside their 90 % credible interval\n";
+  std::cout << "\n" << summary.str();
+
+  // Files for the plots and for bench/online.
+  std::vector<float> samples(draws * 6), truth_f(truth.begin(), truth.end()), observed(simulator.x_dim());
+  for (std::size_t i = 0; i < draws; ++i)
+    for (std::size_t j = 0; j < 6; ++j) samples[i * 6 + j] = theta(i, j);
+  for (std::size_t j = 0; j < simulator.x_dim(); ++j) observed[j] = x_host(0, j);
+  osbi::write_npy(options.output / "posterior_samples.npy", samples.data(), {draws, 6});
+  osbi::write_npy(options.output / "true_theta.npy", truth_f.data(), {6});
+  osbi::write_npy(options.output / "observation.npy", observed.data(), {pde.observation_grid, pde.observation_grid});
+  {
+    std::ofstream loss(options.output / "train_loss.csv");
+    loss << "step,train_loss\n";
+    for (std::size_t k = 0; k < report.train_loss.size(); ++k) loss << k + 1 << ',' << report.train_loss[k] << '\n';
+    std::ofstream validation(options.output / "validation.csv");
+    validation << "step,seconds,validation_loss\n";
+    for (const auto& v : validations) validation << v[0] << ',' << v[1] << ',' << v[2] << '\n';
+    std::ofstream text(options.output / "summary.txt");
+    text << "estimator: " << options.estimator << " (" << loss_name << ")\n"
+         << "stopped: " << report.reason << ", " << metrics.steps << " steps, " << counts.finished << " simulations ("
+         << counts.failed() << " failed), trainer idle " << metrics.trainer_idle_fraction << "\n"
+         << summary.str();
+  }
+  // Machine-readable lines for bench/online.
+  for (const auto& v : validations) std::printf("VALIDATION %.3f %.6f\n", v[1], v[2]);
+  std::printf("IDLE %.4f\n", metrics.trainer_idle_fraction);
+  std::cout << "wrote " << options.output.string()
+            << "/{posterior_samples,true_theta,observation}.npy, train_loss.csv, validation.csv, metrics.csv, summary.txt\n";
+  return counts.consistent() ? 0 : 1;
 }
 
 } // namespace
@@ -99,123 +238,16 @@ int main(int argc, char* argv[]) {
               << ", x = " << simulator.x_dim() << " block means, θ = (log10 D, vx, vy, x0, y0, log10 q)\n"
               << "  simulations on a worker thread (" << SimulationSpace::name() << "), training on "
               << TrainSpace::name() << " (" << TrainSpace().concurrency() << " threads); " << (options.offline ? "OFFLINE baseline" : "online") << ", budget "
-              << options.budget << " simulations\n";
+              << options.budget << " simulations, estimator " << options.estimator << "\n";
 
-    osbi::online::PipelineOptions run;
-    run.workers = 1;
-    run.simulation_batch = 64;
-    run.batch_size = 200;
-    run.learning_rate = 5e-4;
-    run.validation_size = 1'000;
-    run.validate_every = 100;
-    run.train_after = options.offline ? options.budget - run.validation_size : 1'000;
-    run.stop.max_simulations = options.budget;
-    run.stop.plateau_patience = 25;
-    run.stop.max_seconds = options.seconds;
-    run.seed = options.seed;
-    run.progress = &std::cout;
-    run.progress_seconds = 5;
-    run.metrics_csv = options.output / "metrics.csv";
-    run.checkpoint = options.output / "checkpoint.osbi";
-    run.checkpoint_every_seconds = 30;
-    run.handle_interrupt = true;
-    std::vector<std::array<double, 3>> validations; // step, seconds, NLL
-    const auto start = std::chrono::steady_clock::now();
-    run.on_validation = [&](std::uint64_t step, double loss) {
-      validations.push_back({static_cast<double>(step),
-                             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), loss});
-    };
-    osbi::BufferOptions buffer_options;
-    buffer_options.capacity = options.budget;
-    buffer_options.theta_dim = simulator.theta_dim();
-    buffer_options.x_dim = simulator.x_dim();
-    buffer_options.seed = options.seed;
-    Buffer buffer(buffer_options);
-    // The posterior owns the estimator and maps the prior's box (the estimator models T⁻¹(θ)); the prior is also
-    // the proposal θ is drawn from; the optimizer is Adam at run.learning_rate (sbi's).
-    osbi::Posterior posterior(
-        Estimator(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed),
-        simulator.prior());
-    osbi::online::Pipeline pipeline(std::move(posterior), simulator.prior(), simulator, buffer, run);
-    const auto report = pipeline.run();
-    const auto& counts = report.accounting;
-    const auto& metrics = report.final_metrics;
-
-    std::cout << "\nstopped: " << report.reason << " after " << std::fixed << std::setprecision(1) << metrics.seconds
-              << " s\n"
-              << "simulations: " << counts.finished << " finished = " << counts.validation << " validation + "
-              << counts.buffer.pushed_total << " to the buffer + " << counts.failed() << " failed (" << counts.failed_threw
-              << " threw, " << counts.failed_non_finite << " NaN/Inf, " << counts.timed_out << " timed out); buffer: "
-              << counts.buffer.in_buffer << " held, " << counts.buffer.evicted_used + counts.buffer.evicted_unseen
-              << " evicted, mean reuse " << std::setprecision(2) << counts.buffer.mean_uses() << " — accounting "
-              << (counts.consistent() ? "consistent" : "INCONSISTENT") << "\n"
-              << "training: " << metrics.steps << " steps, " << std::setprecision(0) << metrics.samples_trained_per_second
-              << " samples/s, best validation NLL " << std::setprecision(3) << metrics.best_validation_loss << " at step "
-              << report.best_step << ", trainer idle " << std::setprecision(0) << 100 * metrics.trainer_idle_fraction << " %\n";
-
-    // A held-back observation: the example θ, simulated with a stream no training simulation uses.
-    const auto truth = simulator.true_theta();
-    osbi::Matrix<Scalar, SimulationSpace> theta_true("theta_true", 1, 6), x_observed("x_observed", 1, simulator.x_dim());
-    {
-      auto host = Kokkos::create_mirror_view(theta_true);
-      for (std::size_t j = 0; j < 6; ++j) host(0, j) = static_cast<Scalar>(truth[j]);
-      Kokkos::deep_copy(theta_true, host);
-      simulator.simulate(SimulationSpace(), theta_true, x_observed, osbi::RandomStream(options.seed, 999).next());
-    }
-    const auto x_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x_observed);
-    const std::size_t draws = 10'000;
-    std::vector<double> x0(simulator.x_dim());
-    for (std::size_t j = 0; j < simulator.x_dim(); ++j) x0[j] = x_host(0, j);
-    osbi::RandomStream posterior_rng(options.seed, 1000);
-    const auto theta = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pipeline.posterior().sample(x0, draws, posterior_rng));
-
-    std::ostringstream summary;
-    summary << std::fixed << std::setprecision(3);
-    summary << "posterior for the held-back observation (" << draws << " draws)\n"
-            << "parameter     true      mean       sd        5%       50%       95%   in 90% CI\n";
-    std::size_t covered = 0;
-    for (std::size_t j = 0; j < 6; ++j) {
-      std::vector<double> column(draws);
-      for (std::size_t i = 0; i < draws; ++i) column[i] = theta(i, j);
-      const double mean = std::accumulate(column.begin(), column.end(), 0.0) / static_cast<double>(draws);
-      double square = 0;
-      for (const double v : column) square += (v - mean) * (v - mean);
-      const double low = quantile(column, 0.05), high = quantile(column, 0.95);
-      const bool inside = truth[j] >= low && truth[j] <= high;
-      covered += inside;
-      summary << std::left << std::setw(10) << names[j] << std::right << std::setw(9) << truth[j] << std::setw(10) << mean
-              << std::setw(9) << std::sqrt(square / static_cast<double>(draws - 1)) << std::setw(10) << low << std::setw(10)
-              << quantile(column, 0.5) << std::setw(10) << high << "   " << (inside ? "yes" : "no") << "\n";
-    }
-    summary << covered << " of 6 true parameters inside their 90 % credible interval\n";
-    std::cout << "\n" << summary.str();
-
-    // Files for the plots and for bench/online.
-    std::vector<float> samples(draws * 6), truth_f(truth.begin(), truth.end()), observed(simulator.x_dim());
-    for (std::size_t i = 0; i < draws; ++i)
-      for (std::size_t j = 0; j < 6; ++j) samples[i * 6 + j] = theta(i, j);
-    for (std::size_t j = 0; j < simulator.x_dim(); ++j) observed[j] = x_host(0, j);
-    osbi::write_npy(options.output / "posterior_samples.npy", samples.data(), {draws, 6});
-    osbi::write_npy(options.output / "true_theta.npy", truth_f.data(), {6});
-    osbi::write_npy(options.output / "observation.npy", observed.data(), {pde.observation_grid, pde.observation_grid});
-    {
-      std::ofstream loss(options.output / "train_loss.csv");
-      loss << "step,train_loss\n";
-      for (std::size_t k = 0; k < report.train_loss.size(); ++k) loss << k + 1 << ',' << report.train_loss[k] << '\n';
-      std::ofstream validation(options.output / "validation.csv");
-      validation << "step,seconds,validation_loss\n";
-      for (const auto& v : validations) validation << v[0] << ',' << v[1] << ',' << v[2] << '\n';
-      std::ofstream text(options.output / "summary.txt");
-      text << "stopped: " << report.reason << ", " << metrics.steps << " steps, " << counts.finished << " simulations ("
-           << counts.failed() << " failed), trainer idle " << metrics.trainer_idle_fraction << "\n"
-           << summary.str();
-    }
-    // Machine-readable lines for bench/online.
-    for (const auto& v : validations) std::printf("VALIDATION %.3f %.6f\n", v[1], v[2]);
-    std::printf("IDLE %.4f\n", metrics.trainer_idle_fraction);
-    std::cout << "wrote " << options.output.string()
-              << "/{posterior_samples,true_theta,observation}.npy, train_loss.csv, validation.csv, metrics.csv, summary.txt\n";
-    return counts.consistent() ? 0 : 1;
+    // The estimators differ in the model behind the same summary network and in the loss each trains by.
+    if (options.estimator == "fmpe")
+      return run_flagship(options, pde, simulator, embedded_field<Fmpe>(simulator.x_dim(), options.seed), "flow-matching loss");
+    if (options.estimator == "npse")
+      return run_flagship(options, pde, simulator, embedded_field<Npse>(simulator.x_dim(), options.seed), "score-matching loss");
+    return run_flagship(options, pde, simulator,
+                        Nsf(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed),
+                        "NLL");
   } catch (const std::exception& error) {
     std::cerr << "example 02: " << error.what() << "\n";
     return 1;

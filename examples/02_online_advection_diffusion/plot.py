@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Plots of example 02's output folder: posterior_pairs.png (pair plot of the posterior samples with the
-true θ) and loss_curve.png (training loss per step, validation NLL, simulations over time).
+true θ) and loss_curve.png (training loss per step, validation loss, simulations over time; the loss is the
+estimator's own: NLL for the flow, flow matching or score matching, named in summary.txt).
 Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib)."""
 import pathlib, sys
 
@@ -43,6 +44,13 @@ inset.set_title("held-back observation (32x32 block means)", fontsize=8)
 fig.suptitle("osbi online SBI: posterior of the advection-diffusion parameters (red: true θ)")
 fig.savefig(out / "posterior_pairs.png", dpi=110, bbox_inches="tight")
 
+# summary.txt's first line: "estimator: <name> (<loss>)".
+loss_name = "NLL"
+summary = out / "summary.txt"
+if summary.exists():
+    first = summary.read_text().splitlines()[0]
+    if first.startswith("estimator:") and "(" in first:
+        loss_name = first[first.index("(") + 1:first.rindex(")")]
 train = np.genfromtxt(out / "train_loss.csv", delimiter=",", names=True)
 validation = np.genfromtxt(out / "validation.csv", delimiter=",", names=True, ndmin=1)
 metrics = np.genfromtxt(out / "metrics.csv", delimiter=",", names=True, ndmin=1)
@@ -50,11 +58,11 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
 steps, loss = np.atleast_1d(train["step"]), np.atleast_1d(train["train_loss"])
 window = max(1, len(loss) // 200)
 smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-left.plot(steps[window - 1:], smooth, label=f"training NLL (mean of {window} steps)", color="tab:blue")
+left.plot(steps[window - 1:], smooth, label=f"training {loss_name} (mean of {window} steps)", color="tab:blue")
 if validation.size:
-    left.plot(validation["step"], validation["validation_loss"], "o-", markersize=2, label="validation NLL", color="tab:orange")
+    left.plot(validation["step"], validation["validation_loss"], "o-", markersize=2, label=f"validation {loss_name}", color="tab:orange")
 left.set_xlabel("optimizer step")
-left.set_ylabel("negative log-likelihood")
+left.set_ylabel("negative log-likelihood" if loss_name == "NLL" else loss_name)
 left.legend()
 left.set_title("loss")
 if metrics.size:
