@@ -258,10 +258,10 @@ private:
       // The first pass draws n (no acceptance rate known yet: sampling is what costs, e.g. 500 SDE steps per draw,
       // and rates near 1 are common); later passes 1.2× what the rate so far says is missing.
       const std::size_t want = n - accepted;
-      const double rate = drawn == 0 ? 1.0 : std::max(static_cast<double>(accepted) / static_cast<double>(drawn),
-                                                      m_options.min_acceptance);
-      const double factor = drawn == 0 ? 1.0 : 1.2 / rate;
-      const std::size_t batch = std::min<std::size_t>(std::max<std::size_t>(want, static_cast<std::size_t>(factor * static_cast<double>(want))),
+      const double factor = drawn == 0 ? 1.0
+                                       : 1.2 / std::max(static_cast<double>(accepted) / static_cast<double>(drawn),
+                                                        m_options.min_acceptance); // >= 1.2: the rate is at most 1
+      const std::size_t batch = std::min<std::size_t>(static_cast<std::size_t>(factor * static_cast<double>(want)),
                                                       std::max<std::size_t>(n, 1'000'000));
       Matrix<Scalar, Space> draws(label("inference", "Posterior", "rejection_draws"), batch, theta_dim());
       m_estimator.sample(space, context, batch, rng.next(), draws);

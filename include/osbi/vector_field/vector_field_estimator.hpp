@@ -112,8 +112,7 @@ public:
     const std::size_t total = network_count + baseline_count();
     m_parameters = Vector<Scalar, Space>(label("vector_field", "VectorFieldEstimator", "parameters"), total);
     m_gradients = Vector<Scalar, Space>(label("vector_field", "VectorFieldEstimator", "gradients"), total);
-    m_network.adopt_storage(Kokkos::subview(m_parameters, std::make_pair(std::size_t{0}, network_count)),
-                            Kokkos::subview(m_gradients, std::make_pair(std::size_t{0}, network_count)));
+    adopt_network();
     set_marginal_baseline();
     const std::string prefix = std::string(part) + "::";
     m_y = Buffer(prefix + "y", theta_dim);
@@ -144,13 +143,12 @@ public:
   void rebind(const Vector<Scalar, Space>& parameters, const Vector<Scalar, Space>& gradients) {
     require_extent(parameters.extent(0), parameter_count(), part, "rebind: the parameter slice's size");
     require_extent(gradients.extent(0), parameter_count(), part, "rebind: the gradient slice's size");
+    // All values move with these copies; then the network's layers bind to the new head.
     Kokkos::deep_copy(parameters, m_parameters);
     Kokkos::deep_copy(gradients, m_gradients);
     m_parameters = parameters;
     m_gradients = gradients;
-    const std::size_t network_count = m_network.parameter_count();
-    m_network.adopt_storage(Kokkos::subview(m_parameters, std::make_pair(std::size_t{0}, network_count)),
-                            Kokkos::subview(m_gradients, std::make_pair(std::size_t{0}, network_count)));
+    adopt_network();
   }
 
   /// Replaces the sampler (e.g. fewer steps for a speed/quality study).
@@ -589,6 +587,12 @@ private:
     require(sampler.method == SamplingMethod::sde || sampler.ode.method == OdeMethod::dopri5 || sampler.ode.steps > 0,
             part, "sampler.ode.steps must be > 0 for a fixed-step method");
     return sampler;
+  }
+
+  /// The network's parameters and gradients live at the head of m_parameters / m_gradients.
+  void adopt_network() {
+    const auto head = std::make_pair(std::size_t{0}, m_network.parameter_count());
+    m_network.adopt_storage(Kokkos::subview(m_parameters, head), Kokkos::subview(m_gradients, head));
   }
 
   std::size_t baseline_count() const { return m_theta_dim * m_context_dim + 2 * m_theta_dim; }
