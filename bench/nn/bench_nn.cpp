@@ -6,6 +6,7 @@
 #include <osbi/nn/masked_dense.hpp>
 
 #include <support/dense_step.hpp>
+#include <support/fma_peak.hpp>
 #include <support/timing.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -17,50 +18,7 @@
 #include <string>
 #include <vector>
 
-// GCC's unroll pragma, which nvcc rejects (this benchmark runs on host spaces only).
-#if !defined(__CUDACC__) && !defined(__HIPCC__)
-#define OSBI_BENCH_UNROLL_16 _Pragma("GCC unroll 16")
-#else
-#define OSBI_BENCH_UNROLL_16
-#endif
-
 namespace {
-
-/// 16 independent chains of 16-lane FMAs: enough independent work to fill both FMA ports, no memory.
-struct FmaLoop {
-  Kokkos::View<float*, Kokkos::HostSpace> out;
-  std::size_t iterations;
-  KOKKOS_INLINE_FUNCTION void operator()(const int thread) const {
-    float acc[16][16];
-    for (int i = 0; i < 16; ++i)
-      for (int j = 0; j < 16; ++j) acc[i][j] = 1e-3f * static_cast<float>(thread + i + j);
-    const float scale = 0.9999999f, shift = 1e-7f;
-    for (std::size_t it = 0; it < iterations; ++it) {
-      OSBI_BENCH_UNROLL_16
-      for (int i = 0; i < 16; ++i)
-        OSBI_BENCH_UNROLL_16
-        for (int j = 0; j < 16; ++j) acc[i][j] = acc[i][j] * scale + shift;
-    }
-    float sum = 0;
-    for (int i = 0; i < 16; ++i)
-      for (int j = 0; j < 16; ++j) sum += acc[i][j];
-    out(thread) = sum;
-  }
-};
-
-template <class Space>
-double fma_peak_gflops() {
-  const int threads = Space().concurrency();
-  Kokkos::View<float*, Kokkos::HostSpace> out("osbi::bench::fma_out", threads);
-  const std::size_t iterations = 2'000'000;
-  const double seconds = osbi::bench::seconds_per_call(
-      [&] {
-        Kokkos::parallel_for("osbi::bench::fma_peak", Kokkos::RangePolicy<Space>(0, threads), FmaLoop{out, iterations});
-        Space().fence();
-      },
-      0.2, 5, 2);
-  return 2.0 * 256.0 * static_cast<double>(iterations) * threads / seconds / 1e9;
-}
 
 /// The sbi-default MADE block as the PyTorch peer times it — masked Linear(4,50)+ReLU,
 /// Linear(50,50)+ReLU, Linear(50,4) — through our MaskedDenseLayer objects bound to one flat buffer:
@@ -137,8 +95,10 @@ void run_made(std::vector<Row>& rows) {
 int main(int argc, char* argv[]) {
   Kokkos::ScopeGuard kokkos(argc, argv);
   std::printf("osbi nn benchmark: %s\n", osbi::bench::kokkos_description().c_str());
-  const double peak_1 = fma_peak_gflops<Kokkos::Serial>();
-  const double peak_n = fma_peak_gflops<Kokkos::DefaultHostExecutionSpace>();
+  std::printf("host GEMM register tile: %d x %d floats (%d-byte vectors)\n", osbi::nn::kernels::HostTile<float>::rows,
+              osbi::nn::kernels::HostTile<float>::columns, osbi::nn::kernels::host_vector_bytes);
+  const double peak_1 = osbi::bench::fma_peak_gflops<Kokkos::Serial>();
+  const double peak_n = osbi::bench::fma_peak_gflops<Kokkos::DefaultHostExecutionSpace>();
   const int threads = Kokkos::DefaultHostExecutionSpace().concurrency();
   std::printf("fp32 FMA-loop peak: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (%d threads)\n", peak_1, peak_n, threads);
   std::vector<Row> rows;
