@@ -37,12 +37,31 @@ struct ReLU {
   KOKKOS_INLINE_FUNCTION static Scalar derivative(Scalar, Scalar y) { return y > Scalar(0) ? Scalar(1) : Scalar(0); }
 };
 
+/// `condition ? if_true : if_false` for floats as a bitwise select, not a branch.
+///
+/// Why not `?:`: GCC specializes the code after a select on a constant (a clamp at ±4, say) per incoming
+/// value and folds the whole polynomial that follows into a constant on the clamped paths. What is left
+/// is a branch around the polynomial, and a float operation that may trap (GCC's default
+/// -ftrapping-math) cannot be made unconditional, so the loop is not vectorized. AVX-512's masks hide
+/// this, but on AVX2 every loop through these approximations stayed scalar ("control flow in loop");
+/// GELU was then half of a vector-field training step.
+KOKKOS_INLINE_FUNCTION float select_float(bool condition, float if_true, float if_false) {
+  const std::uint32_t mask = 0u - static_cast<std::uint32_t>(condition);
+  return std::bit_cast<float>((std::bit_cast<std::uint32_t>(if_true) & mask) |
+                              (std::bit_cast<std::uint32_t>(if_false) & ~mask));
+}
+
+/// min(max(x, lo), hi), NaN passing through, with no branch (see select_float).
+KOKKOS_INLINE_FUNCTION float clamp_float(float x, float lo, float hi) {
+  const float at_least_lo = select_float(x < lo, lo, x);
+  return select_float(at_least_lo > hi, hi, at_least_lo);
+}
+
 /// tanh in float as a branch-free rational approximation (the 13/6 odd/even minimax ratio of Eigen's
 /// generic_fast_tanh_float, MPL-2.0): within a few ulp of tanhf, and it vectorizes inside the GEMM
 /// epilogue where a libm call per element would cost more than the matrix product of a small layer.
 KOKKOS_INLINE_FUNCTION float fast_tanh(float input) {
-  const float x = input > 7.90531110763549805f ? 7.90531110763549805f
-                                                : (input < -7.90531110763549805f ? -7.90531110763549805f : input);
+  const float x = clamp_float(input, -7.90531110763549805f, 7.90531110763549805f);
   const float x2 = x * x;
   float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
   p = x2 * p + -8.60467152213735e-11f;
@@ -56,14 +75,15 @@ KOKKOS_INLINE_FUNCTION float fast_tanh(float input) {
   q = x2 * q + 4.89352518554385e-03f;
   const float y = p / q;
   const float tiny = 0.0004f;
-  return (input < tiny && input > -tiny) ? input : (y > 1.0f ? 1.0f : (y < -1.0f ? -1.0f : y));
+  const bool small = (input < tiny) & (input > -tiny); // `&`, not `&&`: no branch (see select_float)
+  return select_float(small, input, clamp_float(y, -1.0f, 1.0f));
 }
 
 /// erf in float as a branch-free rational approximation (the 13/8 odd/even ratio of Eigen's generic_fast_erf_float,
 /// MPL-2.0) on [−4, 4], ±1 beyond: within 4e-7 (7 float ulp at worst) of erf, and, unlike a libm call, it vectorizes in GELU's
 /// epilogue (libm's erff was 45 % of a vector-field training step).
 KOKKOS_INLINE_FUNCTION float fast_erf(float input) {
-  const float x = input > 4.0f ? 4.0f : (input < -4.0f ? -4.0f : input);
+  const float x = clamp_float(input, -4.0f, 4.0f);
   const float x2 = x * x;
   float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
   p = x2 * p + -2.10102402082508e-06f;
@@ -82,7 +102,7 @@ KOKKOS_INLINE_FUNCTION float fast_erf(float input) {
 /// exp in float for x <= 0 (Cephes' expf: x = n·ln 2 + r, a degree-6 polynomial for e^r, 2^n from the exponent
 /// bits), 0 below −87: within 2 ulp of expf, and vectorizable (GELU's derivative needs e^{−x²/2}).
 KOKKOS_INLINE_FUNCTION float fast_exp_nonpositive(float input) {
-  const float x = input < -87.0f ? -87.0f : (input > 0.0f ? 0.0f : input);
+  const float x = clamp_float(input, -87.0f, 0.0f);
   // n = round(x·log₂e) by the 1.5·2²³ shift (exact for |x·log₂e| < 2²², and it vectorizes where floor did not).
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
@@ -93,7 +113,7 @@ KOKKOS_INLINE_FUNCTION float fast_exp_nonpositive(float input) {
   y = y * r + 5.0000001201e-1f;
   y = y * r * r + r + 1.0f;
   const float scale = std::bit_cast<float>(static_cast<std::int32_t>(static_cast<std::int32_t>(n) + 127) << 23);
-  return input < -87.0f ? 0.0f : y * scale;
+  return select_float(input < -87.0f, 0.0f, y * scale);
 }
 
 struct Tanh {
