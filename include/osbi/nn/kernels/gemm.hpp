@@ -430,10 +430,18 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
                 }
               }
             }
-            // Column panel outermost: its packed B stays in L1 while the row panels stream past.
-            for (std::size_t q = q0; q < q1; ++q) {
+            // Column panel outermost: its packed B stays in L1 while the row panels stream past. But a tall,
+            // narrow product (a sampler's 10 000 rows through a 100-wide layer) has an A far larger than L2
+            // and a packed B that fits there: then rows go outermost, so each row panel's A is read from
+            // memory once rather than once per column panel (NPSE sampling 1.33× faster on an AVX2 Zen).
+            const std::size_t q_count = q1 - q0, p_count = p_end - p_begin;
+            const bool rows_outermost = q_count * NR * k_count * sizeof(Scalar) <= (std::size_t(256) << 10) &&
+                                        p_count * MR * k_count * sizeof(Scalar) > (std::size_t(1) << 20);
+            for (std::size_t tile = 0; tile < q_count * p_count; ++tile) {
+              const std::size_t q = q0 + (rows_outermost ? tile % q_count : tile / p_count);
+              const std::size_t p = p_begin + (rows_outermost ? tile / q_count : tile % p_count);
               const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
-              for (std::size_t p = p_begin; p < p_end; ++p) {
+              {
                 const std::size_t rows = m - p * MR < std::size_t(MR) ? m - p * MR : std::size_t(MR);
                 const Scalar* a_rows[MR];
                 std::ptrdiff_t a_step = MR;
