@@ -24,6 +24,7 @@
 #include <osbi/simulator/two_moons.hpp>
 #include <osbi/train/step.hpp>
 
+#include <support/fma_peak.hpp>
 #include <support/sbibm_data.hpp>
 #include <support/timing.hpp>
 
@@ -89,6 +90,16 @@ Estimator make_estimator(std::uint64_t seed) {
   return Estimator(2, 2, options);
 }
 
+/// Multiply-add flops of one training sample through the default network (both sides run the same one): every
+/// weight once forward, once for its gradient, and once more for the input gradient except in the first layers
+/// (θ, x and the time features need none). Biases, GELU, LayerNorm and Adam are left out: a lower bound.
+double training_flops_per_sample(std::size_t theta_dim, std::size_t x_dim, const osbi::VectorFieldNetworkOptions& network) {
+  const double h = static_cast<double>(network.hidden), blocks = static_cast<double>(network.blocks);
+  const double first = (static_cast<double>(theta_dim) + static_cast<double>(x_dim) + static_cast<double>(network.time.features)) * h;
+  const double rest = 2 * h * h + blocks * h * h + h * static_cast<double>(theta_dim);
+  return 2.0 * (2 * (first + rest) + rest);
+}
+
 template <class Estimator>
 void train_throughput(const std::string& name, const Arguments& args) {
   const osbi::TwoMoons<Scalar, Space> task;
@@ -116,6 +127,7 @@ void train_throughput(const std::string& name, const Arguments& args) {
       },
       args.quick ? 0.3 : 1.0, args.quick ? 3 : 5, 20);
   std::printf("CASE train %s %.1f\n", name.c_str(), static_cast<double>(batch) / seconds);
+  std::printf("CASE train_flops %s %.0f\n", name.c_str(), training_flops_per_sample(2, 2, typename Estimator::Options{}.network));
   std::fflush(stdout);
 }
 
@@ -227,6 +239,8 @@ int main(int argc, char* argv[]) {
     g_arguments = args;
     std::printf("osbi vector field benchmark: %s; Kokkos::Serial (1 thread)%s\n", osbi::bench::kokkos_description().c_str(),
                 args.quick ? ", quick" : "");
+    if (std::find(args.sections.begin(), args.sections.end(), "train") != args.sections.end())
+      std::printf("CASE peak 1 %.3f\n", osbi::bench::fma_peak_gflops<Kokkos::Serial>()); // the yardstick of train's GFLOP/s
     for (const auto& estimator : args.estimators) {
       if (estimator == "fmpe") run_estimator<Fmpe>(estimator, args);
       else if (estimator == "npse") run_estimator<Npse>(estimator, args);

@@ -15,6 +15,10 @@ for line in (results / "ours.txt").read_text().splitlines():
         continue
     if parts[1] == "train":
         ours[(parts[2], "train")] = float(parts[3])
+    elif parts[1] == "train_flops":
+        ours[(parts[2], "train_flops")] = float(parts[3])
+    elif parts[1] == "peak":
+        ours["peak"] = float(parts[3])
     elif parts[1] == "sample":
         ours[(parts[2], "sample")] = float(parts[3])
         if len(parts) > 5:
@@ -74,6 +78,21 @@ for estimator in ("fmpe", "npse"):
         print(f"{estimator:<10} {'two_moons 10^4 C2ST (obs 1), epochs':<34} {ours[(estimator, 'c2st')]:12.3f} "
               f"{'':>12} {'':>9}  ({ours[(estimator, 'epochs')]} epochs; sbi: {peer.get((estimator, 'epochs'), '-')})")
 print("(osbi/sbi: speedup, > 1 is faster; the run row compares wall times. sbi's draws are in sbi/*.npy.)")
+# The training step against the machine's FMA peak (one thread): how far any implementation could go beyond sbi
+# on this machine. Flops are the multiply-adds of the network's dense layers alone, so every figure is a floor.
+if "peak" in ours:
+    print(f"\ntraining step vs the fp32 FMA-loop peak ({ours['peak']:.1f} GFLOP/s, one thread); dense-layer flops only:")
+    for estimator in ("fmpe", "npse"):
+        flops = ours.get((estimator, "train_flops"))
+        if not flops or (estimator, "train") not in ours:
+            continue
+        mine = ours[(estimator, "train")] * flops / 1e9
+        line = f"{estimator:<10} {flops / 1e3:.1f} kflop/sample; osbi {mine:.2f} GFLOP/s ({100 * mine / ours['peak']:.0f} % of peak)"
+        if (estimator, "train") in peer:
+            theirs = peer[(estimator, "train")] * flops / 1e9
+            line += (f"; sbi {theirs:.2f} GFLOP/s ({100 * theirs / ours['peak']:.0f} %); "
+                     f"5x sbi would need {500 * theirs / ours['peak']:.0f} % of peak")
+        print(line)
 if steps:
     print(f"\n{'estimator':<10} {'sampler':<16} {'steps':>6} {'C2ST':>7} {'draws/s':>10}")
     for s in steps:
