@@ -44,7 +44,7 @@ struct ReLU {
 /// is a branch around the polynomial, and a float operation that may trap (GCC's default
 /// -ftrapping-math) cannot be made unconditional, so the loop is not vectorized. AVX-512's masks hide
 /// this, but on AVX2 every loop through these approximations stayed scalar ("control flow in loop");
-/// GELU was then half of a vector-field training step.
+/// GELU was then a third of a vector-field training step.
 KOKKOS_INLINE_FUNCTION float select_float(bool condition, float if_true, float if_false) {
   const std::uint32_t mask = 0u - static_cast<std::uint32_t>(condition);
   return std::bit_cast<float>((std::bit_cast<std::uint32_t>(if_true) & mask) |
