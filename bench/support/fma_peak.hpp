@@ -3,6 +3,8 @@
 /// yardstick for every "fraction of peak" the benchmarks print.
 #pragma once
 
+#include <osbi/nn/kernels/gemm.hpp>
+
 #include <support/timing.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -14,15 +16,9 @@ namespace osbi::bench {
 
 namespace detail {
 
-// The widest vector the compiler was given (-march decides): the peak is measured in the vectors a
-// kernel built with the same flags can use.
-#if defined(__AVX512F__)
-inline constexpr int peak_vector_bytes = 64;
-#elif defined(__AVX__)
-inline constexpr int peak_vector_bytes = 32;
-#else
-inline constexpr int peak_vector_bytes = 16;
-#endif
+// The widest vector the compiler was given (-march decides), the width the GEMM's register tile is
+// built from: the peak is measured in the vectors a kernel built with the same flags can use.
+inline constexpr int peak_vector_bytes = osbi::nn::kernels::host_vector_bytes;
 typedef float PeakVector __attribute__((vector_size(peak_vector_bytes)));
 inline constexpr int peak_lanes = peak_vector_bytes / static_cast<int>(sizeof(float));
 

@@ -441,24 +441,22 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
               const std::size_t q = q0 + (rows_outermost ? tile % q_count : tile / p_count);
               const std::size_t p = p_begin + (rows_outermost ? tile / q_count : tile % p_count);
               const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
-              {
-                const std::size_t rows = m - p * MR < std::size_t(MR) ? m - p * MR : std::size_t(MR);
-                const Scalar* a_rows[MR];
-                std::ptrdiff_t a_step = MR;
-                if (pack_a) {
-                  for (int r = 0; r < MR; ++r) a_rows[r] = packed_a + p * MR * k + k_begin * MR + r;
-                } else {
-                  // Rows past m repeat the last row: valid memory, results discarded.
-                  for (int r = 0; r < MR; ++r)
-                    a_rows[r] = a.data +
-                                static_cast<std::ptrdiff_t>(p * MR + (std::size_t(r) < rows ? r : rows - 1)) * a.row_stride +
-                                static_cast<std::ptrdiff_t>(k_begin) * a.column_stride;
-                  a_step = a.column_stride;
-                }
-                Scalar acc[MR][NR];
-                micro_kernel<Scalar, MR, NR>(k_count, a_rows, a_step, packed_b + (q - q0) * NR * k_count, acc);
-                write_tile<Scalar, MR, NR>(acc, rows, columns, p * MR, q * NR, c, output, finish, first, last);
+              const std::size_t rows = m - p * MR < std::size_t(MR) ? m - p * MR : std::size_t(MR);
+              const Scalar* a_rows[MR];
+              std::ptrdiff_t a_step = MR;
+              if (pack_a) {
+                for (int r = 0; r < MR; ++r) a_rows[r] = packed_a + p * MR * k + k_begin * MR + r;
+              } else {
+                // Rows past m repeat the last row: valid memory, results discarded.
+                for (int r = 0; r < MR; ++r)
+                  a_rows[r] = a.data +
+                              static_cast<std::ptrdiff_t>(p * MR + (std::size_t(r) < rows ? r : rows - 1)) * a.row_stride +
+                              static_cast<std::ptrdiff_t>(k_begin) * a.column_stride;
+                a_step = a.column_stride;
               }
+              Scalar acc[MR][NR];
+              micro_kernel<Scalar, MR, NR>(k_count, a_rows, a_step, packed_b + (q - q0) * NR * k_count, acc);
+              write_tile<Scalar, MR, NR>(acc, rows, columns, p * MR, q * NR, c, output, finish, first, last);
             }
           }
         }
