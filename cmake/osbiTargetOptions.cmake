@@ -17,6 +17,9 @@ function(osbi_target_options target)
     target_compile_options(${target} PRIVATE -fsanitize=${OSBI_SANITIZE} -fno-omit-frame-pointer
                                              -fno-sanitize-recover=all)
     target_link_options(${target} PRIVATE -fsanitize=${OSBI_SANITIZE})
+    if(OSBI_NO_SANITIZE)
+      target_compile_options(${target} PRIVATE -fno-sanitize=${OSBI_NO_SANITIZE})
+    endif()
   endif()
 endfunction()
 

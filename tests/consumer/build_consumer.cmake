@@ -14,8 +14,9 @@ if(NOT EXISTS "${prefix}/lib/cmake/osbi/osbiConfig.cmake" OR NOT EXISTS "${prefi
 endif()
 run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/examples" -B "${WORK_DIR}/build" -DCMAKE_BUILD_TYPE=Release
     -DCMAKE_CXX_COMPILER=${CXX} -Dosbi_ROOT=${prefix} -DKokkos_DIR=${Kokkos_DIR} -DEigen3_DIR=${Eigen3_DIR})
-run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build" -j 2)
-# The first example must also run against the installed headers.
+# Example 01 includes osbi/osbi.hpp, so it compiles every installed header; it must also run against them.
+# (The other examples compile in the main build; building them here again cost minutes of CI time.)
+run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build" -j 2 --target osbi_example_01_prior_and_simulators)
 file(GLOB_RECURSE programs "${WORK_DIR}/build/*/osbi_example_01_*")
 list(FILTER programs EXCLUDE REGEX "CMakeFiles")
 list(LENGTH programs count)
