@@ -15,8 +15,7 @@ kokkos_arg=()
 # The plots use Debian's Python with numpy and matplotlib.
 if ! /usr/bin/python3 -c "import numpy, matplotlib" 2>/dev/null; then
   echo "[demo] installing python3-numpy python3-matplotlib for the plots" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq python3-numpy python3-matplotlib >&2
-  else sudo apt-get install -y -qq python3-numpy python3-matplotlib >&2; fi
+  "$root/scripts/apt-install.sh" python3-numpy python3-matplotlib
 fi
 
 cmake -S "$root" -B "$build" "${kokkos_arg[@]}" -DCMAKE_BUILD_TYPE=Release -DOSBI_BUILD_TESTS=OFF \

@@ -17,17 +17,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # --- Debian packages --------------------------------------------------------------------------
 packages=(build-essential cmake libeigen3-dev libboost-test-dev libopenmpi-dev openmpi-bin python3-numpy
           bzip2 dpkg-dev)
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "apt-get install ${missing[*]}"
-  as_root apt-get update -qq >&2
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-else
-  say "Debian packages present: ${packages[*]}"
-fi
+"$(dirname "$0")/apt-install.sh" "${packages[@]}"
 
 # --- Kokkos ------------------------------------------------------------------------------------
 has_kokkos_config() { compgen -G "$1/lib*/cmake/Kokkos/KokkosConfig.cmake" >/dev/null; }

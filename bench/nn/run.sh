@@ -13,7 +13,7 @@ peer=()
 if [ -f "$OSBI_PEER_DIR/peer_torch_layers.py" ]; then
   if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
     echo "[bench nn] installing the peer's Debian packages: python3-torch libopenblas0-openmp" >&2
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq python3-torch libopenblas0-openmp >&2; else sudo apt-get install -y -qq python3-torch libopenblas0-openmp >&2; fi
+    "$here/../../scripts/apt-install.sh" python3-torch libopenblas0-openmp
   fi
   peer=(1 "$threads")
 fi

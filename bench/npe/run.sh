@@ -9,7 +9,7 @@ have_peer=0
 if [ -f "$OSBI_PEER_DIR/peer_torch_npe.py" ]; then
   if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
     echo "[bench npe] installing the peer's Debian packages: python3-torch libopenblas0-openmp" >&2
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq python3-torch libopenblas0-openmp >&2; else sudo apt-get install -y -qq python3-torch libopenblas0-openmp >&2; fi
+    "$here/../../scripts/apt-install.sh" python3-torch libopenblas0-openmp
   fi
   have_peer=1
 fi
