@@ -7,12 +7,14 @@
 
 // Kernels the layers are built on.
 #include <osbi/nn/kernels/activation.hpp>
+#include <osbi/nn/kernels/attention.hpp>
 #include <osbi/nn/kernels/dense.hpp>
 #include <osbi/nn/kernels/gemm.hpp>
 #include <osbi/nn/kernels/rowwise.hpp>
 
 // Initializers and layers (one model per header).
 #include <osbi/nn/activations.hpp>
+#include <osbi/nn/attention.hpp>
 #include <osbi/nn/dense.hpp>
 #include <osbi/nn/init.hpp>
 #include <osbi/nn/layer_norm.hpp>
@@ -23,3 +25,5 @@
 #include <osbi/nn/repeat.hpp>
 #include <osbi/nn/residual.hpp>
 #include <osbi/nn/sequential.hpp>
+#include <osbi/nn/tokenwise.hpp>
+#include <osbi/nn/transformer.hpp>

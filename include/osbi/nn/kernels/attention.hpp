@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief Scaled dot-product attention over heads, forward and backward, with an optional key-padding mask.
+#pragma once
+
+#include <osbi/nn/kernels/activation.hpp>
+
+#include <osbi/core/error.hpp>
+#include <osbi/core/kokkos_compat.hpp>
+#include <osbi/core/types.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+namespace osbi::nn::kernels {
+
+/*
+ * Multi-head scaled dot-product attention (Vaswani et al. 2017; PyTorch's F.scaled_dot_product_attention
+ * per head):
+ *   S = Q Kᵀ / √d,  P = row_softmax(S with masked keys at −∞),  O = P V
+ * for every batch item n and head h, with Q a queries × d, K and V keys × d slices of token matrices.
+ *
+ * TokenOperand: element (n, t, h, c) of a batch of token matrices whose heads are adjacent column blocks
+ * of width head_dim is data[n·batch_stride + t·token_stride + h·head_dim + c]. A packed QKV projection
+ * ((batch·tokens) × 3·width, row-major) gives Q, K and V as three operands over one buffer: same strides,
+ * data offset by 0, width and 2·width. A batch_stride of 0 shares one set of tokens across the batch
+ * (learned query tokens); such an operand may be read, never written.
+ *
+ * keep_keys, when not null, is a batch × keys array of bytes (row stride `keys`): key j of item n takes
+ * part only if keep_keys[n·keys + j] != 0 (PyTorch's key_padding_mask, inverted). A query whose keys are
+ * all masked gets an all-zero probability row and a zero output (PyTorch gives NaN there).
+ *
+ * Memory: forward stores P, batch·heads·queries·keys scalars (caller-owned: backward reads it), which
+ * grows as tokens² per head. Each team (one per (n, h) pair in flight) also takes head_dim·keys
+ * scalars of scratch in forward, and head_dim·keys + queries·keys in backward.
+ *
+ * attention_forward   writes P and O (O overwritten).
+ * attention_backward  from P, Q, K, V and dO, OVERWRITES dQ, dK, dV (the standard softmax Jacobian:
+ *                     dS = P ⊙ (dP − rowsum(P ⊙ dP)), dP = dO Vᵀ; dQ = dS K/√d, dK = dSᵀ Q/√d, dV = Pᵀ dO).
+ * Shapes are validated on the host; the work is enqueued on `space`.
+ */
+template <class Scalar>
+struct TokenOperand {
+  Scalar* data = nullptr;
+  std::ptrdiff_t batch_stride = 0;
+  std::ptrdiff_t token_stride = 0;
+
+  /// The first of head_dim contiguous entries of token t, head h, item n.
+  KOKKOS_INLINE_FUNCTION Scalar* at(std::size_t n, std::size_t t, std::size_t h, std::size_t head_dim) const {
+    return data + static_cast<std::ptrdiff_t>(n) * batch_stride + static_cast<std::ptrdiff_t>(t) * token_stride +
+           static_cast<std::ptrdiff_t>(h * head_dim);
+  }
+};
+
+struct AttentionShape {
+  std::size_t batch = 0;
+  std::size_t heads = 0;
+  std::size_t head_dim = 0;
+  std::size_t queries = 0;
+  std::size_t keys = 0;
+
+  std::size_t probability_count() const { return batch * heads * queries * keys; }
+};
+
+namespace attention_detail {
+
+template <class ExecutionSpace>
+inline constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename ExecutionSpace::memory_space>::accessible;
+
+/// One (n, h) pair per team: a host team is one thread (it walks the queries in order, which keeps the
+/// transposed keys in L1); a device team spreads queries (forward) or keys over its threads.
+template <class ExecutionSpace>
+inline constexpr int team_size = on_host<ExecutionSpace> ? 1 : 64;
+
+/// e^x for x <= 0 (softmax after subtracting the row maximum): the vectorizable float polynomial of
+/// the activations, the library exp in double.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar exp_nonpositive(Scalar x) {
+  if constexpr (std::is_same_v<Scalar, float>) return activation::fast_exp_nonpositive(x);
+  else return math::exp(x);
+}
+
+/// Lane count of the explicit partial reductions below: the compiler vectorizes independent lanes
+/// without reassociating a single float sum (which it may not do without -ffast-math).
+inline constexpr std::size_t lanes = 8;
+
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar row_maximum(const Scalar* __restrict__ x, std::size_t count) {
+  constexpr Scalar lowest = -std::numeric_limits<Scalar>::infinity();
+  Scalar part[lanes];
+  for (std::size_t l = 0; l < lanes; ++l) part[l] = lowest;
+  std::size_t j = 0;
+  for (; j + lanes <= count; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) part[l] = x[j + l] > part[l] ? x[j + l] : part[l];
+  for (; j < count; ++j) part[0] = x[j] > part[0] ? x[j] : part[0];
+  Scalar result = part[0];
+  for (std::size_t l = 1; l < lanes; ++l) result = part[l] > result ? part[l] : result;
+  return result;
+}
+
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar row_dot(const Scalar* __restrict__ a, const Scalar* __restrict__ b, std::size_t count) {
+  Scalar part[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= count; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) part[l] += a[j + l] * b[j + l];
+  for (; j < count; ++j) part[0] += a[j] * b[j];
+  Scalar result = 0;
+  for (std::size_t l = 0; l < lanes; ++l) result += part[l];
+  return result;
+}
+
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar row_sum(const Scalar* __restrict__ x, std::size_t count) {
+  Scalar part[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= count; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) part[l] += x[j + l];
+  for (; j < count; ++j) part[0] += x[j];
+  Scalar result = 0;
+  for (std::size_t l = 0; l < lanes; ++l) result += part[l];
+  return result;
+}
+
+/// transposed[c·keys + j] = K(n, j, h, c): the keys' columns become contiguous, so a query's scores
+/// s_j = Σ_c q_c K_jc are `head_dim` vector AXPYs along j.
+template <class Member, class Scalar>
+KOKKOS_INLINE_FUNCTION void transpose_head(const Member& team, const TokenOperand<const Scalar>& source,
+                                           const AttentionShape& shape, std::size_t n, std::size_t h,
+                                           Scalar* __restrict__ transposed) {
+  const std::size_t keys = shape.keys, head_dim = shape.head_dim;
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, keys), [&](const std::size_t j) {
+    const Scalar* row = source.at(n, j, h, head_dim);
+    for (std::size_t c = 0; c < head_dim; ++c) transposed[c * keys + j] = row[c];
+  });
+  team.team_barrier();
+}
+
+/// scores[j] = scale · Σ_c q[c] · transposed[c·keys + j].
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION void scores_row(const Scalar* __restrict__ q, const Scalar* __restrict__ transposed,
+                                       std::size_t head_dim, std::size_t keys, Scalar scale,
+                                       Scalar* __restrict__ scores) {
+  for (std::size_t j = 0; j < keys; ++j) scores[j] = 0;
+  for (std::size_t c = 0; c < head_dim; ++c) {
+    const Scalar factor = q[c] * scale;
+    const Scalar* __restrict__ column = transposed + c * keys;
+    for (std::size_t j = 0; j < keys; ++j) scores[j] += factor * column[j];
+  }
+}
+
+template <class Scalar, class ExecutionSpace>
+struct Forward {
+  using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
+  using ScratchView = Kokkos::View<Scalar*, typename ExecutionSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+
+  AttentionShape shape;
+  TokenOperand<const Scalar> q, k, v;
+  const std::uint8_t* keep_keys;
+  Scalar* probabilities;
+  TokenOperand<Scalar> out;
+  Scalar scale;
+
+  std::size_t scratch_count() const { return shape.head_dim * shape.keys; }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const typename Policy::member_type& team) const {
+    const std::size_t item = static_cast<std::size_t>(team.league_rank());
+    const std::size_t n = item / shape.heads, h = item % shape.heads;
+    const std::size_t keys = shape.keys, head_dim = shape.head_dim;
+    const ScratchView scratch(team.team_scratch(1), scratch_count());
+    Scalar* const keys_transposed = scratch.data();
+    transpose_head(team, k, shape, n, h, keys_transposed);
+    const std::uint8_t* keep = keep_keys != nullptr ? keep_keys + n * keys : nullptr;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, shape.queries), [&](const std::size_t i) {
+      Scalar* __restrict__ p = probabilities + (item * shape.queries + i) * keys;
+      scores_row(q.at(n, i, h, head_dim), keys_transposed, head_dim, keys, scale, p);
+      if (keep != nullptr)
+        for (std::size_t j = 0; j < keys; ++j)
+          if (keep[j] == 0) p[j] = -std::numeric_limits<Scalar>::infinity();
+      const Scalar maximum = row_maximum(p, keys);
+      Scalar* __restrict__ o = out.at(n, i, h, head_dim);
+      for (std::size_t c = 0; c < head_dim; ++c) o[c] = 0;
+      if (maximum == -std::numeric_limits<Scalar>::infinity()) { // every key masked
+        for (std::size_t j = 0; j < keys; ++j) p[j] = 0;
+        return;
+      }
+      for (std::size_t j = 0; j < keys; ++j) p[j] = exp_nonpositive(p[j] - maximum);
+      const Scalar inverse_sum = Scalar(1) / row_sum(p, keys);
+      for (std::size_t j = 0; j < keys; ++j) p[j] *= inverse_sum;
+      for (std::size_t j = 0; j < keys; ++j) {
+        const Scalar weight = p[j];
+        const Scalar* __restrict__ value = v.at(n, j, h, head_dim);
+        for (std::size_t c = 0; c < head_dim; ++c) o[c] += weight * value[c];
+      }
+    });
+  }
+};
+
+template <class Scalar, class ExecutionSpace>
+struct Backward {
+  using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
+  using ScratchView = Kokkos::View<Scalar*, typename ExecutionSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+
+  AttentionShape shape;
+  TokenOperand<const Scalar> q, k, v;
+  const Scalar* probabilities;
+  TokenOperand<const Scalar> grad_out;
+  TokenOperand<Scalar> grad_q, grad_k, grad_v;
+  Scalar scale;
+
+  std::size_t scratch_count() const { return shape.head_dim * shape.keys + shape.queries * shape.keys; }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const typename Policy::member_type& team) const {
+    const std::size_t item = static_cast<std::size_t>(team.league_rank());
+    const std::size_t n = item / shape.heads, h = item % shape.heads;
+    const std::size_t keys = shape.keys, queries = shape.queries, head_dim = shape.head_dim;
+    const ScratchView scratch(team.team_scratch(1), scratch_count());
+    Scalar* const values_transposed = scratch.data();
+    Scalar* const score_gradient = scratch.data() + head_dim * keys; // dS, queries × keys
+    const Scalar* const p_block = probabilities + item * queries * keys;
+    transpose_head(team, v, shape, n, h, values_transposed);
+
+    // Per query: dP_i = dO_i Vᵀ, dS_i = scale · P_i ⊙ (dP_i − P_i·dP_i), dQ_i = dS_i K.
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, queries), [&](const std::size_t i) {
+      const Scalar* __restrict__ p = p_block + i * keys;
+      Scalar* __restrict__ ds = score_gradient + i * keys;
+      scores_row(grad_out.at(n, i, h, head_dim), values_transposed, head_dim, keys, Scalar(1), ds);
+      const Scalar centre = row_dot(p, ds, keys);
+      for (std::size_t j = 0; j < keys; ++j) ds[j] = scale * p[j] * (ds[j] - centre);
+      Scalar* __restrict__ dq = grad_q.at(n, i, h, head_dim);
+      for (std::size_t c = 0; c < head_dim; ++c) dq[c] = 0;
+      for (std::size_t j = 0; j < keys; ++j) {
+        const Scalar weight = ds[j];
+        const Scalar* __restrict__ key = k.at(n, j, h, head_dim);
+        for (std::size_t c = 0; c < head_dim; ++c) dq[c] += weight * key[c];
+      }
+    });
+    team.team_barrier();
+
+    // Per key: dV_j = Σ_i P_ij dO_i, dK_j = Σ_i dS_ij Q_i.
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, keys), [&](const std::size_t j) {
+      Scalar* __restrict__ dv = grad_v.at(n, j, h, head_dim);
+      Scalar* __restrict__ dk = grad_k.at(n, j, h, head_dim);
+      for (std::size_t c = 0; c < head_dim; ++c) dv[c] = dk[c] = 0;
+      for (std::size_t i = 0; i < queries; ++i) {
+        const Scalar p = p_block[i * keys + j], ds = score_gradient[i * keys + j];
+        const Scalar* __restrict__ upstream = grad_out.at(n, i, h, head_dim);
+        const Scalar* __restrict__ query = q.at(n, i, h, head_dim);
+        for (std::size_t c = 0; c < head_dim; ++c) {
+          dv[c] += p * upstream[c];
+          dk[c] += ds * query[c];
+        }
+      }
+    });
+  }
+};
+
+inline void check_shape(const char* step, const AttentionShape& shape) {
+  require(shape.heads > 0 && shape.head_dim > 0, step, "heads = ", shape.heads, " and head_dim = ", shape.head_dim,
+          " must both be > 0");
+  require(shape.batch * shape.heads <= static_cast<std::size_t>(INT_MAX), step, "batch ", shape.batch, " × heads ",
+          shape.heads, " exceeds Kokkos' league limit ", INT_MAX);
+}
+
+template <class Functor, class ExecutionSpace>
+void launch(const ExecutionSpace& space, const char* label, const Functor& functor) {
+  using Policy = typename Functor::Policy;
+  using ScratchView = typename Functor::ScratchView;
+  Policy policy(space, static_cast<int>(functor.shape.batch * functor.shape.heads), team_size<ExecutionSpace>);
+  policy.set_scratch_size(1, Kokkos::PerTeam(ScratchView::shmem_size(functor.scratch_count())));
+  Kokkos::parallel_for(label, policy, functor);
+}
+
+} // namespace attention_detail
+
+/// The scale 1/√head_dim of the scores.
+template <class Scalar>
+Scalar attention_scale(std::size_t head_dim) {
+  return Scalar(1) / math::sqrt(static_cast<Scalar>(head_dim));
+}
+
+/// P and O from Q, K, V (see the spec above). `probabilities` holds shape.probability_count() scalars.
+template <class Scalar, class ExecutionSpace>
+void attention_forward(const ExecutionSpace& space, const AttentionShape& shape, const TokenOperand<const Scalar>& q,
+                       const TokenOperand<const Scalar>& k, const TokenOperand<const Scalar>& v,
+                       const std::uint8_t* keep_keys, Scalar* probabilities, const TokenOperand<Scalar>& out) {
+  constexpr const char* step = "osbi::nn::kernels::attention_forward";
+  attention_detail::check_shape(step, shape);
+  if (shape.batch == 0 || shape.queries == 0) return;
+  require(shape.keys > 0, step, "keys = 0: every query needs at least one key");
+  attention_detail::launch(space, step,
+                           attention_detail::Forward<Scalar, ExecutionSpace>{
+                               shape, q, k, v, keep_keys, probabilities, out, attention_scale<Scalar>(shape.head_dim)});
+}
+
+/// dQ, dK, dV (overwritten) from the forward's P and the output gradient dO.
+template <class Scalar, class ExecutionSpace>
+void attention_backward(const ExecutionSpace& space, const AttentionShape& shape, const TokenOperand<const Scalar>& q,
+                        const TokenOperand<const Scalar>& k, const TokenOperand<const Scalar>& v,
+                        const Scalar* probabilities, const TokenOperand<const Scalar>& grad_out,
+                        const TokenOperand<Scalar>& grad_q, const TokenOperand<Scalar>& grad_k,
+                        const TokenOperand<Scalar>& grad_v) {
+  constexpr const char* step = "osbi::nn::kernels::attention_backward";
+  attention_detail::check_shape(step, shape);
+  if (shape.batch == 0 || shape.queries == 0 || shape.keys == 0) return;
+  require(grad_q.batch_stride != 0 || shape.batch == 1, step,
+          "grad_q has batch stride 0: each batch item needs its own query gradient (sum them afterwards)");
+  attention_detail::launch(space, step,
+                           attention_detail::Backward<Scalar, ExecutionSpace>{
+                               shape, q, k, v, probabilities, grad_out, grad_q, grad_k, grad_v,
+                               attention_scale<Scalar>(shape.head_dim)});
+}
+
+} // namespace osbi::nn::kernels
