@@ -25,5 +25,6 @@
 #include <osbi/nn/repeat.hpp>
 #include <osbi/nn/residual.hpp>
 #include <osbi/nn/sequential.hpp>
+#include <osbi/nn/set_embedding.hpp>
 #include <osbi/nn/tokenwise.hpp>
 #include <osbi/nn/transformer.hpp>

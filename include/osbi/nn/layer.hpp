@@ -11,6 +11,7 @@
 #include <concepts>
 #include <cstddef>
 #include <limits>
+#include <vector>
 
 namespace osbi::nn {
 
@@ -82,6 +83,17 @@ template <class L>
 concept Layer = layer_requirements::HasTypes<L> && layer_requirements::HasShape<L> &&
                 layer_requirements::HasParameters<L> && layer_requirements::CanForward<L> &&
                 layer_requirements::CanBackward<L>;
+
+/*
+ * StandardizesInput — a layer that z-scores its own input (nn::SetEmbedding: one statistic per trial feature,
+ * shared by every trial slot, where a per-column z-score would break permutation invariance). Its owner hands it
+ * x's per-column statistics, layer.set_input_standardization(x_mean, x_std) (input_dim entries each), instead of
+ * z-scoring x itself (embed/detail/observation_embedding.hpp). A Sequential whose first layer does this does too.
+ */
+template <class L>
+concept StandardizesInput = requires(L& layer, const std::vector<double>& statistics) {
+  layer.set_input_standardization(statistics, statistics);
+};
 
 /*
  * LayerSpec — the compile-time description of a layer (nn::Dense<64>, nn::Tanh, nn::Sequential<…>):

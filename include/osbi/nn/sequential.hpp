@@ -20,6 +20,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace osbi::nn {
 
@@ -264,6 +265,13 @@ public:
   void initialize(const ExecutionSpace& space, BatchRandom rng) {
     for_each_index(
         [&]<std::size_t K>() { this->template get<K>().initialize(space, rng.split(static_cast<std::uint32_t>(K))); });
+  }
+
+  /// Forwards x's statistics to a first layer that standardizes its own input (layer.hpp, StandardizesInput).
+  void set_input_standardization(const std::vector<double>& x_mean, const std::vector<double>& x_std)
+    requires StandardizesInput<layer_type<0>>
+  {
+    get<0>().set_input_standardization(x_mean, x_std);
   }
 
   void forward(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& input,

@@ -23,7 +23,8 @@ namespace osbi::detail {
 
 /*
  * ObservationEmbedding<EmbeddingSpec, Scalar, Space> — z-scores x with fixed statistics (set_x_standardization;
- * the identity until then) and runs the embedding network (any nn::LayerSpec). The owner binds the embedding's
+ * the identity until then) and runs the embedding network (any nn::LayerSpec). An embedding that standardizes
+ * its own input (nn::StandardizesInput: a set embedding) receives the statistics instead and sees x unscaled. The owner binds the embedding's
  * parameters to the head of its own flat buffer (bind), then initialize(seed). summarize() keeps what backward()
  * needs; backward(grad_summary, grad_x) ACCUMULATES φ's gradient and OVERWRITES grad_x (skipped when empty).
  */
@@ -59,6 +60,11 @@ public:
   void set_x_standardization(const std::vector<double>& x_mean, const std::vector<double>& x_std) {
     require_extent(x_mean.size(), x_dim(), m_owner, "set_standardization: x_mean's size (x_dim)");
     require_extent(x_std.size(), x_dim(), m_owner, "set_standardization: x_std's size (x_dim)");
+    if constexpr (nn::StandardizesInput<embedding_type>) {
+      // The embedding z-scores x its own way (a set embedding: per trial feature); x reaches it unscaled.
+      m_embedding.set_input_standardization(x_mean, x_std);
+      return;
+    }
     auto mean = Kokkos::create_mirror_view(m_x_mean);
     auto std_dev = Kokkos::create_mirror_view(m_x_std);
     for (std::size_t j = 0; j < x_dim(); ++j) {
