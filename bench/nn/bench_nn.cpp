@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /// \brief nn benchmarks: our FMA-loop peak, dense forward+backward GFLOP/s and the sbi-default MADE
-/// block, on Serial (1 thread) and the default host space (all threads). Prints a table and
+/// block, on Serial (1 thread) and the default host space (all threads), and a transformer encoder block (#14)
+/// on all threads. Prints a table and
 /// machine-readable `CASE` lines that scripts/bench.sh combines with the PyTorch peer.
 #include <osbi/nn/kernels/dense.hpp>
 #include <osbi/nn/masked_dense.hpp>
+#include <osbi/nn/transformer.hpp>
 
 #include <support/dense_step.hpp>
 #include <support/fma_peak.hpp>
@@ -58,6 +60,37 @@ double made_step_seconds(std::size_t batch) {
   });
 }
 
+/// One pre-LayerNorm transformer encoder block (width W, H heads, MLP 4W, GELU) as torch's TransformerEncoderLayer
+/// is timed by peer_torch_attention.py: gradients zeroed, forward, backward with the input gradient, per step.
+template <class Space, std::size_t W, std::size_t H>
+double attention_block_seconds(std::size_t batch, std::size_t tokens) {
+  using Block = osbi::nn::bind_t<osbi::nn::TransformerEncoderBlock<W, H, 4 * W>, float, Space>;
+  using M = osbi::Matrix<float, Space>;
+  Block block(tokens * W);
+  osbi::Vector<float, Space> parameters("p", block.parameter_count()), gradients("g", block.parameter_count());
+  block.bind(parameters, gradients);
+  Space space;
+  osbi::RandomStream rng(1);
+  block.initialize(space, rng.next());
+  M x("x", batch, tokens * W), y("y", batch, tokens * W), grad_y("gy", batch, tokens * W), grad_x("gx", batch, tokens * W);
+  osbi::bench::fill(x, 2.0f), osbi::bench::fill(grad_y, 1.0f);
+  return osbi::bench::seconds_per_call(
+      [&] {
+        Kokkos::deep_copy(space, gradients, 0.0f);
+        block.forward(space, x, y);
+        block.backward(space, grad_y, grad_x);
+        space.fence();
+      },
+      0.3, 5, 2);
+}
+
+/// Forward + backward flops of the block: 12 W² per token in the four projections and the MLP (2·(3W² + W² + 8W²)
+/// forward, twice that backward) and 12·tokens·W per token in the attention products (QKᵀ, PV; four backward).
+inline double attention_block_flops(std::size_t batch, std::size_t tokens, std::size_t width) {
+  const double rows = double(batch) * double(tokens);
+  return 72.0 * rows * double(width) * double(width) + 12.0 * rows * double(tokens) * double(width);
+}
+
 struct Row {
   std::string name, space;
   int threads;
@@ -90,6 +123,19 @@ void run_made(std::vector<Row>& rows) {
   }
 }
 
+template <class Space>
+void run_attention(std::vector<Row>& rows) {
+  const int threads = Space().concurrency();
+  const auto report = [&](const std::string& name, std::size_t batch, std::size_t tokens, std::size_t width, double seconds) {
+    const double gflops = attention_block_flops(batch, tokens, width) / seconds / 1e9;
+    rows.push_back({name, Space::name(), threads, seconds, gflops});
+    std::printf("%-26s %-8s %2d thr %10.1f us %8.2f GFLOP/s\n", name.c_str(), Space::name(), threads, seconds * 1e6,
+                gflops);
+  };
+  report("attention_block_b200_t64", 200, 64, 64, attention_block_seconds<Space, 64, 4>(200, 64));
+  report("attention_block_b64_t256", 64, 256, 128, attention_block_seconds<Space, 128, 8>(64, 256));
+}
+
 } // namespace
 
 int main(int argc, char* argv[]) {
@@ -106,6 +152,7 @@ int main(int argc, char* argv[]) {
   run_dense<Kokkos::DefaultHostExecutionSpace>(rows, peak_n);
   run_made<Kokkos::Serial>(rows);
   run_made<Kokkos::DefaultHostExecutionSpace>(rows);
+  run_attention<Kokkos::DefaultHostExecutionSpace>(rows);
   std::printf("CASE peak 1 %.3f\nCASE peak %d %.3f\n", peak_1, threads, peak_n);
   for (const Row& row : rows)
     std::printf("CASE %s %d %.3f %.3f\n", row.name.c_str(), row.threads, row.seconds * 1e6, row.gflops);

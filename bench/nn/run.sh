@@ -18,11 +18,18 @@ if [ -f "$OSBI_PEER_DIR/peer_torch_layers.py" ]; then
   peer=(1 "$threads")
 fi
 
+# #14's transformer block peer: torch 2.x from PyPI (the sbi virtual environment), all threads.
+attention_py=$("$here/../vector_field/sbi_env.sh")
+
 for run in 1 2 3; do
   OMP_NUM_THREADS=$threads "$OSBI_BENCH_BINARY" > "$OSBI_BENCH_RESULTS/ours-$run.txt"
   for t in "${peer[@]}"; do
     /usr/bin/python3 "$OSBI_PEER_DIR/peer_torch_layers.py" --threads "$t" --json "$OSBI_BENCH_RESULTS/peer-$t-$run.json" \
       > "$OSBI_BENCH_RESULTS/peer-$t-$run.txt"
   done
+  if [ -n "$attention_py" ]; then
+    "$attention_py" "$here/peer_torch_attention.py" --threads "$threads" \
+      --json "$OSBI_BENCH_RESULTS/peer-attention-$threads-$run.json" > "$OSBI_BENCH_RESULTS/peer-attention-$threads-$run.txt"
+  fi
 done
 python3 "$here/summarize.py" "$OSBI_BENCH_RESULTS"

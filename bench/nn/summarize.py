@@ -38,6 +38,10 @@ for case, _ in ours:
         flops[case] = 6 * b * i * o
     elif case.startswith("made_sbi_b"):
         flops[case] = 6 * int(case[len("made_sbi_b"):]) * (4 * 50 + 50 * 50 + 50 * 4)
+    elif case.startswith("attention_block_"):
+        # bench_nn.cpp's attention_block_flops: batch, tokens, width of its two cases.
+        b, t, w = {"attention_block_b200_t64": (200, 64, 64), "attention_block_b64_t256": (64, 256, 128)}[case]
+        flops[case] = 72 * b * t * w * w + 12 * b * t * t * w
 
 def cpu_description():
     """The CPU's model and widest vector ISA (#18: the dense kernels must hold on AVX2 and AVX-512)."""
@@ -56,14 +60,14 @@ print(f"CPU: {cpu_description()}")
 print(tile)
 for t in sorted(peaks):
     print(f"fp32 FMA-loop peak, {t} thread(s): {best_peak(peaks[t]):.1f} GFLOP/s")
-print(f"{'case':<22} {'thr':>3} {'ours us':>10} {'GFLOP/s':>9} {'% peak':>7} {'torch us':>10} {'speedup':>8}")
+print(f"{'case':<26} {'thr':>3} {'ours us':>10} {'GFLOP/s':>9} {'% peak':>7} {'torch us':>10} {'speedup':>8}")
 for (case, t) in sorted(ours, key=lambda k: (k[1], k[0])):
     us = best(ours[(case, t)])
     gf = flops[case] / us / 1e3
     torch_us = best(peer[(case, t)]) if (case, t) in peer else None
     speed = f"{torch_us / us:8.2f}" if torch_us else "       -"
     torch_text = f"{torch_us:10.1f}" if torch_us else "         -"
-    print(f"{case:<22} {t:>3} {us:10.1f} {gf:9.2f} {100 * gf / best_peak(peaks[t]):7.1f} {torch_text} {speed}")
+    print(f"{case:<26} {t:>3} {us:10.1f} {gf:9.2f} {100 * gf / best_peak(peaks[t]):7.1f} {torch_text} {speed}")
 
 # Every headline figure at the machine's full thread count, on both sides for the speedups (the
 # table above has the 1-thread ratios too).
@@ -73,6 +77,10 @@ print(f"RESULT nn.dense_256.fraction_of_peak {flops['dense_256x256x256'] / best(
 if peer:
     for name, case in (("dense_200x52x50", "dense_200x52x50"), ("made_sbi", "made_sbi_b200")):
         print(f"RESULT nn.{name}.speedup_vs_torch {best(peer[(case, threads)]) / best(ours[(case, threads)]):.2f}")
+    # #14: one transformer encoder block against torch 2.x's TransformerEncoderLayer (PyPI, the sbi venv).
+    for case in ("attention_block_b200_t64", "attention_block_b64_t256"):
+        if (case, threads) in peer and (case, threads) in ours:
+            print(f"RESULT nn.{case}.speedup_vs_torch {best(peer[(case, threads)]) / best(ours[(case, threads)]):.2f}")
     # #18's large layers at one thread, where OpenBLAS' kernels are strongest (goal >= 1 on AVX2 and AVX-512).
     for name, case in (("dense_256", "dense_256x256x256"), ("dense_1024", "dense_1024x512x512")):
         if (case, 1) in peer and (case, 1) in ours:

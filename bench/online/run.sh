@@ -5,7 +5,9 @@
 #   2. two_moons: time until C2ST <= 0.6, online vs offline at the same budget (1 ms, 10 ms per simulation);
 #   3. the PDE flagship (examples/02) run offline (--offline) and online at the same budget and grid:
 #      time until the validation NLL reaches a level both runs reach (the higher of the two best
-#      values + 0.5 nats), and the online run's trainer idle fraction.
+#      values + 0.5 nats), and the online run's trainer idle fraction;
+#   4. the flagship online with the patch-transformer embedding (--embedding transformer) at the same budget:
+#      its best validation NLL against the MLP embedding's (run 3's online run), and both wall times (#14).
 # Environment: OSBI_PDE_GRID (default 96), OSBI_PDE_BUDGET (default 10000). --quick: buffer + two_moons
 # at 10 ms + a 64-grid PDE with 4 000 simulations.
 set -euo pipefail
@@ -31,5 +33,15 @@ for mode in offline online; do
   grep -v '^VALIDATION \|^IDLE ' "$OSBI_BENCH_RESULTS/pde-$mode.txt" | grep -v '^\[online\]' >&2 || true
   sed -n "s/^VALIDATION /PDE $mode /p; s/^IDLE /PDE_IDLE $mode /p" "$OSBI_BENCH_RESULTS/pde-$mode.txt" \
     >> "$OSBI_BENCH_RESULTS/ours.txt"
+done
+sed -n "s/^VALIDATION /PDE_EMBEDDING mlp /p" "$OSBI_BENCH_RESULTS/pde-online.txt" >> "$OSBI_BENCH_RESULTS/ours.txt"
+"$flagship" --grid "$grid" --budget "$budget" --embedding transformer --output "$OSBI_BENCH_RESULTS/pde-transformer" \
+  > "$OSBI_BENCH_RESULTS/pde-transformer.txt"
+grep -v '^VALIDATION \|^IDLE ' "$OSBI_BENCH_RESULTS/pde-transformer.txt" | grep -v '^\[online\]' >&2 || true
+sed -n "s/^VALIDATION /PDE_EMBEDDING transformer /p" "$OSBI_BENCH_RESULTS/pde-transformer.txt" >> "$OSBI_BENCH_RESULTS/ours.txt"
+# The posterior pair plot of each embedding's run (posterior_pairs.png in its folder).
+"$here/../../scripts/apt-install.sh" python3-numpy python3-matplotlib >&2
+for run in online transformer; do
+  /usr/bin/python3 "$here/../../examples/02_online_advection_diffusion/plot.py" "$OSBI_BENCH_RESULTS/pde-$run" >&2
 done
 python3 "$here/summarize.py" "$OSBI_BENCH_RESULTS"

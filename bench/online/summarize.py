@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Turns osbi_bench_online's lines (`BUFFER <kind> <producers> <ns>`, `TTA <task> <cost_ms> <mode> <seconds>
-<c2st>`) and the flagship's (`PDE <mode> <seconds> <validation NLL>`, `PDE_IDLE <mode> <fraction>`) into a
+<c2st>`) and the flagship's (`PDE <mode> <seconds> <validation NLL>`, `PDE_IDLE <mode> <fraction>`,
+`PDE_EMBEDDING <mlp|transformer> <seconds> <validation NLL>`) into a
 table and the RESULT lines. Standard library only."""
 import math, pathlib, sys
 
 results = pathlib.Path(sys.argv[1])
 buffers, tta, idle, header = {}, {}, None, ""
 pde = {"offline": [], "online": []}
+embedding = {}  # mlp / transformer -> [(seconds, validation NLL)]
 for line in (results / "ours.txt").read_text().splitlines():
     parts = line.split()
     if line.startswith("osbi online benchmark"):
@@ -18,6 +20,8 @@ for line in (results / "ours.txt").read_text().splitlines():
         tta[(parts[1], parts[2], parts[3])] = (float(parts[4]), float(parts[5]))
     elif parts[:1] == ["PDE"]:
         pde[parts[1]].append((float(parts[2]), float(parts[3])))
+    elif parts[:1] == ["PDE_EMBEDDING"]:
+        embedding.setdefault(parts[1], []).append((float(parts[2]), float(parts[3])))
     elif parts[:1] == ["PDE_IDLE"] and parts[1] == "online":
         idle = float(parts[2])
 
@@ -46,6 +50,12 @@ if pde["offline"] and pde["online"]:
     print(f"pde: validation NLL target {target:.3f} (best offline {best['offline']:.3f}, online {best['online']:.3f}): "
           f"offline {reach['offline']:.1f} s, online {reach['online']:.1f} s -> {ratio:.2f}x")
     lines.append(f"RESULT online.pde.time_to_nll_speedup_vs_offline {ratio:.3f}")
+if embedding.get("mlp") and embedding.get("transformer"):
+    best_nll = {name: min(v for _, v in points) for name, points in embedding.items()}
+    wall = {name: points[-1][0] for name, points in embedding.items()}
+    print(f"pde embeddings at the same budget: MLP best validation NLL {best_nll['mlp']:.3f} ({wall['mlp']:.0f} s), "
+          f"patch transformer {best_nll['transformer']:.3f} ({wall['transformer']:.0f} s)")
+    lines.append(f"RESULT online.pde.transformer_vs_mlp.val_nll_gain {best_nll['mlp'] - best_nll['transformer']:.3f}")
 for kind in ["fifo", "firo", "reservoir", "prioritized"]:
     if (kind, 4) in buffers:
         lines.append(f"RESULT online.buffer.{kind}.ns_per_sample {buffers[(kind, 4)]:.1f}")

@@ -6,11 +6,13 @@
 /// true θ, and files for the plots (scripts/demo.sh draws them).
 ///
 ///   osbi_example_02_online_advection_diffusion [--output DIR] [--grid N] [--budget SIMULATIONS]
-///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--offline] [--quick]
+///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--embedding mlp|transformer] [--offline] [--quick]
 ///
 /// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
 /// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
 /// behind the same embedding and trained by its own loss; the validation loss printed is that loss.
+/// --embedding: the summary network, an MLP on the 1 024 block means (the default) or a vision transformer on them
+/// (4 × 4 patches → 64 tokens of width 32, learned positions, two pre-LayerNorm encoder blocks, mean over tokens).
 /// --offline runs the same pipeline as "simulate everything, then train" (the baseline of bench/online).
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
 /// default execution space (OpenMP: give it OMP_NUM_THREADS = cores − 1), so both proceed at once.
@@ -40,12 +42,21 @@ using Scalar = float;
 using TrainSpace = Kokkos::DefaultExecutionSpace;
 using SimulationSpace = Kokkos::Serial;
 
-// The summary network: 1 024 block means → 20 numbers (≈ 3 per parameter, sbi's rule of thumb).
-using Embedding = osbi::nn::Sequential<osbi::nn::Dense<256, osbi::nn::init::TorchDefault, osbi::nn::activation::ReLU>,
-                                       osbi::nn::Dense<64, osbi::nn::init::TorchDefault, osbi::nn::activation::ReLU>,
-                                       osbi::nn::Dense<20>>;
+// The summary networks: the 32 × 32 block means → 20 numbers (≈ 3 per parameter, sbi's rule of thumb).
+namespace nn = osbi::nn;
+using MlpEmbedding = nn::Sequential<nn::Dense<256, nn::init::TorchDefault, nn::activation::ReLU>,
+                                    nn::Dense<64, nn::init::TorchDefault, nn::activation::ReLU>, nn::Dense<20>>;
+constexpr std::size_t observation_side = 32, token_width = 32;
+using TransformerEmbedding =
+    nn::Sequential<nn::PatchEmbedding<observation_side, observation_side, 4, token_width>, nn::LearnedPositions<token_width>,
+                   nn::TransformerEncoderBlock<token_width, 4, 2 * token_width>,
+                   nn::TransformerEncoderBlock<token_width, 4, 2 * token_width>, nn::Tokenwise<token_width, nn::LayerNorm>,
+                   nn::TokenMean<token_width>, nn::Dense<20>>;
+template <class Embedding>
 using Nsf = osbi::EmbeddedDensity<Embedding, osbi::ConditionalNSF<Scalar, TrainSpace>>;
+template <class Embedding>
 using Fmpe = osbi::EmbeddedVectorField<Embedding, osbi::FlowMatchingEstimator<Scalar, TrainSpace>>;
+template <class Embedding>
 using Npse = osbi::EmbeddedVectorField<Embedding, osbi::ScoreEstimator<Scalar, TrainSpace>>;
 using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>;
 
@@ -57,6 +68,7 @@ struct Options {
   double seconds = 600;
   std::uint64_t seed = 1;
   std::string estimator = "nsf";
+  std::string embedding = "mlp";
   bool offline = false;
 };
 
@@ -74,6 +86,7 @@ Options parse(int argc, char* argv[]) {
     else if (flag == "--seconds") options.seconds = std::stod(value());
     else if (flag == "--seed") options.seed = std::stoull(value());
     else if (flag == "--estimator") options.estimator = value();
+    else if (flag == "--embedding") options.embedding = value();
     else if (flag == "--offline") options.offline = true;
     else if (flag == "--quick") options.budget = 3'000, options.grid = 32, options.seconds = 60;
     else if (flag.rfind("--kokkos", 0) == 0) continue;
@@ -82,6 +95,10 @@ Options parse(int argc, char* argv[]) {
   osbi::require(options.budget >= 2'000, "example 02", "--budget must be >= 2000 (validation + warm-up rows)");
   osbi::require(options.estimator == "nsf" || options.estimator == "fmpe" || options.estimator == "npse", "example 02",
                 "--estimator must be nsf, fmpe or npse (got ", options.estimator, ")");
+  osbi::require(options.embedding == "mlp" || options.embedding == "transformer", "example 02",
+                "--embedding must be mlp or transformer (got ", options.embedding, ")");
+  osbi::require(options.embedding == "mlp" || options.grid >= observation_side, "example 02",
+                "--embedding transformer needs --grid >= ", observation_side, " (a 32 × 32 observation)");
   return options;
 }
 
@@ -210,7 +227,7 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
     validation << "step,seconds,validation_loss\n";
     for (const auto& v : validations) validation << v[0] << ',' << v[1] << ',' << v[2] << '\n';
     std::ofstream text(options.output / "summary.txt");
-    text << "estimator: " << options.estimator << " (" << loss_name << ")\n"
+    text << "estimator: " << options.estimator << " (" << loss_name << "), embedding " << options.embedding << "\n"
          << "stopped: " << report.reason << ", " << metrics.steps << " steps, " << counts.finished << " simulations ("
          << counts.failed() << " failed), trainer idle " << metrics.trainer_idle_fraction << "\n"
          << summary.str();
@@ -221,6 +238,21 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
   std::cout << "wrote " << options.output.string()
             << "/{posterior_samples,true_theta,observation}.npy, train_loss.csv, validation.csv, metrics.csv, summary.txt\n";
   return counts.consistent() ? 0 : 1;
+}
+
+/// The estimators differ in the model behind the same summary network and in the loss each trains by.
+template <class Embedding>
+int run_estimator(const Options& options, const osbi::AdvectionDiffusionOptions& pde,
+                  const osbi::AdvectionDiffusion<Scalar, SimulationSpace>& simulator) {
+  if (options.estimator == "fmpe")
+    return run_flagship(options, pde, simulator, embedded_field<Fmpe<Embedding>>(simulator.x_dim(), options.seed),
+                        "flow-matching loss");
+  if (options.estimator == "npse")
+    return run_flagship(options, pde, simulator, embedded_field<Npse<Embedding>>(simulator.x_dim(), options.seed),
+                        "score-matching loss");
+  return run_flagship(options, pde, simulator,
+                      Nsf<Embedding>(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed),
+                      "NLL");
 }
 
 } // namespace
@@ -238,16 +270,11 @@ int main(int argc, char* argv[]) {
               << ", x = " << simulator.x_dim() << " block means, θ = (log10 D, vx, vy, x0, y0, log10 q)\n"
               << "  simulations on a worker thread (" << SimulationSpace::name() << "), training on "
               << TrainSpace::name() << " (" << TrainSpace().concurrency() << " threads); " << (options.offline ? "OFFLINE baseline" : "online") << ", budget "
-              << options.budget << " simulations, estimator " << options.estimator << "\n";
+              << options.budget << " simulations, estimator " << options.estimator << ", embedding " << options.embedding
+              << "\n";
 
-    // The estimators differ in the model behind the same summary network and in the loss each trains by.
-    if (options.estimator == "fmpe")
-      return run_flagship(options, pde, simulator, embedded_field<Fmpe>(simulator.x_dim(), options.seed), "flow-matching loss");
-    if (options.estimator == "npse")
-      return run_flagship(options, pde, simulator, embedded_field<Npse>(simulator.x_dim(), options.seed), "score-matching loss");
-    return run_flagship(options, pde, simulator,
-                        Nsf(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed),
-                        "NLL");
+    if (options.embedding == "transformer") return run_estimator<TransformerEmbedding>(options, pde, simulator);
+    return run_estimator<MlpEmbedding>(options, pde, simulator);
   } catch (const std::exception& error) {
     std::cerr << "example 02: " << error.what() << "\n";
     return 1;

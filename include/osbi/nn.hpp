@@ -25,6 +25,7 @@
 #include <osbi/nn/repeat.hpp>
 #include <osbi/nn/residual.hpp>
 #include <osbi/nn/sequential.hpp>
+#include <osbi/nn/patch_embedding.hpp>
 #include <osbi/nn/set_embedding.hpp>
 #include <osbi/nn/tokenwise.hpp>
 #include <osbi/nn/transformer.hpp>

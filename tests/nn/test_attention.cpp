@@ -8,6 +8,7 @@
 #include <osbi/nn/dense.hpp>
 #include <osbi/nn/layer.hpp>
 #include <osbi/nn/layer_norm.hpp>
+#include <osbi/nn/patch_embedding.hpp>
 #include <osbi/nn/tokenwise.hpp>
 #include <osbi/nn/transformer.hpp>
 #include <osbi/testing/gradient_check.hpp>
@@ -311,6 +312,42 @@ BOOST_AUTO_TEST_CASE(positions_and_token_mean_finite_differences) {
   mean.forward(Space(), layers::to_device<double>(x), y);
   const HostMatrix pooled = layers::to_host(y);
   for (std::size_t e = 0; e < 5; ++e) BOOST_TEST(pooled(0, e) == 2.5 * double(e));
+}
+
+BOOST_AUTO_TEST_CASE(patchify_cuts_a_field_into_row_major_tiles) {
+  // A 4 × 6 field with 2 channels, value = 100·y + 10·x + c: token (py, px) entry (dy, dx, c) must hold
+  // 100·(2py + dy) + 10·(2px + dx) + c.
+  const nn::FieldShape shape{4, 6, 2, 2};
+  nn::PatchifyLayer<double, Space> layer(48, shape);
+  HostMatrix field{1, 48, std::vector<double>(48)};
+  for (std::size_t y = 0; y < 4; ++y)
+    for (std::size_t x = 0; x < 6; ++x)
+      for (std::size_t c = 0; c < 2; ++c) field(0, (y * 6 + x) * 2 + c) = 100.0 * double(y) + 10.0 * double(x) + double(c);
+  const auto tokens = layers::nan_matrix<double>(1, 48);
+  layer.forward(Space(), layers::to_device<double>(field), tokens);
+  const HostMatrix t = layers::to_host(tokens);
+  for (std::size_t py = 0; py < 2; ++py)
+    for (std::size_t px = 0; px < 3; ++px)
+      for (std::size_t dy = 0; dy < 2; ++dy)
+        for (std::size_t dx = 0; dx < 2; ++dx)
+          for (std::size_t c = 0; c < 2; ++c)
+            BOOST_TEST(t(0, (py * 3 + px) * 8 + (dy * 2 + dx) * 2 + c) ==
+                       100.0 * double(2 * py + dy) + 10.0 * double(2 * px + dx) + double(c));
+  const auto report = osbi::testing::check_gradients(Space(), layer, layers::to_device<double>(layers::random_host(2, 48, 91)));
+  BOOST_TEST(report.passed(), report.summary());
+  const std::string message = layers::mismatch_message([] { nn::PatchifyLayer<double, Space>(30, nn::FieldShape{5, 6, 1, 2}); });
+  BOOST_TEST(message.find("does not split into 2 × 2 patches") != std::string::npos, message);
+}
+
+BOOST_AUTO_TEST_CASE(patch_transformer_embedding_finite_differences) {
+  // A 4 × 4 field → 4 tokens of width 4 → positions → one encoder block → mean: the flagship's embedding in small.
+  using Embedding = nn::Sequential<nn::PatchEmbedding<4, 4, 2, 4>, nn::LearnedPositions<4>, nn::TransformerEncoderBlock<4, 2, 8>,
+                                   nn::TokenMean<4>, nn::Dense<3>>;
+  nn::bind_t<Embedding, double, Space> embedding(16);
+  BOOST_TEST(embedding.output_dim() == 3u);
+  const auto report = osbi::testing::check_gradients(Space(), embedding, layers::to_device<double>(layers::random_host(2, 16, 92)));
+  BOOST_TEST(report.passed(), report.summary());
+  BOOST_TEST(report.parameters_checked == embedding.parameter_count());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

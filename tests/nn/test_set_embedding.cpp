@@ -35,6 +35,7 @@ using Space = osbi::DefaultExecutionSpace;
 
 using Phi = nn::Sequential<nn::Dense<6, nn::init::TorchDefault, nn::activation::Tanh>, nn::LayerNorm, nn::Dense<4>>;
 using MeanSet = nn::SetEmbedding<2, Phi>;
+using SumSet = nn::SetEmbedding<2, Phi, nn::pool::Sum>;
 using AttentionSet = nn::SetEmbedding<2, Phi, nn::pool::Attention<2, 2>>;
 
 /// Rows of x = (k, trials…) with k from `counts`; padding trials hold `padding`.
@@ -140,11 +141,15 @@ void check_invariance() {
   Bound<nn::bind_t<Spec, float, Space>> short_set(test_rng(11), 1 + 4 * trial_dim);
   HostMatrix x_short{1, 1 + 4 * trial_dim, std::vector<double>(x.values.begin() + 13, x.values.begin() + 13 + 9)};
   const HostMatrix y_short = embed<Spec, float>(short_set, x_short);
-  for (std::size_t j = 0; j < y.columns; ++j) BOOST_TEST(std::abs(y_short(0, j) - y(1, j)) < 1e-5);
+  for (std::size_t j = 0; j + 1 < y.columns; ++j) BOOST_TEST(std::abs(y_short(0, j) - y(1, j)) < 1e-5);
+  // The summary ends with k / max_trials.
+  BOOST_TEST(y_short(0, y.columns - 1) == 1.0);
+  for (std::size_t n = 0; n < counts.size(); ++n) BOOST_TEST(y(n, y.columns - 1) == float(counts[n]) / float(max_trials));
 }
 
 BOOST_AUTO_TEST_CASE(summary_is_invariant_to_the_order_of_the_trials_and_ignores_padding) {
   check_invariance<MeanSet>();
+  check_invariance<SumSet>();
   check_invariance<AttentionSet>();
 }
 
@@ -167,6 +172,7 @@ void check_finite_differences() {
 
 BOOST_AUTO_TEST_CASE(finite_differences_over_trials_and_parameters) {
   check_finite_differences<MeanSet>();
+  check_finite_differences<SumSet>();
   check_finite_differences<AttentionSet>();
 }
 
@@ -181,6 +187,7 @@ BOOST_AUTO_TEST_CASE(standardization_pools_the_trial_slots) {
   HostMatrix x{1, 3, {2.0, 2.0 + std::sqrt(2.0), 2.0 - 3 * std::sqrt(2.0)}};
   const HostMatrix y = embed<Identity, double>(bound, x);
   BOOST_TEST(std::abs(y(0, 0) - (1.0 - 3.0) / 2) < 1e-12); // mean of z = (1, −3)
+  BOOST_TEST(y(0, 1) == 1.0);                             // k / max_trials = 2 / 2
 }
 
 BOOST_AUTO_TEST_CASE(bad_counts_are_rejected_naming_the_row) {

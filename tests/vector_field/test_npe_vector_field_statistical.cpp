@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /// \brief NPE with the vector field estimators (flow matching, score diffusion): trained on gaussian_linear they recover
 /// the closed-form posterior; on sbibm's two_moons at 10⁴ simulations they pass C2ST ≤ 0.62 against the reference.
-#include <osbi/diagnostics/c2st.hpp>
 #include <osbi/diffusion/score_estimator.hpp>
 #include <osbi/flow_matching/flow_matching_estimator.hpp>
 #include <osbi/inference/npe.hpp>
 #include <osbi/simulator/gaussian_linear.hpp>
 #include <osbi/simulator/two_moons.hpp>
 
-#include <bench/support/sbibm_data.hpp>
-#include <support/csv.hpp>
+#include <support/c2st_draws.hpp>
 #include <support/gaussian_linear_posterior.hpp>
 #include <support/test_seed.hpp>
 
@@ -63,19 +61,11 @@ double two_moons_c2st(const std::string& what) {
   typename Estimator::Options options;
   options.network.seed = seed;
   osbi::NPE npe(task.prior(), task, Estimator(2, 2, options), osbi::NpeOptions{.seed = seed});
-  npe.simulate(10'000);
-  const auto& report = npe.train();
-  const osbi::bench::SbibmObservation observation(osbi::testing::data_dir(), "two_moons", 1);
-  osbi::RandomStream rng(seed, 3);
-  const auto theta = npe.sample(observation.observation(), 10'000, rng);
-  Eigen::MatrixXd samples(10'000, 2);
-  for (int i = 0; i < 10'000; ++i)
-    for (int j = 0; j < 2; ++j) samples(i, j) = theta(i, j);
-  const double accuracy = osbi::diagnostics::c2st(observation.reference_samples(), samples);
+  const auto score = osbi::testing::two_moons_c2st(npe, seed);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  BOOST_TEST_MESSAGE(what << " two_moons, 10 000 simulations: " << report.epochs << " epochs, C2ST " << accuracy << ", "
-                          << seconds << " s");
-  return accuracy;
+  BOOST_TEST_MESSAGE(what << " two_moons, 10 000 simulations: " << score.epochs << " epochs, C2ST " << score.c2st
+                          << ", " << seconds << " s");
+  return score.c2st;
 }
 
 } // namespace

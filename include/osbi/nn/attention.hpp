@@ -268,6 +268,9 @@ private:
         Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(part) + "::probabilities"), count > 0 ? count : 1);
   }
 
+  // The kernels below are implementation, public only because nvcc's extended lambdas cannot live in private
+  // member functions.
+public:
   /// m_grad_query = Σ_n rows (n·M .. n·M + M) of `rows`.
   void sum_over_batch(const ExecutionSpace& space, const Matrix<Scalar, ExecutionSpace>& rows, std::size_t batch) {
     const Matrix<Scalar, ExecutionSpace> target = m_grad_query;
@@ -283,6 +286,7 @@ private:
         });
   }
 
+private:
   std::size_t m_width, m_heads, m_query_tokens, m_tokens;
   Vector<Scalar, ExecutionSpace> m_parameters, m_gradients;
   Slices m_values, m_grads;

@@ -24,10 +24,12 @@
 
 namespace osbi::nn {
 
-/// Poolings of SetEmbedding: the mean over the present trials (sbi's PermutationInvariantEmbedding), or
-/// multi-head attention from Queries learned tokens (Set Transformer's PMA; output Queries·features).
+/// Poolings of SetEmbedding: the mean or the sum over the present trials (Deep Sets; the sum is sbi's
+/// PermutationInvariantEmbedding default), or multi-head attention from Queries learned tokens (Set Transformer's
+/// PMA; output Queries·features).
 namespace pool {
 struct Mean {};
+struct Sum {};
 template <std::size_t Heads, std::size_t Queries = 1>
 struct Attention {
   static_assert(Heads > 0 && Queries > 0, "osbi::nn::pool::Attention<Heads, Queries>: both must be > 0");
@@ -48,9 +50,11 @@ struct Size<Attention<Heads, Queries>> {
  *     x = (k, trial_1, …, trial_max)      input_dim = 1 + max_trials·trial_dim,
  * where k ∈ {1, …, max_trials} says how many trials are present; trials k+1 … are padding (any finite values,
  * 0 by convention) and change nothing. (A count, not NaN padding: buffers reject non-finite rows.)
- *   y = pool_{t ≤ k} φ((trial_t − m) / s)     φ = ElementSpec's layers applied to every trial (shared weights)
- * with pool the mean over present trials, or attention pooling with the absent trials masked. y is invariant to
- * the order of the present trials. m and s are per-feature statistics shared by every trial slot (a per-slot
+ *   y = (pool_{t ≤ k} φ((trial_t − m) / s),  k / max_trials)
+ * φ = ElementSpec's layers applied to every trial (shared weights), pool the mean or sum over the present trials,
+ * or attention pooling with the absent trials masked. The count ends the summary because a posterior's width
+ * depends on it and neither a mean nor attention weights can count. y is invariant to the order of the present
+ * trials. m and s are per-feature statistics shared by every trial slot (a per-slot
  * z-score would break the invariance): set_input_standardization(mean, std) (x's per-column statistics) pools
  * them over the slots; until then m = 0, s = 1. Bad counts (not an integer in 1..max_trials) throw InvalidArgument
  * naming the row, before anything runs.
@@ -58,7 +62,8 @@ struct Size<Attention<Heads, Queries>> {
  */
 template <class Scalar, class ExecutionSpace, class ElementSpec, class Pooling = pool::Mean>
 class SetEmbeddingLayer {
-  static constexpr bool attention_pooling = !std::is_same_v<Pooling, pool::Mean>;
+  static constexpr bool summing = std::is_same_v<Pooling, pool::Sum>;
+  static constexpr bool attention_pooling = !summing && !std::is_same_v<Pooling, pool::Mean>;
 
 public:
   using scalar_type = Scalar;
@@ -74,12 +79,15 @@ public:
         m_features(std::string(part) + "::features", m_max_trials * m_feature_dim),
         m_grad_features(std::string(part) + "::grad_features", m_max_trials * m_feature_dim),
         m_grad_trials(std::string(part) + "::grad_trials", m_max_trials * trial_dim),
-        m_keep(std::string(part) + "::keep", m_max_trials) {
+        m_keep(std::string(part) + "::keep", m_max_trials),
+        m_pooled(std::string(part) + "::pooled", pooled_dim()), m_grad_pooled(std::string(part) + "::grad_pooled", pooled_dim()) {
     Kokkos::deep_copy(m_std, Scalar(1));
   }
 
   std::size_t input_dim() const { return 1 + m_max_trials * m_trial_dim; }
-  std::size_t output_dim() const { return attention_pooling ? m_pooling.output_dim() : m_feature_dim; }
+  std::size_t output_dim() const { return pooled_dim() + 1; }
+  /// Features before the count: φ's width, times the query count for attention pooling.
+  std::size_t pooled_dim() const { return attention_pooling ? m_pooling.output_dim() : m_feature_dim; }
   std::size_t parameter_count() const { return m_element.parameter_count() + pooling_parameter_count(); }
   std::size_t max_trials() const { return m_max_trials; }
   std::size_t feature_dim() const { return m_feature_dim; }
@@ -138,12 +146,14 @@ public:
     standardize(space, input, trials, keep);
     const Matrix<Scalar, ExecutionSpace> features = m_features.rows(batch);
     m_element.forward(space, trials, features);
+    const Matrix<Scalar, ExecutionSpace> pooled = m_pooled.rows(batch);
     if constexpr (attention_pooling) {
       m_pooling.set_key_padding_mask(keep);
-      m_pooling.forward(space, features, output);
+      m_pooling.forward(space, features, pooled);
     } else {
-      mean_pool(space, input, features, output);
+      mean_pool(space, input, features, pooled);
     }
+    append_count(space, input, pooled, output);
     m_input = input;
   }
 
@@ -159,8 +169,12 @@ public:
     }
     if (m_batch == 0) return;
     const Matrix<Scalar, ExecutionSpace> grad_features = m_grad_features.rows(m_batch);
-    if constexpr (attention_pooling) m_pooling.backward(space, grad_output, grad_features);
-    else mean_pool_backward(space, grad_output, grad_features);
+    const Matrix<Scalar, ExecutionSpace> grad_pooled = m_grad_pooled.rows(m_batch);
+    // The count column is not differentiable: its gradient stops here.
+    Kokkos::deep_copy(space, grad_pooled,
+                      Kokkos::subview(grad_output, Kokkos::ALL, std::make_pair(std::size_t{0}, pooled_dim())));
+    if constexpr (attention_pooling) m_pooling.backward(space, grad_pooled, grad_features);
+    else mean_pool_backward(space, grad_pooled, grad_features);
     if (!wants_input_gradient) {
       m_element.backward(space, grad_features, Matrix<Scalar, ExecutionSpace>());
       return;
@@ -204,6 +218,9 @@ private:
   }
   std::size_t pooling_parameter_count() const { return attention_pooling ? m_pooling.parameter_count() : 0; }
 
+  // The kernels below are implementation, public only because nvcc's extended lambdas cannot live in private
+  // member functions.
+public:
   /// Throws unless every row's x(row, 0) is an integer in 1..max_trials.
   void check_counts(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x) const {
     const double limit = static_cast<double>(m_max_trials);
@@ -251,8 +268,21 @@ private:
           for (std::size_t f = 0; f < width; ++f) output(row, f) = 0;
           for (std::size_t t = 0; t < present; ++t)
             for (std::size_t f = 0; f < width; ++f) output(row, f) += features(row, t * width + f);
-          const Scalar inverse = Scalar(1) / static_cast<Scalar>(present);
+          const Scalar inverse = summing ? Scalar(1) : Scalar(1) / static_cast<Scalar>(present);
           for (std::size_t f = 0; f < width; ++f) output(row, f) *= inverse;
+        });
+  }
+
+  /// output = (pooled, k / max_trials).
+  void append_count(const ExecutionSpace& space, const ConstMatrix<Scalar, ExecutionSpace>& x,
+                    const ConstMatrix<Scalar, ExecutionSpace>& pooled, const Matrix<Scalar, ExecutionSpace>& output) const {
+    const std::size_t width = pooled_dim();
+    const Scalar scale = Scalar(1) / static_cast<Scalar>(m_max_trials);
+    Kokkos::parallel_for(
+        "osbi::nn::SetEmbeddingLayer::append_count", Kokkos::RangePolicy<ExecutionSpace>(space, 0, x.extent(0)),
+        KOKKOS_LAMBDA(const std::size_t row) {
+          for (std::size_t f = 0; f < width; ++f) output(row, f) = pooled(row, f);
+          output(row, width) = x(row, 0) * scale;
         });
   }
 
@@ -264,13 +294,14 @@ private:
         "osbi::nn::SetEmbeddingLayer::mean_pool_backward", Kokkos::RangePolicy<ExecutionSpace>(space, 0, m_batch),
         KOKKOS_LAMBDA(const std::size_t row) {
           const std::size_t present = static_cast<std::size_t>(x(row, 0));
-          const Scalar inverse = Scalar(1) / static_cast<Scalar>(present);
+          const Scalar inverse = summing ? Scalar(1) : Scalar(1) / static_cast<Scalar>(present);
           for (std::size_t t = 0; t < count; ++t)
             for (std::size_t f = 0; f < width; ++f)
               grad_features(row, t * width + f) = t < present ? grad_output(row, f) * inverse : Scalar(0);
         });
   }
 
+private:
   std::size_t m_trial_dim, m_max_trials;
   element_type m_element;
   std::size_t m_feature_dim;
@@ -278,6 +309,7 @@ private:
   Vector<Scalar, ExecutionSpace> m_mean, m_std;
   detail::BatchBuffer<Scalar, ExecutionSpace> m_trials, m_features, m_grad_features, m_grad_trials;
   detail::BatchBuffer<std::uint8_t, ExecutionSpace> m_keep;
+  detail::BatchBuffer<Scalar, ExecutionSpace> m_pooled, m_grad_pooled;
   ConstMatrix<Scalar, ExecutionSpace> m_input;
   std::size_t m_batch = 0;
   bool m_has_forward = false;
@@ -285,7 +317,7 @@ private:
 
 /// Spec: a set of up to (input_dim − 1)/TrialDim iid trials, x = (count, trials…), embedded by ElementSpec (a
 /// LayerSpec from TrialDim features, e.g. nn::Sequential<nn::Dense<64>, nn::ReLU, nn::Dense<32>>) per trial and
-/// pooled by Pooling (pool::Mean or pool::Attention<Heads, Queries>); follow it with a network on the pooled
+/// pooled by Pooling (pool::Mean, pool::Sum or pool::Attention<Heads, Queries>), then the count; follow it with a network on the pooled
 /// features, e.g. nn::Sequential<nn::SetEmbedding<1, Phi>, nn::Dense<32>, nn::ReLU, nn::Dense<8>>.
 template <std::size_t TrialDim, class ElementSpec, class Pooling = pool::Mean>
 struct SetEmbedding {
