@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osbi/nn/kernels/activation.hpp>
+#include <osbi/nn/kernels/gemm.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
@@ -153,6 +154,75 @@ KOKKOS_INLINE_FUNCTION void scores_row(const Scalar* __restrict__ q, const Scala
   }
 }
 
+/*
+ * The host path: every product of a head is a small GEMM run through the dense layers' register-tiled
+ * micro-kernel (gemm.hpp): MR = 6 rows of A against a packed NR-column panel of B, b[k·NR + c]. The panels of a
+ * head are packed once into the team's scratch (zero past the edge, so the micro-kernel never branches).
+ */
+template <class Scalar>
+struct HostPanels {
+  static constexpr int rows = HostTile<Scalar>::rows;
+  static constexpr int columns = HostTile<Scalar>::columns;
+  static constexpr std::size_t count(std::size_t n) { return (n + columns - 1) / columns; }
+  /// Scalars of the panels of a B with `depth` rows (k) and `width` columns.
+  static constexpr std::size_t size(std::size_t depth, std::size_t width) { return count(width) * depth * columns; }
+  /// 64 extra bytes per buffer, so each can start on a cache line.
+  static constexpr std::size_t slack = 64 / sizeof(Scalar);
+};
+
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar* align_line(Scalar* pointer) {
+  const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(pointer);
+  return pointer + ((64 - address % 64) % 64) / sizeof(Scalar);
+}
+
+/// Packs B(k, c) = element(k, c) (depth × width) into panels.
+template <class Scalar, class Element>
+KOKKOS_INLINE_FUNCTION void pack_panels(std::size_t depth, std::size_t width, const Element& element, Scalar* panels) {
+  constexpr int NR = HostPanels<Scalar>::columns;
+  for (std::size_t p = 0; p < HostPanels<Scalar>::count(width); ++p) {
+    Scalar* panel = panels + p * depth * NR;
+    for (std::size_t kk = 0; kk < depth; ++kk)
+      for (int c = 0; c < NR; ++c) {
+        const std::size_t column = p * NR + static_cast<std::size_t>(c);
+        panel[kk * NR + static_cast<std::size_t>(c)] = column < width ? element(kk, column) : Scalar(0);
+      }
+  }
+}
+
+/// C(r, c) = factor · Σ_k A(r, k) B(k, c) for the `rows` (≤ MR) rows at a_rows (stride a_step along k), all `width`
+/// columns of the packed B, written to c_rows[r][c] (overwritten).
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION void panel_product(std::size_t rows, std::size_t depth, std::size_t width,
+                                          const Scalar* const (&a_rows)[HostPanels<Scalar>::rows], std::ptrdiff_t a_step,
+                                          const Scalar* panels, Scalar factor, Scalar* const (&c_rows)[HostPanels<Scalar>::rows]) {
+  constexpr int MR = HostPanels<Scalar>::rows, NR = HostPanels<Scalar>::columns;
+  Scalar acc[MR][NR];
+  for (std::size_t p = 0; p < HostPanels<Scalar>::count(width); ++p) {
+    detail::micro_kernel<Scalar, MR, NR>(depth, a_rows, a_step, panels + p * depth * NR, acc);
+    const std::size_t column0 = p * NR, columns = width - column0 < std::size_t(NR) ? width - column0 : std::size_t(NR);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < columns; ++c) c_rows[r][column0 + c] = factor * acc[r][c];
+  }
+}
+
+/// The softmax of a row of scores in place (masked keys → 0; all masked → all 0). Returns whether any key is kept.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION bool softmax_row(Scalar* __restrict__ p, const std::uint8_t* keep, std::size_t keys) {
+  if (keep != nullptr)
+    for (std::size_t j = 0; j < keys; ++j)
+      if (keep[j] == 0) p[j] = -std::numeric_limits<Scalar>::infinity();
+  const Scalar maximum = row_maximum(p, keys);
+  if (maximum == -std::numeric_limits<Scalar>::infinity()) { // every key masked
+    for (std::size_t j = 0; j < keys; ++j) p[j] = 0;
+    return false;
+  }
+  for (std::size_t j = 0; j < keys; ++j) p[j] = exp_nonpositive(p[j] - maximum);
+  const Scalar inverse_sum = Scalar(1) / row_sum(p, keys);
+  for (std::size_t j = 0; j < keys; ++j) p[j] *= inverse_sum;
+  return true;
+}
+
 template <class Scalar, class ExecutionSpace>
 struct Forward {
   using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
@@ -165,9 +235,18 @@ struct Forward {
   TokenOperand<Scalar> out;
   Scalar scale;
 
-  std::size_t scratch_count() const { return shape.head_dim * shape.keys; }
+  std::size_t scratch_count() const {
+    if constexpr (on_host<ExecutionSpace>)
+      return HostPanels<Scalar>::size(shape.head_dim, shape.keys) + HostPanels<Scalar>::size(shape.keys, shape.head_dim) +
+             2 * HostPanels<Scalar>::slack;
+    return shape.head_dim * shape.keys;
+  }
 
   KOKKOS_INLINE_FUNCTION void operator()(const typename Policy::member_type& team) const {
+    if constexpr (on_host<ExecutionSpace>) {
+      host_item(team);
+      return;
+    }
     const std::size_t item = static_cast<std::size_t>(team.league_rank());
     const std::size_t n = item / shape.heads, h = item % shape.heads;
     const std::size_t keys = shape.keys, head_dim = shape.head_dim;
@@ -198,6 +277,40 @@ struct Forward {
       }
     });
   }
+
+  /// One (n, h) on one host thread: S = scale·Q Kᵀ, softmax, O = P V through the micro-kernel, 6 queries at a time.
+  KOKKOS_INLINE_FUNCTION void host_item(const typename Policy::member_type& team) const {
+    using Panels = HostPanels<Scalar>;
+    constexpr int MR = Panels::rows;
+    const std::size_t item = static_cast<std::size_t>(team.league_rank());
+    const std::size_t n = item / shape.heads, h = item % shape.heads;
+    const std::size_t keys = shape.keys, queries = shape.queries, head_dim = shape.head_dim;
+    const ScratchView scratch(team.team_scratch(1), scratch_count());
+    Scalar* const keys_t = align_line(scratch.data());                                  // Kᵀ: depth head_dim
+    Scalar* const values = align_line(keys_t + Panels::size(head_dim, keys));           // V: depth keys
+    pack_panels(head_dim, keys, [&](std::size_t c, std::size_t j) { return k.at(n, j, h, head_dim)[c]; }, keys_t);
+    pack_panels(keys, head_dim, [&](std::size_t j, std::size_t c) { return v.at(n, j, h, head_dim)[c]; }, values);
+    const std::uint8_t* keep = keep_keys != nullptr ? keep_keys + n * keys : nullptr;
+    Scalar* const p_block = probabilities + item * queries * keys;
+    for (std::size_t i0 = 0; i0 < queries; i0 += MR) {
+      const std::size_t rows = queries - i0 < std::size_t(MR) ? queries - i0 : std::size_t(MR);
+      const Scalar* q_rows[MR];
+      Scalar* p_rows[MR];
+      Scalar* o_rows[MR];
+      for (int r = 0; r < MR; ++r) {
+        const std::size_t i = i0 + (static_cast<std::size_t>(r) < rows ? static_cast<std::size_t>(r) : rows - 1);
+        q_rows[r] = q.at(n, i, h, head_dim);
+        p_rows[r] = p_block + i * keys;
+        o_rows[r] = out.at(n, i, h, head_dim);
+      }
+      panel_product(rows, head_dim, keys, q_rows, 1, keys_t, scale, p_rows);
+      for (std::size_t r = 0; r < rows; ++r) softmax_row(p_rows[r], keep, keys);
+      const Scalar* a_rows[MR];
+      for (int r = 0; r < MR; ++r) a_rows[r] = p_rows[r];
+      // A fully masked row has P = 0, so its output is 0 too.
+      panel_product(rows, keys, head_dim, a_rows, 1, values, Scalar(1), o_rows);
+    }
+  }
 };
 
 template <class Scalar, class ExecutionSpace>
@@ -212,9 +325,19 @@ struct Backward {
   TokenOperand<Scalar> grad_q, grad_k, grad_v;
   Scalar scale;
 
-  std::size_t scratch_count() const { return shape.head_dim * shape.keys + shape.queries * shape.keys; }
+  std::size_t scratch_count() const {
+    if constexpr (on_host<ExecutionSpace>)
+      return HostPanels<Scalar>::size(shape.head_dim, shape.keys) + HostPanels<Scalar>::size(shape.keys, shape.head_dim) +
+             2 * HostPanels<Scalar>::size(shape.queries, shape.head_dim) + shape.queries * shape.keys +
+             5 * HostPanels<Scalar>::slack;
+    return shape.head_dim * shape.keys + shape.queries * shape.keys;
+  }
 
   KOKKOS_INLINE_FUNCTION void operator()(const typename Policy::member_type& team) const {
+    if constexpr (on_host<ExecutionSpace>) {
+      host_item(team);
+      return;
+    }
     const std::size_t item = static_cast<std::size_t>(team.league_rank());
     const std::size_t n = item / shape.heads, h = item % shape.heads;
     const std::size_t keys = shape.keys, queries = shape.queries, head_dim = shape.head_dim;
@@ -256,6 +379,67 @@ struct Backward {
         }
       }
     });
+  }
+
+  /// One (n, h) on one host thread, every product through the micro-kernel: dP = dO Vᵀ and dQ = dS K six queries at a
+  /// time, then dK = dSᵀ Q and dV = Pᵀ dO six keys at a time (dS and P read down their columns).
+  KOKKOS_INLINE_FUNCTION void host_item(const typename Policy::member_type& team) const {
+    using Panels = HostPanels<Scalar>;
+    constexpr int MR = Panels::rows;
+    const std::size_t item = static_cast<std::size_t>(team.league_rank());
+    const std::size_t n = item / shape.heads, h = item % shape.heads;
+    const std::size_t keys = shape.keys, queries = shape.queries, head_dim = shape.head_dim;
+    const ScratchView scratch(team.team_scratch(1), scratch_count());
+    Scalar* const values_t = align_line(scratch.data());                                   // Vᵀ: depth head_dim
+    Scalar* const keys_packed = align_line(values_t + Panels::size(head_dim, keys));       // K: depth keys
+    Scalar* const queries_packed = align_line(keys_packed + Panels::size(keys, head_dim)); // Q: depth queries
+    Scalar* const upstream = align_line(queries_packed + Panels::size(queries, head_dim)); // dO: depth queries
+    Scalar* const score_gradient = align_line(upstream + Panels::size(queries, head_dim)); // dS: queries × keys
+    pack_panels(head_dim, keys, [&](std::size_t c, std::size_t j) { return v.at(n, j, h, head_dim)[c]; }, values_t);
+    pack_panels(keys, head_dim, [&](std::size_t j, std::size_t c) { return k.at(n, j, h, head_dim)[c]; }, keys_packed);
+    pack_panels(queries, head_dim, [&](std::size_t i, std::size_t c) { return q.at(n, i, h, head_dim)[c]; },
+                queries_packed);
+    pack_panels(queries, head_dim, [&](std::size_t i, std::size_t c) { return grad_out.at(n, i, h, head_dim)[c]; },
+                upstream);
+    const Scalar* const p_block = probabilities + item * queries * keys;
+    for (std::size_t i0 = 0; i0 < queries; i0 += MR) {
+      const std::size_t rows = queries - i0 < std::size_t(MR) ? queries - i0 : std::size_t(MR);
+      const Scalar* o_rows[MR];
+      Scalar* ds_rows[MR];
+      Scalar* dq_rows[MR];
+      for (int r = 0; r < MR; ++r) {
+        const std::size_t i = i0 + (static_cast<std::size_t>(r) < rows ? static_cast<std::size_t>(r) : rows - 1);
+        o_rows[r] = grad_out.at(n, i, h, head_dim);
+        ds_rows[r] = score_gradient + i * keys;
+        dq_rows[r] = grad_q.at(n, i, h, head_dim);
+      }
+      panel_product(rows, head_dim, keys, o_rows, 1, values_t, Scalar(1), ds_rows);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const Scalar* __restrict__ p = p_block + (i0 + r) * keys;
+        Scalar* __restrict__ ds = ds_rows[r];
+        const Scalar centre = row_dot(p, ds, keys);
+        for (std::size_t j = 0; j < keys; ++j) ds[j] = scale * p[j] * (ds[j] - centre);
+      }
+      const Scalar* s_rows[MR];
+      for (int r = 0; r < MR; ++r) s_rows[r] = ds_rows[r];
+      panel_product(rows, keys, head_dim, s_rows, 1, keys_packed, Scalar(1), dq_rows);
+    }
+    for (std::size_t j0 = 0; j0 < keys; j0 += MR) {
+      const std::size_t rows = keys - j0 < std::size_t(MR) ? keys - j0 : std::size_t(MR);
+      const Scalar* ds_columns[MR];
+      const Scalar* p_columns[MR];
+      Scalar* dk_rows[MR];
+      Scalar* dv_rows[MR];
+      for (int r = 0; r < MR; ++r) {
+        const std::size_t j = j0 + (static_cast<std::size_t>(r) < rows ? static_cast<std::size_t>(r) : rows - 1);
+        ds_columns[r] = score_gradient + j;
+        p_columns[r] = p_block + j;
+        dk_rows[r] = grad_k.at(n, j, h, head_dim);
+        dv_rows[r] = grad_v.at(n, j, h, head_dim);
+      }
+      panel_product(rows, queries, head_dim, ds_columns, std::ptrdiff_t(keys), queries_packed, Scalar(1), dk_rows);
+      panel_product(rows, queries, head_dim, p_columns, std::ptrdiff_t(keys), upstream, Scalar(1), dv_rows);
+    }
   }
 };
 
