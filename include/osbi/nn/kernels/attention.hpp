@@ -12,9 +12,9 @@
 #include <Kokkos_Core.hpp>
 
 #include <climits>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <type_traits>
 
 namespace osbi::nn::kernels {
@@ -85,13 +85,19 @@ KOKKOS_INLINE_FUNCTION Scalar exp_nonpositive(Scalar x) {
   else return math::exp(x);
 }
 
+/// −∞ (HUGE_VAL is a constant in device code too, where std::numeric_limits needs nvcc's relaxed constexpr).
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION constexpr Scalar minus_infinity() {
+  return static_cast<Scalar>(-HUGE_VAL);
+}
+
 /// Lane count of the explicit partial reductions below: the compiler vectorizes independent lanes
 /// without reassociating a single float sum (which it may not do without -ffast-math).
 inline constexpr std::size_t lanes = 8;
 
 template <class Scalar>
 KOKKOS_INLINE_FUNCTION Scalar row_maximum(const Scalar* __restrict__ x, std::size_t count) {
-  constexpr Scalar lowest = -std::numeric_limits<Scalar>::infinity();
+  constexpr Scalar lowest = minus_infinity<Scalar>();
   Scalar part[lanes];
   for (std::size_t l = 0; l < lanes; ++l) part[l] = lowest;
   std::size_t j = 0;
@@ -211,9 +217,9 @@ template <class Scalar>
 KOKKOS_INLINE_FUNCTION bool softmax_row(Scalar* __restrict__ p, const std::uint8_t* keep, std::size_t keys) {
   if (keep != nullptr)
     for (std::size_t j = 0; j < keys; ++j)
-      if (keep[j] == 0) p[j] = -std::numeric_limits<Scalar>::infinity();
+      if (keep[j] == 0) p[j] = minus_infinity<Scalar>();
   const Scalar maximum = row_maximum(p, keys);
-  if (maximum == -std::numeric_limits<Scalar>::infinity()) { // every key masked
+  if (maximum == minus_infinity<Scalar>()) { // every key masked
     for (std::size_t j = 0; j < keys; ++j) p[j] = 0;
     return false;
   }
@@ -259,11 +265,11 @@ struct Forward {
       scores_row(q.at(n, i, h, head_dim), keys_transposed, head_dim, keys, scale, p);
       if (keep != nullptr)
         for (std::size_t j = 0; j < keys; ++j)
-          if (keep[j] == 0) p[j] = -std::numeric_limits<Scalar>::infinity();
+          if (keep[j] == 0) p[j] = minus_infinity<Scalar>();
       const Scalar maximum = row_maximum(p, keys);
       Scalar* __restrict__ o = out.at(n, i, h, head_dim);
       for (std::size_t c = 0; c < head_dim; ++c) o[c] = 0;
-      if (maximum == -std::numeric_limits<Scalar>::infinity()) { // every key masked
+      if (maximum == minus_infinity<Scalar>()) { // every key masked
         for (std::size_t j = 0; j < keys; ++j) p[j] = 0;
         return;
       }
