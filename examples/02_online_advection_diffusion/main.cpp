@@ -12,7 +12,8 @@
 /// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
 /// behind the same embedding and trained by its own loss; the validation loss printed is that loss.
 /// --embedding: the summary network, an MLP on the 1 024 block means (the default) or a vision transformer on them
-/// (4 × 4 patches → 64 tokens of width 32, learned positions, two pre-LayerNorm encoder blocks, mean over tokens).
+/// (4 × 4 patches → 64 tokens of width 32, learned positions, two pre-LayerNorm encoder blocks, then one linear map
+/// from all 64 tokens: θ says *where* the plume is, which a mean over tokens would blur).
 /// --offline runs the same pipeline as "simulate everything, then train" (the baseline of bench/online).
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
 /// default execution space (OpenMP: give it OMP_NUM_THREADS = cores − 1), so both proceed at once.
@@ -51,7 +52,7 @@ using TransformerEmbedding =
     nn::Sequential<nn::PatchEmbedding<observation_side, observation_side, 4, token_width>, nn::LearnedPositions<token_width>,
                    nn::TransformerEncoderBlock<token_width, 4, 2 * token_width>,
                    nn::TransformerEncoderBlock<token_width, 4, 2 * token_width>, nn::Tokenwise<token_width, nn::LayerNorm>,
-                   nn::TokenMean<token_width>, nn::Dense<20>>;
+                   nn::Dense<20>>;
 template <class Embedding>
 using Nsf = osbi::EmbeddedDensity<Embedding, osbi::ConditionalNSF<Scalar, TrainSpace>>;
 template <class Embedding>
