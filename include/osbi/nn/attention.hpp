@@ -121,7 +121,6 @@ public:
     }
     m_batch = batch;
     m_has_forward = true;
-    m_forward_mask = m_mask;
     const ConstMatrix<Scalar, ExecutionSpace> tokens = detail::as_tokens(input, m_width, part, "forward: input");
     const Matrix<Scalar, ExecutionSpace> output_tokens = detail::as_tokens(output, m_width, part, "forward: output");
     m_input_tokens = tokens;
@@ -135,7 +134,7 @@ public:
     reserve_probabilities(batch);
     kernels::attention_forward<Scalar>(space, shape(batch), as_const(query_operand()), as_const(key_operand()),
                                        as_const(value_operand()),
-                                       mask_pointer(m_forward_mask), m_probabilities.data(),
+                                       m_mask.data(), m_probabilities.data(),
                                        kernels::TokenOperand<Scalar>{attended.data(), std::ptrdiff_t(query_count() * m_width),
                                                                      std::ptrdiff_t(m_width)});
     kernels::dense_forward(space, attended, m_values.out_weight, m_values.out_bias, output_tokens, m_workspace);
@@ -259,8 +258,6 @@ private:
     return {operand.data, operand.batch_stride, operand.token_stride};
   }
 
-  static const std::uint8_t* mask_pointer(const mask_type& mask) { return mask.data(); }
-
   void reserve_probabilities(std::size_t batch) {
     const std::size_t count = shape(batch).probability_count();
     if (m_probabilities.extent(0) >= count && m_probabilities.data() != nullptr) return;
@@ -296,7 +293,7 @@ private:
   Matrix<Scalar, ExecutionSpace> m_projected_rows; ///< the last forward's Q|K|V (or K|V) rows
   Matrix<Scalar, ExecutionSpace> m_query, m_grad_query;
   Vector<Scalar, ExecutionSpace> m_probabilities;
-  mask_type m_mask, m_forward_mask;
+  mask_type m_mask;
   ConstMatrix<Scalar, ExecutionSpace> m_input_tokens;
   std::size_t m_batch = 0;
   bool m_has_forward = false;
