@@ -20,6 +20,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace osbi::nn {
@@ -87,7 +88,10 @@ public:
   std::size_t input_dim() const { return 1 + m_max_trials * m_trial_dim; }
   std::size_t output_dim() const { return pooled_dim() + 1; }
   /// Features before the count: φ's width, times the query count for attention pooling.
-  std::size_t pooled_dim() const { return attention_pooling ? m_pooling.output_dim() : m_feature_dim; }
+  std::size_t pooled_dim() const {
+    if constexpr (attention_pooling) return m_pooling.output_dim();
+    else return m_feature_dim;
+  }
   std::size_t parameter_count() const { return m_element.parameter_count() + pooling_parameter_count(); }
   std::size_t max_trials() const { return m_max_trials; }
   std::size_t feature_dim() const { return m_feature_dim; }
@@ -210,13 +214,19 @@ private:
     return (input_dim - 1) / trial_dim;
   }
 
-  PoolingLayer make_pooling() const {
+  /// Mean and sum pooling have no layer (and no member: an empty struct stands in).
+  using PoolingMember = std::conditional_t<attention_pooling, PoolingLayer, std::monostate>;
+
+  PoolingMember make_pooling() const {
     if constexpr (attention_pooling)
       return PoolingLayer(m_max_trials * m_feature_dim,
                           AttentionSize{m_feature_dim, pool::detail::Size<Pooling>::heads, pool::detail::Size<Pooling>::queries});
-    else return PoolingLayer(1, AttentionSize{1, 1, 1}); // unused placeholder: mean pooling has no layer
+    else return {};
   }
-  std::size_t pooling_parameter_count() const { return attention_pooling ? m_pooling.parameter_count() : 0; }
+  std::size_t pooling_parameter_count() const {
+    if constexpr (attention_pooling) return m_pooling.parameter_count();
+    else return 0;
+  }
 
   // The kernels below are implementation, public only because nvcc's extended lambdas cannot live in private
   // member functions.
@@ -305,7 +315,7 @@ private:
   std::size_t m_trial_dim, m_max_trials;
   element_type m_element;
   std::size_t m_feature_dim;
-  PoolingLayer m_pooling;
+  PoolingMember m_pooling;
   Vector<Scalar, ExecutionSpace> m_mean, m_std;
   detail::BatchBuffer<Scalar, ExecutionSpace> m_trials, m_features, m_grad_features, m_grad_trials;
   detail::BatchBuffer<std::uint8_t, ExecutionSpace> m_keep;

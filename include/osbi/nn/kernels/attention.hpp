@@ -229,6 +229,19 @@ KOKKOS_INLINE_FUNCTION bool softmax_row(Scalar* __restrict__ p, const std::uint8
   return true;
 }
 
+/// The softmax's backward on one row, in place: dp (dP_i on entry) becomes dS_i = scale · p ⊙ (dp − p·dp).
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION void softmax_backward_row(const Scalar* __restrict__ p, Scalar* __restrict__ dp, std::size_t keys,
+                                                 Scalar scale) {
+  const Scalar centre = row_dot(p, dp, keys);
+  for (std::size_t j = 0; j < keys; ++j) dp[j] = scale * p[j] * (dp[j] - centre);
+}
+
+/// Row r of a tile of `rows` (≤ MR) rows starting at `first`; past the tile, its last row again (results dropped).
+KOKKOS_INLINE_FUNCTION std::size_t tile_row(std::size_t first, std::size_t rows, int r) {
+  return first + (static_cast<std::size_t>(r) < rows ? static_cast<std::size_t>(r) : rows - 1);
+}
+
 template <class Scalar, class ExecutionSpace>
 struct Forward {
   using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
@@ -263,19 +276,9 @@ struct Forward {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, shape.queries), [&](const std::size_t i) {
       Scalar* __restrict__ p = probabilities + (item * shape.queries + i) * keys;
       scores_row(q.at(n, i, h, head_dim), keys_transposed, head_dim, keys, scale, p);
-      if (keep != nullptr)
-        for (std::size_t j = 0; j < keys; ++j)
-          if (keep[j] == 0) p[j] = minus_infinity<Scalar>();
-      const Scalar maximum = row_maximum(p, keys);
       Scalar* __restrict__ o = out.at(n, i, h, head_dim);
       for (std::size_t c = 0; c < head_dim; ++c) o[c] = 0;
-      if (maximum == minus_infinity<Scalar>()) { // every key masked
-        for (std::size_t j = 0; j < keys; ++j) p[j] = 0;
-        return;
-      }
-      for (std::size_t j = 0; j < keys; ++j) p[j] = exp_nonpositive(p[j] - maximum);
-      const Scalar inverse_sum = Scalar(1) / row_sum(p, keys);
-      for (std::size_t j = 0; j < keys; ++j) p[j] *= inverse_sum;
+      if (!softmax_row(p, keep, keys)) return; // every key masked: P = 0, O = 0
       for (std::size_t j = 0; j < keys; ++j) {
         const Scalar weight = p[j];
         const Scalar* __restrict__ value = v.at(n, j, h, head_dim);
@@ -304,7 +307,7 @@ struct Forward {
       Scalar* p_rows[MR];
       Scalar* o_rows[MR];
       for (int r = 0; r < MR; ++r) {
-        const std::size_t i = i0 + (static_cast<std::size_t>(r) < rows ? static_cast<std::size_t>(r) : rows - 1);
+        const std::size_t i = tile_row(i0, rows, r);
         q_rows[r] = q.at(n, i, h, head_dim);
         p_rows[r] = p_block + i * keys;
         o_rows[r] = out.at(n, i, h, head_dim);
@@ -358,8 +361,7 @@ struct Backward {
       const Scalar* __restrict__ p = p_block + i * keys;
       Scalar* __restrict__ ds = score_gradient + i * keys;
       scores_row(grad_out.at(n, i, h, head_dim), values_transposed, head_dim, keys, Scalar(1), ds);
-      const Scalar centre = row_dot(p, ds, keys);
-      for (std::size_t j = 0; j < keys; ++j) ds[j] = scale * p[j] * (ds[j] - centre);
+      softmax_backward_row(p, ds, keys, scale);
       Scalar* __restrict__ dq = grad_q.at(n, i, h, head_dim);
       for (std::size_t c = 0; c < head_dim; ++c) dq[c] = 0;
       for (std::size_t j = 0; j < keys; ++j) {
@@ -414,18 +416,13 @@ struct Backward {
       Scalar* ds_rows[MR];
       Scalar* dq_rows[MR];
       for (int r = 0; r < MR; ++r) {
-        const std::size_t i = i0 + (static_cast<std::size_t>(r) < rows ? static_cast<std::size_t>(r) : rows - 1);
+        const std::size_t i = tile_row(i0, rows, r);
         o_rows[r] = grad_out.at(n, i, h, head_dim);
         ds_rows[r] = score_gradient + i * keys;
         dq_rows[r] = grad_q.at(n, i, h, head_dim);
       }
       panel_product(rows, head_dim, keys, o_rows, 1, values_t, Scalar(1), ds_rows);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const Scalar* __restrict__ p = p_block + (i0 + r) * keys;
-        Scalar* __restrict__ ds = ds_rows[r];
-        const Scalar centre = row_dot(p, ds, keys);
-        for (std::size_t j = 0; j < keys; ++j) ds[j] = scale * p[j] * (ds[j] - centre);
-      }
+      for (std::size_t r = 0; r < rows; ++r) softmax_backward_row(p_block + (i0 + r) * keys, ds_rows[r], keys, scale);
       const Scalar* s_rows[MR];
       for (int r = 0; r < MR; ++r) s_rows[r] = ds_rows[r];
       panel_product(rows, keys, head_dim, s_rows, 1, keys_packed, Scalar(1), dq_rows);
@@ -437,7 +434,7 @@ struct Backward {
       Scalar* dk_rows[MR];
       Scalar* dv_rows[MR];
       for (int r = 0; r < MR; ++r) {
-        const std::size_t j = j0 + (static_cast<std::size_t>(r) < rows ? static_cast<std::size_t>(r) : rows - 1);
+        const std::size_t j = tile_row(j0, rows, r);
         ds_columns[r] = score_gradient + j;
         p_columns[r] = p_block + j;
         dk_rows[r] = grad_k.at(n, j, h, head_dim);
