@@ -10,6 +10,7 @@
 #   scripts/bench.sh online   buffers per sample; online vs offline time to accuracy (two_moons, PDE flagship)
 #   scripts/bench.sh vector-field  FMPE and NPSE vs sbi 0.27: training step, draws/s, two_moons run, C2ST vs steps (--quick)
 #   scripts/bench.sh gpu      default space (CUDA): FMA peak, dense 4096x512x512, MAF training vs bench/gpu's torch peer
+#   scripts/bench.sh mpi      under mpiexec: samples/s vs simulation ranks, gradient allreduce, message batching
 #
 # The PyTorch peer (../shared/bench, or $OSBI_PEER_DIR) runs only where it exists; without it the
 # runner prints our own figures alone.
@@ -27,7 +28,9 @@ kokkos_root=$("$root/scripts/install-deps.sh")
 build=${OSBI_BUILD_DIR:-$root/build}/bench
 kokkos_arg=()
 [ -n "$kokkos_root" ] && kokkos_arg=(-DKokkos_ROOT="$kokkos_root")
-cmake -S "$root" -B "$build" "${kokkos_arg[@]}" -DCMAKE_BUILD_TYPE=Release -DOSBI_BUILD_TESTS=OFF \
+mpi_arg=()
+[ "$area" = mpi ] && mpi_arg=(-DOSBI_ENABLE_MPI=ON)
+cmake -S "$root" -B "$build" "${kokkos_arg[@]}" "${mpi_arg[@]}" -DCMAKE_BUILD_TYPE=Release -DOSBI_BUILD_TESTS=OFF \
       -DOSBI_BUILD_EXAMPLES=OFF -DOSBI_BUILD_BENCHMARKS=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target "osbi_bench_$area" >&2
 

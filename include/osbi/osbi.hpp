@@ -21,3 +21,7 @@
 #include <osbi/simulator.hpp>
 #include <osbi/train.hpp>
 #include <osbi/vector_field.hpp>
+
+#if defined(OSBI_ENABLE_MPI) // osbi on several ranks: only where the build links MPI
+#include <osbi/mpi.hpp>
+#endif

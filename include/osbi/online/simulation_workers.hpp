@@ -218,6 +218,13 @@ public:
     const std::lock_guard lock(m_mutex);
     return m_failures;
   }
+  /// The counts and the failure records from index `first` on, at one instant (a consistent cut: every record
+  /// returned is counted, so records since an earlier cut never outnumber the failures counted since).
+  std::pair<PipelineAccounting, std::vector<FailureRecord>> failures_since(std::size_t first) const {
+    const std::lock_guard lock(m_mutex);
+    const auto begin = m_failures.begin() + static_cast<std::ptrdiff_t>(std::min(first, m_failures.size()));
+    return {m_counts, std::vector<FailureRecord>(begin, m_failures.end())};
+  }
 
   /// Pauses deliveries until no push is between "accepted by the sink" and "counted here", calls
   /// body(state) with the simulation state at that cut (the sink does not change meanwhile either), resumes.

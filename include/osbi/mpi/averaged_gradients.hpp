@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief mpi::AveragedGradients: the GradientReduction of data-parallel learners — one MPI_Allreduce of the flat gradient buffer per step.
+#pragma once
+
+#include <osbi/mpi/communicator.hpp>
+
+#include <osbi/core/types.hpp>
+#include <osbi/train/gradient_reduction.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdint>
+#include <type_traits>
+
+namespace osbi::mpi {
+
+/// Where the allreduce reads and writes the gradients.
+namespace gradient_staging {
+/// Through a host copy (any MPI; a device buffer is copied down and up around the allreduce).
+struct Host {};
+/// The device pointer itself (a CUDA-aware MPI only; on host spaces the same as Host, without a copy).
+struct InPlace {};
+} // namespace gradient_staging
+
+/*
+ * AveragedGradients<Staging> — models GradientReduction (train/gradient_reduction.hpp) over the learners'
+ * communicator: reduce(space, g) fences `space`, replaces g by the mean of every learner's g (an in-place
+ * MPI_Allreduce with MPI_SUM of the whole flat buffer, then a scale by 1/learners) and returns with the result
+ * in g. Each learner's loss is the mean over its own batch, so with equal batches the result is the gradient of
+ * the mean over all learners' rows: L learners × batch b step like one learner × batch L·b.
+ *
+ * Identical parameters on every learner follow from an identical reduced gradient, because clipping and the
+ * optimizer are deterministic. MPI recommends, and Open MPI and MPICH deliver, bitwise the same allreduce
+ * result on every rank; tests/mpi checks that the learners' parameters stay bitwise equal. The summation order
+ * is fixed for a given communicator size and count, so a run is repeatable.
+ *
+ * Counts calls and seconds spent (fence included) for the benchmarks: calls(), seconds().
+ */
+template <class Staging = gradient_staging::Host>
+class AveragedGradients {
+public:
+  /// `learners`: the communicator of the learners (Roles::learners()); borrowed, it must outlive this.
+  explicit AveragedGradients(const Communicator& learners) : m_learners(&learners) {
+    require(learners.member(), "osbi::mpi::AveragedGradients", "this rank is not a learner (empty learners communicator)");
+  }
+
+  template <class ExecutionSpace, class GradientView>
+  void reduce(const ExecutionSpace& space, const GradientView& gradients) {
+    using Scalar = typename GradientView::non_const_value_type;
+    using Memory = typename GradientView::memory_space;
+    constexpr bool host_memory = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Memory>::accessible;
+    const auto started = std::chrono::steady_clock::now();
+    space.fence();
+    const int count = static_cast<int>(gradients.extent(0));
+    const int learners = m_learners->size();
+    if (learners > 1) {
+      if constexpr (host_memory || std::is_same_v<Staging, gradient_staging::InPlace>) {
+        check(MPI_Allreduce(MPI_IN_PLACE, gradients.data(), count, datatype<Scalar>(), MPI_SUM, m_learners->get()),
+              "osbi::mpi::AveragedGradients", "MPI_Allreduce");
+      } else {
+        auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradients);
+        check(MPI_Allreduce(MPI_IN_PLACE, host.data(), count, datatype<Scalar>(), MPI_SUM, m_learners->get()),
+              "osbi::mpi::AveragedGradients", "MPI_Allreduce");
+        Kokkos::deep_copy(space, gradients, host);
+      }
+      const Scalar scale = Scalar(1) / static_cast<Scalar>(learners);
+      Kokkos::parallel_for(
+          "osbi::mpi::AveragedGradients::scale", Kokkos::RangePolicy<ExecutionSpace>(space, 0, gradients.extent(0)),
+          KOKKOS_LAMBDA(const std::size_t k) { gradients(k) *= scale; });
+      space.fence();
+    }
+    ++m_calls;
+    m_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+
+  std::uint64_t calls() const { return m_calls; }
+  double seconds() const { return m_seconds; }
+  int learners() const { return m_learners->size(); }
+
+private:
+  const Communicator* m_learners;
+  std::uint64_t m_calls = 0;
+  double m_seconds = 0;
+};
+
+static_assert(GradientReduction<AveragedGradients<>, double, Kokkos::DefaultHostExecutionSpace>);
+
+} // namespace osbi::mpi

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief mpi::StreamOptions and the message tags of the sample stream (simulation group roots → learners).
+#pragma once
+
+#include <cstddef>
+
+namespace osbi::mpi {
+
+/// How samples travel from a group root to the learners.
+struct StreamOptions {
+  std::size_t rows_per_message = 64; ///< a message leaves once it holds this many rows…
+  double max_delay_seconds = 0.05;   ///< …or once its first row has waited this long (slow simulators)
+  /// Messages a sender may have sent and not yet seen received (synchronous sends): the bound that turns a
+  /// full learner buffer into waiting simulations, as a blocking buffer does in one process.
+  std::size_t max_in_flight = 4;
+  std::size_t max_failure_records = 1000; ///< failures whose θ and message travel (all are counted)
+};
+
+/// Tags on Roles::stream(): samples and the end message share one (MPI keeps their order), stop another.
+inline constexpr int sample_tag = 0x5b1;
+inline constexpr int stop_tag = 0x5b2;
+
+} // namespace osbi::mpi
