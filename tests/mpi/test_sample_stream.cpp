@@ -25,7 +25,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
-#include <iostream>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -125,8 +124,7 @@ RunTotals stream_run(osbi::mpi::RankLayout layout, std::uint64_t budget, std::si
     options.workers = 1;
     options.seed = 11;
     options.stop.max_simulations = budget;
-    osbi::mpi::SimulationGroupReport report;
-    try { report = osbi::mpi::run_simulation_group(roles, prior, simulator, options, stream); } catch (const std::exception& e) { std::cerr << "DEBUG " << e.what() << std::endl; throw; }
+    const auto report = osbi::mpi::run_simulation_group(roles, prior, simulator, options, stream);
     if (report.root) {
       mine.finished = report.counts.finished;
       mine.threw = report.counts.failed_threw;
