@@ -7,6 +7,7 @@
 ///
 ///   osbi_example_02_online_advection_diffusion [--output DIR] [--grid N] [--budget SIMULATIONS]
 ///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--embedding mlp|transformer] [--offline] [--quick]
+///       [--resume]
 ///
 /// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
 /// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
@@ -15,6 +16,8 @@
 /// (4 × 4 patches → 64 tokens of width 32, learned positions, two pre-LayerNorm encoder blocks, then one linear map
 /// from all 64 tokens: θ says *where* the plume is, which a mean over tokens would blur).
 /// --offline runs the same pipeline as "simulate everything, then train" (the baseline of bench/online).
+/// --resume continues a run that was killed (or stopped by Ctrl-C) from DIR/checkpoint.osbi, written every 30 s and
+/// at the end: run it with the same options; the simulations, buffer, optimizer and counters carry on.
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
 /// default execution space (OpenMP: give it OMP_NUM_THREADS = cores − 1), so both proceed at once.
 #include <osbi/osbi.hpp>
@@ -71,6 +74,7 @@ struct Options {
   std::string estimator = "nsf";
   std::string embedding = "mlp";
   bool offline = false;
+  bool resume = false;
 };
 
 Options parse(int argc, char* argv[]) {
@@ -89,6 +93,7 @@ Options parse(int argc, char* argv[]) {
     else if (flag == "--estimator") options.estimator = value();
     else if (flag == "--embedding") options.embedding = value();
     else if (flag == "--offline") options.offline = true;
+    else if (flag == "--resume") options.resume = true;
     else if (flag == "--quick") options.budget = 3'000, options.grid = 32, options.seconds = 60;
     else if (flag.rfind("--kokkos", 0) == 0) continue;
     else throw osbi::InvalidArgument("example 02", "unknown flag " + flag);
@@ -159,6 +164,12 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
   // the proposal θ is drawn from; the optimizer is Adam at run.learning_rate (sbi's).
   osbi::Posterior posterior(std::move(estimator), simulator.prior());
   osbi::online::Pipeline pipeline(std::move(posterior), simulator.prior(), simulator, buffer, run);
+  if (options.resume) {
+    osbi::require(std::filesystem::exists(run.checkpoint), "example 02", "--resume: no checkpoint at ", run.checkpoint.string(),
+                  " (a run with the same --output writes one every 30 s and at its end)");
+    pipeline.resume(run.checkpoint);
+    std::cout << "resuming from " << run.checkpoint.string() << "\n";
+  }
   const auto report = pipeline.run();
   const auto& counts = report.accounting;
   const auto& metrics = report.final_metrics;

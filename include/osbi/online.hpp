@@ -10,3 +10,4 @@
 #include <osbi/online/pipeline_checkpoint.hpp>
 #include <osbi/online/schedule.hpp>
 #include <osbi/online/simulation_workers.hpp>
+#include <osbi/online/transport.hpp>

@@ -37,18 +37,19 @@ struct InPlace {};
  * result on every rank; tests/mpi checks that the learners' parameters stay bitwise equal. The summation order
  * is fixed for a given communicator size and count, so a run is repeatable.
  *
- * Counts calls and seconds spent (fence included) for the benchmarks: calls(), seconds().
+ * average(v) is the learners' mean of a number (their validation losses). Counts calls and seconds spent (fence
+ * included) for the benchmarks: calls(), seconds().
  */
 template <class Staging = gradient_staging::Host>
 class AveragedGradients {
 public:
-  /// `learners`: the communicator of the learners (Roles::learners()); borrowed, it must outlive this.
-  explicit AveragedGradients(const Communicator& learners) : m_learners(&learners) {
-    require(learners.member(), "osbi::mpi::AveragedGradients", "this rank is not a learner (empty learners communicator)");
-  }
+  /// `learners`: the communicator of the learners (Roles::learners()); borrowed, it must outlive this. On a rank
+  /// that is not a learner (an empty communicator) it may be built but not used.
+  explicit AveragedGradients(const Communicator& learners) : m_learners(&learners) {}
 
   template <class ExecutionSpace, class GradientView>
   void reduce(const ExecutionSpace& space, const GradientView& gradients) {
+    require(m_learners->member(), "osbi::mpi::AveragedGradients", "this rank is not a learner (empty learners communicator)");
     using Scalar = typename GradientView::non_const_value_type;
     using Memory = typename GradientView::memory_space;
     constexpr bool host_memory = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Memory>::accessible;
@@ -74,6 +75,13 @@ public:
     }
     ++m_calls;
     m_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+
+  /// The mean of a value over the learners (the validation loss, so every learner's early stopping sees the same).
+  double average(double value) const {
+    require(m_learners->member(), "osbi::mpi::AveragedGradients", "this rank is not a learner (empty learners communicator)");
+    check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_SUM, m_learners->get()), "osbi::mpi::AveragedGradients", "MPI_Allreduce");
+    return value / m_learners->size();
   }
 
   std::uint64_t calls() const { return m_calls; }

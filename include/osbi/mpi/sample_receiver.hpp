@@ -54,6 +54,9 @@ struct ReceiverCounts {
  * message each: a sender waits for exactly one from every learner before it returns from finish(), so after an
  * end message the receiver sends its stop too). join() waits for the end of every sender.
  *
+ * With StreamOptions::ordered the senders' messages are taken in a fixed rotation (sender 0's next, then sender 1's,
+ * ..., skipping those that ended), so with deterministic message boundaries the rows reach the sink in one order.
+ *
  * Needs MPI_THREAD_MULTIPLE: the thread receives while the trainer's thread reduces gradients.
  */
 template <SampleSink Sink>
@@ -139,15 +142,21 @@ private:
   void receive_loop() {
     std::vector<std::byte> bytes;
     auto pause = std::chrono::microseconds(1);
+    std::size_t turn = 0; // ordered: the sender whose message comes next
     for (;;) {
+      int source = MPI_ANY_SOURCE;
       {
         const std::lock_guard lock(m_mutex);
         if (m_counts.senders_ended == m_senders.size()) break;
+        if (m_options.ordered) {
+          while (m_ended[turn]) turn = (turn + 1) % m_senders.size();
+          source = m_senders[turn];
+        }
       }
       int flag = 0;
       MPI_Status status;
       try {
-        check(MPI_Iprobe(MPI_ANY_SOURCE, sample_tag, m_stream->get(), &flag, &status), "osbi::mpi::SampleReceiver", "MPI_Iprobe");
+        check(MPI_Iprobe(source, sample_tag, m_stream->get(), &flag, &status), "osbi::mpi::SampleReceiver", "MPI_Iprobe");
         if (!flag) {
           // Poll with a growing sleep: a blocking probe spins a core that simulations and training need.
           std::this_thread::sleep_for(pause);
@@ -166,6 +175,7 @@ private:
         if (!m_error) m_error = std::current_exception();
         break;
       }
+      turn = (turn + 1) % m_senders.size();
       try {
         handle(status.MPI_SOURCE, bytes);
       } catch (...) {

@@ -87,6 +87,7 @@ SimulationGroupReport run_group_root(const Roles& roles, ProposalType& proposal,
   workers.start(false);
   while (!workers.simulations_over() && !workers.stopping()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    workers.check_timeouts();
     forward_failures();
     sender.poll();
     if (sender.stop_requested()) workers.stop(online::StopReason::requested);

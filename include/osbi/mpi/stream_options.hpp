@@ -14,6 +14,9 @@ struct StreamOptions {
   /// full learner buffer into waiting simulations, as a blocking buffer does in one process.
   std::size_t max_in_flight = 4;
   std::size_t max_failure_records = 1000; ///< failures whose θ and message travel (all are counted)
+  /// The receiver takes the senders' messages in a fixed rotation instead of as they come (with messages that
+  /// leave only when full, the pipeline's deterministic mode: each learner's rows arrive in one order every run).
+  bool ordered = false;
 };
 
 /// Tags on Roles::stream(): samples and the end message share one (MPI keeps their order), stop another.

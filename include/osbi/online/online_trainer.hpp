@@ -178,8 +178,10 @@ public:
 
   /// The loss's value on the validation set, applied to EarlyStopping; returns its verdict.
   StoppingVerdict validate() {
-    const double value = validation_value(m_loss, estimator(), m_space, m_validation,
-                                          RandomStream(m_options.seed, streams::pipeline_validation).at(0));
+    double value = validation_value(m_loss, estimator(), m_space, m_validation,
+                                    RandomStream(m_options.seed, streams::pipeline_validation).at(0));
+    // Data-parallel learners each hold their own validation rows: they stop on the mean, which they all see.
+    if constexpr (requires(Reduction& reduction) { reduction.average(value); }) value = m_reduction.average(value);
     // Under the statistics lock: the monitor reads the best value while this thread updates it.
     const std::lock_guard lock(m_mutex);
     const std::uint64_t steps = m_counters.steps;

@@ -15,6 +15,7 @@
 #include <osbi/online/options.hpp>
 #include <osbi/online/pipeline_checkpoint.hpp>
 #include <osbi/online/simulation_workers.hpp>
+#include <osbi/online/transport.hpp>
 #include <osbi/optim/adam.hpp>
 #include <osbi/optim/optimizer.hpp>
 #include <osbi/optim/optimizer_checkpoint.hpp>
@@ -70,14 +71,16 @@ namespace osbi::online {
  * the same bits as one that never stopped.
  */
 template <Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, Estimator EstimatorType, Loss<EstimatorType> LossType = DefaultLoss<EstimatorType>,
-          optim::Optimizer OptimizerType = optim::Adam<typename EstimatorType::scalar_type, typename EstimatorType::execution_space>>
-  requires(Simulator<SimulatorType> || PointSimulator<SimulatorType>)
+          optim::Optimizer OptimizerType = optim::Adam<typename EstimatorType::scalar_type, typename EstimatorType::execution_space>,
+          Transport TransportType = InProcess>
+  requires(Simulator<SimulatorType> || PointSimulator<SimulatorType> || !std::is_same_v<TransportType, InProcess>)
 class Pipeline {
 public:
   using Scalar = typename EstimatorType::scalar_type;
   using Space = typename EstimatorType::execution_space;
-  using Workers = SimulationWorkers<ProposalType, SimulatorType, Buffer>;
-  using Trainer = OnlineTrainer<EstimatorType, LossType, OptimizerType, Buffer>;
+  using Workers = typename TransportType::template workers_type<ProposalType, SimulatorType, Buffer>;
+  using Trainer = OnlineTrainer<EstimatorType, LossType, OptimizerType, Buffer, typename TransportType::reduction_type>;
+  using transport_type = TransportType;
   using estimator_type = EstimatorType;
   using loss_type = LossType; ///< DefaultLoss<EstimatorType> unless given: NLL, flow matching or score matching
 
@@ -102,12 +105,16 @@ public:
 #endif
 
   Pipeline(Posterior<EstimatorType>&& posterior, ProposalType proposal, SimulatorType simulator, Buffer& buffer,
-           OptimizerType optimizer, PipelineOptions options = {}, LossType loss = {}, const Instances& instances = {})
-      : m_posterior(std::move(posterior)), m_proposal(std::move(proposal)), m_simulator(std::move(simulator)), m_buffer(buffer),
-        m_optimizer(std::move(optimizer)), m_loss(std::move(loss)), m_options(check(std::move(options))), m_instances(instances),
-        m_workers(m_proposal, m_simulator, m_buffer, m_options, instances.simulation),
-        m_trainer(m_posterior, m_loss, m_optimizer, m_buffer, m_options, instances.train) {
+           OptimizerType optimizer, PipelineOptions options = {}, LossType loss = {}, const Instances& instances = {},
+           TransportType transport = {})
+      : m_transport(std::move(transport)), m_posterior(std::move(posterior)), m_proposal(std::move(proposal)),
+        m_simulator(std::move(simulator)), m_buffer(buffer), m_optimizer(std::move(optimizer)), m_loss(std::move(loss)),
+        m_options(check(std::move(options))), m_instances(instances),
+        m_workers(detail::make_workers<Workers>(m_transport, m_proposal, m_simulator, m_buffer, m_options, instances.simulation)),
+        m_trainer(m_posterior, m_loss, m_optimizer, m_buffer, m_options, instances.train, m_transport.reduction()) {
     constexpr const char* part = "osbi::online::Pipeline";
+    if constexpr (!TransportType::checkpoints)
+      require(m_options.checkpoint.empty(), part, "checkpoints are not supported with this transport yet (options.checkpoint must be empty)");
     if constexpr (Workers::batched)
       static_assert(std::is_same_v<typename SimulatorType::scalar_type, Scalar>,
                     "osbi::online::Pipeline: a batched simulator must share the estimator's scalar_type");
@@ -129,11 +136,11 @@ public:
 
   /// With Adam at options.learning_rate (sbi's optimizer).
   Pipeline(Posterior<EstimatorType>&& posterior, ProposalType proposal, SimulatorType simulator, Buffer& buffer,
-           PipelineOptions options = {}, LossType loss = {}, const Instances& instances = {})
+           PipelineOptions options = {}, LossType loss = {}, const Instances& instances = {}, TransportType transport = {})
     requires std::is_same_v<OptimizerType, optim::Adam<Scalar, Space>>
       : Pipeline(std::move(posterior), std::move(proposal), std::move(simulator), buffer,
                  OptimizerType(posterior.estimator().parameters().extent(0), {.learning_rate = options.learning_rate}),
-                 std::move(options), std::move(loss), instances) {}
+                 std::move(options), std::move(loss), instances, std::move(transport)) {}
 
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -161,6 +168,7 @@ public:
   void resume(const std::filesystem::path& path) {
     constexpr const char* part = "osbi::online::Pipeline::resume";
     require(!m_ran, part, "resume() must come before run()");
+    require(TransportType::checkpoints, part, "resume is not supported with this transport yet");
     const CheckpointReader reader(path);
     const std::size_t parameter_count = estimator().parameters().extent(0);
     auto simulation = read_simulation_state<Scalar>(reader, theta_dim(), x_dim(), m_options.validation_size, part);
@@ -186,6 +194,9 @@ public:
   PipelineReport run() {
     require(!m_ran, "osbi::online::Pipeline::run", "run() was already called; a pipeline runs once (resume() a checkpoint into a new one)");
     m_ran = true;
+    // A rank that only simulates (MPI) runs its simulation group and reports what it simulated.
+    if constexpr (requires(Workers& workers) { workers.simulate_only(); })
+      if (!m_transport.trains()) return m_workers.simulate_only();
     const InterruptGuard interrupt(m_options.handle_interrupt);
     m_start = detail::now_seconds();
     m_last_checkpoint = m_start;
@@ -262,7 +273,7 @@ private:
 
   std::optional<StopReason> trainer_loop() {
     const double waiting_since = detail::now_seconds();
-    const bool ready = m_workers.wait_for_warmup();
+    const bool ready = !m_transport.any(!m_workers.wait_for_warmup());
     m_trainer.add_idle(detail::now_seconds() - waiting_since);
     if (!ready) return m_workers.stopping() ? std::nullopt : std::optional(StopReason::no_data);
     if (!m_resumed) {
@@ -275,14 +286,24 @@ private:
     m_trainer.set_validation(validation.validation_theta, validation.validation_x, validation.validation_log_prob,
                              validation.validation_round);
     for (;;) {
-      if (m_workers.stopping()) return std::nullopt;
+      // Every trainer takes each stop decision together (Transport::any): under MPI they step in lockstep.
       const auto counters = m_trainer.progress();
+      bool leave = m_workers.stopping(); // why: none (the workers' reason stands) unless a rule below fired
+      StopReason why = StopReason::requested;
       // A reusing buffer never runs dry: without a plateau rule, the run ends once the trainer has used
       // epochs_after_budget times as many rows as were ever accepted.
-      if (reuses_rows<Buffer> && m_workers.simulations_over() && !m_options.stop.plateau_patience &&
-          static_cast<double>(counters.samples_trained) >= m_options.stop.epochs_after_budget * static_cast<double>(m_buffer.arrivals()))
-        return StopReason::simulation_budget;
-      if (m_options.stop.max_steps && counters.steps >= m_options.stop.max_steps) return StopReason::max_steps;
+      const bool budget_used = reuses_rows<Buffer> && m_workers.simulations_over() && !m_options.stop.plateau_patience &&
+                               static_cast<double>(counters.samples_trained) >=
+                                   m_options.stop.epochs_after_budget * static_cast<double>(m_buffer.arrivals());
+      const bool steps_done = m_options.stop.max_steps && counters.steps >= m_options.stop.max_steps;
+      if (!leave && (budget_used || steps_done)) {
+        leave = true;
+        why = budget_used ? StopReason::simulation_budget : StopReason::max_steps;
+      }
+      if (m_transport.any(leave)) {
+        if (m_workers.stopping() || why == StopReason::requested) return std::nullopt; // stopped by the workers or another learner
+        return why;
+      }
       const double since = detail::now_seconds();
       if (m_options.deterministic) m_buffer.wait_for_arrivals(m_options.train_after + counters.steps * m_options.arrivals_per_step);
       if (!m_options.checkpoint.empty() && counters.steps > 0 &&
@@ -294,7 +315,7 @@ private:
       const std::size_t n = m_trainer.draw();
       if (m_options.deterministic) m_workers.batch_drawn();
       m_trainer.add_idle(detail::now_seconds() - since);
-      if (n == 0) {
+      if (m_transport.any(n == 0)) {
         if (m_workers.stopping()) return std::nullopt;
         return m_workers.simulations_over() ? StopReason::simulation_budget : StopReason::no_data;
       }
@@ -347,6 +368,7 @@ private:
     return m;
   }
 
+  TransportType m_transport;
   Posterior<EstimatorType> m_posterior;
   ProposalType m_proposal;
   SimulatorType m_simulator;
@@ -370,5 +392,10 @@ Pipeline(Posterior<EstimatorType>&&, ProposalType, SimulatorType, Buffer&, Optim
 template <class EstimatorType, Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, class LossType = DefaultLoss<EstimatorType>>
 Pipeline(Posterior<EstimatorType>&&, ProposalType, SimulatorType, Buffer&, PipelineOptions = {}, LossType = {})
     -> Pipeline<ProposalType, SimulatorType, Buffer, EstimatorType, LossType>;
+
+template <class EstimatorType, Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, optim::Optimizer OptimizerType,
+          class LossType, class InstancesType, Transport TransportType>
+Pipeline(Posterior<EstimatorType>&&, ProposalType, SimulatorType, Buffer&, OptimizerType, PipelineOptions, LossType, InstancesType, TransportType)
+    -> Pipeline<ProposalType, SimulatorType, Buffer, EstimatorType, LossType, OptimizerType, TransportType>;
 
 } // namespace osbi::online

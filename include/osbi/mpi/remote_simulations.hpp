@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief mpi::RemoteSimulations: the simulation side of an online::Pipeline under MPI — on a learner, rows received from the simulation groups, held out, warmed up and buffered as SimulationWorkers does with local ones.
+#pragma once
+
+#include <osbi/mpi/parallel_simulator.hpp>
+#include <osbi/mpi/rank_layout.hpp>
+#include <osbi/mpi/sample_receiver.hpp>
+#include <osbi/mpi/simulation_group.hpp>
+#include <osbi/mpi/stream_options.hpp>
+
+#include <osbi/buffer/sample_buffer.hpp>
+#include <osbi/core/error.hpp>
+#include <osbi/online/metrics.hpp>
+#include <osbi/online/options.hpp>
+#include <osbi/online/simulation_workers.hpp>
+#include <osbi/proposal/proposal.hpp>
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace osbi::mpi {
+
+namespace detail {
+
+/// The sink a learner's SampleReceiver fills: every row goes through its owner's deliver().
+template <class Owner, class Scalar>
+struct RemoteDelivery {
+  using scalar_type = Scalar;
+  Owner* owner;
+  std::size_t theta_dim() const { return owner->theta_dim(); }
+  std::size_t x_dim() const { return owner->x_dim(); }
+  PushResult push(std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info = {}) {
+    return owner->deliver(theta, x, info);
+  }
+  void close() { owner->stream_closed(); }
+  bool closed() const { return owner->delivery_closed(); }
+  std::size_t blocked_producers() const { return 0; }
+};
+
+template <class S>
+struct remote_simulation_space {
+  using type = void;
+};
+template <class S>
+  requires requires { typename S::execution_space; }
+struct remote_simulation_space<S> {
+  using type = typename S::execution_space;
+};
+
+} // namespace detail
+
+/*
+ * RemoteSimulations<Proposal, Simulator, Buffer> — Transport's workers_type for online::Pipeline under MPI
+ * (mpi/transport.hpp). It has SimulationWorkers' members, so the pipeline's training loop is the same code:
+ *
+ *   on a learner     a SampleReceiver takes the groups' rows; deliver() puts the first validation_size into this
+ *                    learner's validation set and the rest into its buffer (SampleInfo kept), the first train_after
+ *                    accepted ones also into the warm-up set; in deterministic mode a row waits until the trainer
+ *                    drew enough batches (the lockstep of SimulationWorkers). A co-located learner (Roles::
+ *                    colocated()) also runs its own simulation group on a thread.
+ *   warm-up          wait_for_warmup() waits for this learner's rows; warmup() then gives every learner learner 0's
+ *                    rows (a broadcast), so all z-score alike and start from the same parameters.
+ *   accounting       counts(): finished = validation + rows pushed into the buffer + failures the groups reported
+ *                    (with their θ in failures()); the learners' sums over ranks account for every simulation.
+ *   stop             stop() closes the buffer and asks the groups to stop; join() waits for every group's end.
+ *   simulate_only()  on a rank that does not train: runs its simulation group (mpi/simulation_group.hpp) and
+ *                    returns what it simulated.
+ *
+ * Not yet: checkpoints (at_consistent_cut and restore throw; the Pipeline refuses checkpoint options first) and
+ * simulation timeouts enforced from the learner (the groups' own workers enforce simulation_timeout).
+ */
+template <Proposal ProposalType, class SimulatorType, SampleBuffer Buffer>
+  requires(Simulator<SimulatorType> || PointSimulator<SimulatorType> || ParallelSimulator<SimulatorType>)
+class RemoteSimulations {
+public:
+  using Scalar = typename Buffer::scalar_type;
+  using ProposalSpace = typename ProposalType::execution_space;
+  static constexpr bool batched = Simulator<SimulatorType>;
+  using SimulationSpace = std::conditional_t<batched, typename detail::remote_simulation_space<SimulatorType>::type, ProposalSpace>;
+  using Instances = online::SimulationInstances<ProposalSpace, SimulationSpace>;
+  using State = online::SimulationState<Scalar>;
+  using Delivery = detail::RemoteDelivery<RemoteSimulations, Scalar>;
+
+  template <class TransportType>
+  RemoteSimulations(const TransportType& transport, ProposalType& proposal, SimulatorType& simulator, Buffer& buffer,
+                    const online::PipelineOptions& options, const Instances&)
+      : m_roles(&transport.roles()), m_stream(transport.stream_options()), m_proposal(proposal), m_simulator(simulator), m_buffer(buffer),
+        m_options(options), m_delivery{this} {
+    if (options.deterministic) {
+      // Messages leave only when full and are taken in rotation: each learner's rows come in one order.
+      m_stream.max_delay_seconds = std::numeric_limits<double>::infinity();
+      m_stream.ordered = true;
+    }
+    if (m_roles->is_learner())
+      m_receiver = std::make_unique<SampleReceiver<Delivery>>(m_roles->stream(), m_roles->group_roots(), m_delivery, m_stream);
+  }
+
+  RemoteSimulations(const RemoteSimulations&) = delete;
+  RemoteSimulations& operator=(const RemoteSimulations&) = delete;
+  ~RemoteSimulations() { join(); }
+
+  std::size_t theta_dim() const { return m_buffer.theta_dim(); }
+  std::size_t x_dim() const { return m_buffer.x_dim(); }
+
+  void start(bool resumed) {
+    require(!resumed, "osbi::mpi::RemoteSimulations", "resuming is not supported under MPI yet");
+    {
+      const std::lock_guard lock(m_mutex);
+      m_warmup_theta.assign(m_options.train_after * theta_dim(), Scalar(0));
+      m_warmup_x.assign(m_options.train_after * x_dim(), Scalar(0));
+    }
+    if (m_receiver) m_receiver->start();
+    if (m_roles->is_learner() && m_roles->simulates())
+      m_simulation = std::thread([this] {
+        try {
+          m_group = run_simulation_group(*m_roles, m_proposal, m_simulator, m_options, m_stream);
+        } catch (...) {
+          fail(std::current_exception());
+        }
+      });
+  }
+
+  void stop(online::StopReason reason) {
+    {
+      const std::lock_guard lock(m_mutex);
+      if (!m_stopping) {
+        m_stopping = true;
+        if (!m_reason) m_reason = reason;
+      }
+      m_changed.notify_all();
+    }
+    if (m_receiver) m_receiver->request_stop(); // closes the buffer (through the delivery sink) and stops the groups
+  }
+
+  void join() {
+    stop(online::StopReason::requested);
+    if (m_simulation.joinable()) m_simulation.join();
+    if (m_receiver && !m_joined) {
+      m_joined = true;
+      try {
+        m_receiver->join();
+      } catch (...) {
+        fail(std::current_exception());
+      }
+    }
+  }
+
+  bool stopping() const {
+    const std::lock_guard lock(m_mutex);
+    return m_stopping;
+  }
+  bool simulations_over() const {
+    const std::lock_guard lock(m_mutex);
+    return m_over;
+  }
+  std::optional<online::StopReason> reason() const {
+    const std::lock_guard lock(m_mutex);
+    return m_reason;
+  }
+  std::exception_ptr error() const {
+    const std::lock_guard lock(m_mutex);
+    return m_error;
+  }
+
+  bool wait_for_warmup() {
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] { return m_warmup_rows >= m_options.train_after || m_stopping || m_over; });
+    return m_warmup_rows >= m_options.train_after;
+  }
+
+  /// Learner 0's warm-up rows, on every learner (a collective over the learners; after wait_for_warmup agreed).
+  std::pair<const std::vector<Scalar>&, const std::vector<Scalar>&> warmup() {
+    const Communicator& learners = m_roles->learners();
+    check(MPI_Bcast(m_warmup_theta.data(), static_cast<int>(m_warmup_theta.size()), datatype<Scalar>(), 0, learners.get()),
+          "osbi::mpi::RemoteSimulations", "MPI_Bcast");
+    check(MPI_Bcast(m_warmup_x.data(), static_cast<int>(m_warmup_x.size()), datatype<Scalar>(), 0, learners.get()),
+          "osbi::mpi::RemoteSimulations", "MPI_Bcast");
+    return {m_warmup_theta, m_warmup_x};
+  }
+
+  void batch_drawn() {
+    const std::lock_guard lock(m_mutex);
+    ++m_batches_drawn;
+    m_changed.notify_all();
+  }
+
+  online::PipelineAccounting counts() const {
+    const ReceiverCounts received = m_receiver ? m_receiver->counts() : ReceiverCounts{};
+    const std::lock_guard lock(m_mutex);
+    online::PipelineAccounting out;
+    out.validation = m_validation_rows;
+    out.failed_threw = received.failures.threw;
+    out.failed_non_finite = received.failures.non_finite;
+    out.timed_out = received.failures.timed_out;
+    out.finished = out.validation + m_pushed + out.failed();
+    return out;
+  }
+  std::vector<online::FailureRecord> failures() const { return m_receiver ? m_receiver->failures() : std::vector<online::FailureRecord>{}; }
+
+  State validation_set() const {
+    const std::lock_guard lock(m_mutex);
+    State out;
+    out.validation_rows = m_validation_rows;
+    out.validation_theta = m_validation_theta;
+    out.validation_x = m_validation_x;
+    out.validation_log_prob = m_validation_log_prob;
+    out.validation_round = m_validation_round;
+    return out;
+  }
+
+  void at_consistent_cut(const std::function<void(const State&)>&) {
+    throw InvalidArgument("osbi::mpi::RemoteSimulations", "checkpoints are not supported under MPI yet");
+  }
+  void restore(State) { throw InvalidArgument("osbi::mpi::RemoteSimulations", "resuming is not supported under MPI yet"); }
+  void check_timeouts() {} // the groups' own workers enforce simulation_timeout
+  std::size_t abandoned() const { return 0; }
+
+  /// On a rank that does not train: runs this rank's part of its simulation group, reports what it simulated.
+  online::PipelineReport simulate_only() {
+    const SimulationGroupReport group = run_simulation_group(*m_roles, m_proposal, m_simulator, m_options, m_stream);
+    online::PipelineReport report;
+    report.accounting = group.counts;
+    report.failures = group.failures;
+    const std::uint64_t share = group_budget(m_options.stop.max_simulations, m_roles->group_count(), std::max(0, m_roles->group_index()));
+    report.reason = m_options.stop.max_simulations && group.counts.finished == share ? online::StopReason::simulation_budget
+                                                                                   : online::StopReason::requested;
+    return report;
+  }
+
+  /// What this rank's own simulation group did (a co-located learner; empty elsewhere), once joined.
+  const SimulationGroupReport& group_report() const { return m_group; }
+
+  // ---- the delivery sink's side (the receiver's thread) ------------------------------------------------------
+
+  PushResult deliver(std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info) {
+    std::unique_lock lock(m_mutex);
+    if (m_validation_rows < m_options.validation_size) {
+      m_validation_theta.insert(m_validation_theta.end(), theta.begin(), theta.end());
+      m_validation_x.insert(m_validation_x.end(), x.begin(), x.end());
+      m_validation_log_prob.push_back(info.proposal_log_prob);
+      m_validation_round.push_back(info.generation);
+      PushResult held;
+      held.status = PushStatus::accepted;
+      held.id = m_validation_rows++;
+      m_changed.notify_all();
+      return held;
+    }
+    m_changed.wait(lock, [&] {
+      return m_stopping || !m_options.deterministic ||
+             m_arrivals < m_options.train_after + m_batches_drawn * m_options.arrivals_per_step;
+    });
+    lock.unlock();
+    const PushResult result = m_buffer.push(theta, x, info); // after a stop the closed buffer counts it rejected_closed
+    lock.lock();
+    ++m_pushed;
+    if (result.accepted()) {
+      m_arrivals = std::max(m_arrivals, result.id + 1);
+      if (result.id < m_options.train_after && m_warmup_rows < m_options.train_after && !m_warmup_theta.empty()) {
+        std::copy(theta.begin(), theta.end(), m_warmup_theta.begin() + static_cast<std::ptrdiff_t>(result.id * theta_dim()));
+        std::copy(x.begin(), x.end(), m_warmup_x.begin() + static_cast<std::ptrdiff_t>(result.id * x_dim()));
+        ++m_warmup_rows;
+      }
+    }
+    m_changed.notify_all();
+    return result;
+  }
+
+  /// Every group ended (or a stop closed the stream): nothing more arrives.
+  void stream_closed() {
+    const std::lock_guard lock(m_mutex);
+    m_buffer.close();
+    m_delivery_closed = true;
+    if (!m_stopping) m_over = true;
+    m_changed.notify_all();
+  }
+  bool delivery_closed() const {
+    const std::lock_guard lock(m_mutex);
+    return m_delivery_closed;
+  }
+
+private:
+  void fail(std::exception_ptr error) {
+    {
+      const std::lock_guard lock(m_mutex);
+      if (!m_error) m_error = error;
+    }
+    stop(online::StopReason::requested);
+  }
+
+  const Roles* m_roles;
+  StreamOptions m_stream;
+  ProposalType& m_proposal;
+  SimulatorType& m_simulator;
+  Buffer& m_buffer;
+  const online::PipelineOptions& m_options;
+  Delivery m_delivery;
+  std::unique_ptr<SampleReceiver<Delivery>> m_receiver;
+  std::thread m_simulation;
+  SimulationGroupReport m_group;
+  bool m_joined = false;
+
+  mutable std::mutex m_mutex;
+  std::condition_variable m_changed;
+  bool m_stopping = false, m_over = false, m_delivery_closed = false;
+  std::optional<online::StopReason> m_reason;
+  std::exception_ptr m_error;
+  std::uint64_t m_pushed = 0, m_arrivals = 0, m_batches_drawn = 0;
+  std::size_t m_validation_rows = 0, m_warmup_rows = 0;
+  std::vector<Scalar> m_validation_theta, m_validation_x, m_warmup_theta, m_warmup_x;
+  std::vector<double> m_validation_log_prob;
+  std::vector<std::uint64_t> m_validation_round;
+};
+
+} // namespace osbi::mpi
