@@ -52,16 +52,6 @@ struct RemoteDelivery {
   std::size_t blocked_producers() const { return 0; }
 };
 
-template <class S>
-struct remote_simulation_space {
-  using type = void;
-};
-template <class S>
-  requires requires { typename S::execution_space; }
-struct remote_simulation_space<S> {
-  using type = typename S::execution_space;
-};
-
 } // namespace detail
 
 /*
@@ -91,7 +81,7 @@ public:
   using Scalar = typename Buffer::scalar_type;
   using ProposalSpace = typename ProposalType::execution_space;
   static constexpr bool batched = Simulator<SimulatorType>;
-  using SimulationSpace = std::conditional_t<batched, typename detail::remote_simulation_space<SimulatorType>::type, ProposalSpace>;
+  using SimulationSpace = std::conditional_t<batched, typename online::detail::simulator_space<SimulatorType>::type, ProposalSpace>;
   using Instances = online::SimulationInstances<ProposalSpace, SimulationSpace>;
   using State = online::SimulationState<Scalar>;
   using Delivery = detail::RemoteDelivery<RemoteSimulations, Scalar>;
@@ -121,8 +111,7 @@ public:
     require(!resumed, "osbi::mpi::RemoteSimulations", "resuming is not supported under MPI yet");
     {
       const std::lock_guard lock(m_mutex);
-      m_warmup_theta.assign(m_options.train_after * theta_dim(), Scalar(0));
-      m_warmup_x.assign(m_options.train_after * x_dim(), Scalar(0));
+      m_held.prepare_warmup(m_options.train_after, theta_dim(), x_dim(), false);
     }
     if (m_receiver) m_receiver->start();
     if (m_roles->is_learner() && m_roles->simulates())
@@ -179,18 +168,18 @@ public:
 
   bool wait_for_warmup() {
     std::unique_lock lock(m_mutex);
-    m_changed.wait(lock, [&] { return m_warmup_rows >= m_options.train_after || m_stopping || m_over; });
-    return m_warmup_rows >= m_options.train_after;
+    m_changed.wait(lock, [&] { return m_held.warmed_up(m_options.train_after) || m_stopping || m_over; });
+    return m_held.warmed_up(m_options.train_after);
   }
 
   /// Learner 0's warm-up rows, on every learner (a collective over the learners; after wait_for_warmup agreed).
   std::pair<const std::vector<Scalar>&, const std::vector<Scalar>&> warmup() {
     const Communicator& learners = m_roles->learners();
-    check(MPI_Bcast(m_warmup_theta.data(), static_cast<int>(m_warmup_theta.size()), datatype<Scalar>(), 0, learners.get()),
-          "osbi::mpi::RemoteSimulations", "MPI_Bcast");
-    check(MPI_Bcast(m_warmup_x.data(), static_cast<int>(m_warmup_x.size()), datatype<Scalar>(), 0, learners.get()),
-          "osbi::mpi::RemoteSimulations", "MPI_Bcast");
-    return {m_warmup_theta, m_warmup_x};
+    auto& theta = m_held.warmup_theta;
+    auto& x = m_held.warmup_x;
+    check(MPI_Bcast(theta.data(), static_cast<int>(theta.size()), datatype<Scalar>(), 0, learners.get()), "osbi::mpi::RemoteSimulations", "MPI_Bcast");
+    check(MPI_Bcast(x.data(), static_cast<int>(x.size()), datatype<Scalar>(), 0, learners.get()), "osbi::mpi::RemoteSimulations", "MPI_Bcast");
+    return {theta, x};
   }
 
   void batch_drawn() {
@@ -203,7 +192,7 @@ public:
     const ReceiverCounts received = m_receiver ? m_receiver->counts() : ReceiverCounts{};
     const std::lock_guard lock(m_mutex);
     online::PipelineAccounting out;
-    out.validation = m_validation_rows;
+    out.validation = m_held.validation_rows;
     out.failed_threw = received.failures.threw;
     out.failed_non_finite = received.failures.non_finite;
     out.timed_out = received.failures.timed_out;
@@ -215,11 +204,7 @@ public:
   State validation_set() const {
     const std::lock_guard lock(m_mutex);
     State out;
-    out.validation_rows = m_validation_rows;
-    out.validation_theta = m_validation_theta;
-    out.validation_x = m_validation_x;
-    out.validation_log_prob = m_validation_log_prob;
-    out.validation_round = m_validation_round;
+    m_held.save_validation(out);
     return out;
   }
 
@@ -249,14 +234,10 @@ public:
 
   PushResult deliver(std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info) {
     std::unique_lock lock(m_mutex);
-    if (m_validation_rows < m_options.validation_size) {
-      m_validation_theta.insert(m_validation_theta.end(), theta.begin(), theta.end());
-      m_validation_x.insert(m_validation_x.end(), x.begin(), x.end());
-      m_validation_log_prob.push_back(info.proposal_log_prob);
-      m_validation_round.push_back(info.generation);
+    if (m_held.hold_for_validation(m_options.validation_size, theta, x, info)) {
       PushResult held;
       held.status = PushStatus::accepted;
-      held.id = m_validation_rows++;
+      held.id = m_held.validation_rows - 1;
       m_changed.notify_all();
       return held;
     }
@@ -270,11 +251,7 @@ public:
     ++m_pushed;
     if (result.accepted()) {
       m_arrivals = std::max(m_arrivals, result.id + 1);
-      if (result.id < m_options.train_after && m_warmup_rows < m_options.train_after && !m_warmup_theta.empty()) {
-        std::copy(theta.begin(), theta.end(), m_warmup_theta.begin() + static_cast<std::ptrdiff_t>(result.id * theta_dim()));
-        std::copy(x.begin(), x.end(), m_warmup_x.begin() + static_cast<std::ptrdiff_t>(result.id * x_dim()));
-        ++m_warmup_rows;
-      }
+      m_held.offer_warmup(m_options.train_after, result.id, theta, x);
     }
     m_changed.notify_all();
     return result;
@@ -320,10 +297,7 @@ private:
   std::optional<online::StopReason> m_reason;
   std::exception_ptr m_error;
   std::uint64_t m_pushed = 0, m_arrivals = 0, m_batches_drawn = 0;
-  std::size_t m_validation_rows = 0, m_warmup_rows = 0;
-  std::vector<Scalar> m_validation_theta, m_validation_x, m_warmup_theta, m_warmup_x;
-  std::vector<double> m_validation_log_prob;
-  std::vector<std::uint64_t> m_validation_round;
+  online::detail::HeldRows<Scalar> m_held;
 };
 
 } // namespace osbi::mpi

@@ -90,6 +90,71 @@ struct SimulationState {
   std::vector<std::uint64_t> validation_round;
 };
 
+namespace detail {
+
+/*
+ * HeldRows<Scalar> — the rows a pipeline's simulation side keeps besides the buffer, in arrival order: the validation
+ * set (the first validation_size finished simulations, never trained on) and the warm-up set (the first train_after
+ * rows the buffer accepted: z-scoring and the data-dependent start). One copy of this bookkeeping for the local
+ * workers (SimulationWorkers) and an MPI learner's (mpi::RemoteSimulations). Not thread-safe: the owner's mutex
+ * guards it.
+ */
+template <class Scalar>
+struct HeldRows {
+  std::size_t validation_rows = 0, warmup_rows = 0;
+  std::vector<Scalar> validation_theta, validation_x, warmup_theta, warmup_x;
+  std::vector<double> validation_log_prob;
+  std::vector<std::uint64_t> validation_round;
+
+  /// Keeps the row for validation if the set holds fewer than `validation_size` rows (true); else false.
+  bool hold_for_validation(std::size_t validation_size, std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info) {
+    if (validation_rows >= validation_size) return false;
+    validation_theta.insert(validation_theta.end(), theta.begin(), theta.end());
+    validation_x.insert(validation_x.end(), x.begin(), x.end());
+    validation_log_prob.push_back(info.proposal_log_prob);
+    validation_round.push_back(info.generation);
+    ++validation_rows;
+    return true;
+  }
+
+  /// Room for `rows` warm-up rows (a fresh run), or the warm-up counted as done (a resumed one).
+  void prepare_warmup(std::size_t rows, std::size_t theta_dim, std::size_t x_dim, bool resumed) {
+    if (resumed) {
+      warmup_rows = rows;
+      return;
+    }
+    warmup_theta.assign(rows * theta_dim, Scalar(0));
+    warmup_x.assign(rows * x_dim, Scalar(0));
+  }
+  bool warmed_up(std::size_t rows) const { return warmup_rows >= rows; }
+
+  /// A row the buffer accepted with arrival index `id`: one of the first `rows` joins the warm-up set at its index.
+  void offer_warmup(std::size_t rows, std::uint64_t id, std::span<const Scalar> theta, std::span<const Scalar> x) {
+    if (id >= rows || warmup_rows >= rows || warmup_theta.empty()) return;
+    std::copy(theta.begin(), theta.end(), warmup_theta.begin() + static_cast<std::ptrdiff_t>(id * theta.size()));
+    std::copy(x.begin(), x.end(), warmup_x.begin() + static_cast<std::ptrdiff_t>(id * x.size()));
+    ++warmup_rows;
+  }
+
+  /// The validation set into / out of a checkpoint's simulation state.
+  void save_validation(SimulationState<Scalar>& state) const {
+    state.validation_rows = validation_rows;
+    state.validation_theta = validation_theta;
+    state.validation_x = validation_x;
+    state.validation_log_prob = validation_log_prob;
+    state.validation_round = validation_round;
+  }
+  void restore_validation(SimulationState<Scalar>&& state) {
+    validation_rows = state.validation_rows;
+    validation_theta = std::move(state.validation_theta);
+    validation_x = std::move(state.validation_x);
+    validation_log_prob = std::move(state.validation_log_prob);
+    validation_round = std::move(state.validation_round);
+  }
+};
+
+} // namespace detail
+
 /*
  * SimulationWorkers<Proposal, Simulator, Sink> — `workers` threads take chunks from a SimulationSchedule, draw θ
  * from the proposal (chunk c: batch c of stream (seed, streams::pipeline_proposal)), simulate (row r of chunk c:
@@ -140,12 +205,7 @@ public:
   /// Starts the worker threads (once); warm-up rows are collected unless `resumed`.
   void start(bool resumed) {
     const std::lock_guard lock(m_mutex);
-    if (!resumed) {
-      m_warmup_theta.assign(m_options.train_after * theta_dim(), Scalar(0));
-      m_warmup_x.assign(m_options.train_after * x_dim(), Scalar(0));
-    } else {
-      m_warmup_rows = m_options.train_after;
-    }
+    m_held.prepare_warmup(m_options.train_after, theta_dim(), x_dim(), resumed);
     for (std::size_t w = 0; w < m_options.workers; ++w) start_worker();
   }
 
@@ -195,12 +255,12 @@ public:
   /// Waits until train_after rows reached the sink (true), or the run stops or runs dry first (false).
   bool wait_for_warmup() {
     std::unique_lock lock(m_mutex);
-    m_changed.wait(lock, [&] { return m_warmup_rows >= m_options.train_after || m_stopping || m_simulations_over; });
-    return m_warmup_rows >= m_options.train_after;
+    m_changed.wait(lock, [&] { return m_held.warmed_up(m_options.train_after) || m_stopping || m_simulations_over; });
+    return m_held.warmed_up(m_options.train_after);
   }
 
   /// The warm-up rows (train_after × D_θ and × D_x), once wait_for_warmup() returned true.
-  std::pair<const std::vector<Scalar>&, const std::vector<Scalar>&> warmup() const { return {m_warmup_theta, m_warmup_x}; }
+  std::pair<const std::vector<Scalar>&, const std::vector<Scalar>&> warmup() const { return {m_held.warmup_theta, m_held.warmup_x}; }
 
   /// The trainer drew one more batch (deterministic mode's lockstep).
   void batch_drawn() {
@@ -238,11 +298,7 @@ public:
     state.counts = m_counts;
     state.batches_drawn = m_batches_drawn;
     state.arrivals = m_arrivals;
-    state.validation_rows = m_validation_rows;
-    state.validation_theta = m_validation_theta;
-    state.validation_x = m_validation_x;
-    state.validation_log_prob = m_validation_log_prob;
-    state.validation_round = m_validation_round;
+    m_held.save_validation(state);
     try {
       body(state);
     } catch (...) {
@@ -261,22 +317,14 @@ public:
     m_counts = state.counts;
     m_batches_drawn = state.batches_drawn;
     m_arrivals = state.arrivals;
-    m_validation_rows = state.validation_rows;
-    m_validation_theta = std::move(state.validation_theta);
-    m_validation_x = std::move(state.validation_x);
-    m_validation_log_prob = std::move(state.validation_log_prob);
-    m_validation_round = std::move(state.validation_round);
+    m_held.restore_validation(std::move(state));
   }
 
   /// The validation set so far (rows × D_θ, rows × D_x, the proposal's log density per row).
   State validation_set() const {
     const std::lock_guard lock(m_mutex);
     State state;
-    state.validation_rows = m_validation_rows;
-    state.validation_theta = m_validation_theta;
-    state.validation_x = m_validation_x;
-    state.validation_log_prob = m_validation_log_prob;
-    state.validation_round = m_validation_round;
+    m_held.save_validation(state);
     return state;
   }
 
@@ -378,12 +426,7 @@ private:
   /// A finished simulation: validation set, sink, or nothing (stopping). θ and x in Scalar.
   void deliver(std::uint64_t index, std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info) {
     std::unique_lock lock(m_mutex);
-    if (m_validation_rows < m_options.validation_size) {
-      m_validation_theta.insert(m_validation_theta.end(), theta.begin(), theta.end());
-      m_validation_x.insert(m_validation_x.end(), x.begin(), x.end());
-      m_validation_log_prob.push_back(info.proposal_log_prob);
-      m_validation_round.push_back(info.generation);
-      ++m_validation_rows;
+    if (m_held.hold_for_validation(m_options.validation_size, theta, x, info)) {
       ++m_counts.validation;
       mark_done(index);
       return;
@@ -405,11 +448,7 @@ private:
     --m_in_delivery;
     if (result.accepted()) {
       m_arrivals = std::max(m_arrivals, result.id + 1);
-      if (result.id < m_options.train_after && m_warmup_rows < m_options.train_after) {
-        std::copy(theta.begin(), theta.end(), m_warmup_theta.begin() + static_cast<std::ptrdiff_t>(result.id * theta_dim()));
-        std::copy(x.begin(), x.end(), m_warmup_x.begin() + static_cast<std::ptrdiff_t>(result.id * x_dim()));
-        ++m_warmup_rows;
-      }
+      m_held.offer_warmup(m_options.train_after, result.id, theta, x);
     }
     mark_done(index);
   }
@@ -573,10 +612,7 @@ private:
   std::optional<StopReason> m_reason;
   std::exception_ptr m_error;
   std::uint64_t m_batches_drawn = 0, m_arrivals = 0;
-  std::size_t m_validation_rows = 0, m_warmup_rows = 0;
-  std::vector<Scalar> m_validation_theta, m_validation_x, m_warmup_theta, m_warmup_x;
-  std::vector<double> m_validation_log_prob;
-  std::vector<std::uint64_t> m_validation_round;
+  detail::HeldRows<Scalar> m_held;
 };
 
 } // namespace osbi::online
