@@ -92,7 +92,11 @@ public:
       : m_roles(&transport.roles()), m_stream(transport.stream_options()), m_proposal(proposal), m_simulator(simulator), m_buffer(buffer),
         m_options(options), m_delivery{this} {
     if (options.deterministic) {
-      // Messages leave only when full and are taken in rotation: each learner's rows come in one order.
+      // With several learners a learner that holds rows back (the lockstep) keeps a sender waiting that another
+      // learner needs for its next batch, while the first waits for the second in the gradient allreduce.
+      require(m_roles->learner_count() == 1, "osbi::mpi::RemoteSimulations", "deterministic mode under MPI runs one learner, not ",
+              m_roles->learner_count(), " (any number of simulation groups)");
+      // Messages leave only when full, in strict turn, and are taken in rotation: the rows come in one order.
       m_stream.max_delay_seconds = std::numeric_limits<double>::infinity();
       m_stream.ordered = true;
     }

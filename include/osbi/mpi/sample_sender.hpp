@@ -37,10 +37,13 @@ struct SenderCounts {
 
 /*
  * SampleSender<Scalar> — models SampleSink on a group root. push() appends the row to the message being
- * filled; a message leaves (MPI_Issend on Roles::stream() to the learners in turn, starting at
- * `first_learner`) once it holds rows_per_message rows or its first row waited max_delay_seconds (push and
- * poll check). At most max_in_flight messages are unreceived at once: a push that would exceed that waits for
- * the oldest — back-pressure from the learners' buffers to the simulations. Every row pushed is sent, even
+ * filled; a message leaves (MPI_Issend on Roles::stream()) once it holds rows_per_message rows or its first row
+ * waited max_delay_seconds (push and poll check). Each learner has at most max_in_flight unreceived messages from
+ * this sender. A message goes to the next learner in turn (from `first_learner`) that has room, so a learner whose
+ * buffer is full does not hold back the others (with several learners that would deadlock: one waits in the
+ * gradient allreduce for another that waits for rows); when no learner has room the push waits — back-pressure
+ * from the learners' buffers to the simulations. With StreamOptions::ordered the turn is strict (deterministic
+ * mode): the push waits for that learner. Every row pushed is sent, even
  * after close() or a learner's stop: the learner's buffer then counts it (accepted or rejected_closed), so the
  * learners account for every simulation. push returns `accepted` (id = this sender's push index) until close()
  * or a stop from a learner, then `closed`; dropped_invalid never (the learner's buffer drops non-finite rows).
@@ -60,7 +63,7 @@ public:
   SampleSender(const Communicator& stream, std::vector<int> learners, std::size_t theta_dim, std::size_t x_dim,
                const StreamOptions& options = {}, std::size_t first_learner = 0)
       : m_stream(&stream), m_learners(std::move(learners)), m_theta_dim(theta_dim), m_x_dim(x_dim), m_options(options),
-        m_next_learner(first_learner), m_writer(theta_dim, x_dim), m_sequence(m_learners.size(), 0),
+        m_next_learner(first_learner), m_writer(theta_dim, x_dim), m_in_flight(m_learners.size()), m_sequence(m_learners.size(), 0),
         m_rows_to(m_learners.size(), 0), m_failures_to(m_learners.size()) {
     constexpr const char* part = "osbi::mpi::SampleSender";
     require_thread_level(MPI_THREAD_SERIALIZED, part, "simulation workers push from several threads");
@@ -144,12 +147,15 @@ public:
     m_finished = true;
     m_closed = true;
     if (!m_writer.empty()) send_pending();
-    for (std::size_t l = 0; l < m_learners.size(); ++l)
+    for (std::size_t l = 0; l < m_learners.size(); ++l) {
+      wait_for_room(l);
       issue(l, m_writer.take(MessageKind::end, m_sequence[l]++, m_rows_to[l], m_failures_to[l]));
-    while (!m_in_flight.empty()) {
-      wait_politely(m_in_flight.front().request, "osbi::mpi::SampleSender::finish");
-      m_in_flight.pop_front();
     }
+    for (auto& messages : m_in_flight)
+      while (!messages.empty()) {
+        wait_politely(messages.front().request, "osbi::mpi::SampleSender::finish");
+        messages.pop_front();
+      }
     auto pause = std::chrono::microseconds(1);
     while (m_counts.stops_received < m_learners.size()) {
       if (!poll_stops()) {
@@ -177,9 +183,53 @@ private:
 
   static double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
+  /// Drops the learner's messages that were received, oldest first.
+  void reap(std::size_t learner) { // m_mutex held
+    auto& messages = m_in_flight[learner];
+    while (!messages.empty()) {
+      int done = 0;
+      check(MPI_Test(&messages.front().request, &done, MPI_STATUS_IGNORE), "osbi::mpi::SampleSender", "MPI_Test");
+      if (!done) return;
+      messages.pop_front();
+    }
+  }
+
+  void wait_for_room(std::size_t learner) { // m_mutex held
+    auto& messages = m_in_flight[learner];
+    while (messages.size() >= m_options.max_in_flight) {
+      wait_politely(messages.front().request, "osbi::mpi::SampleSender");
+      messages.pop_front();
+      poll_stops();
+    }
+  }
+
+  /// The learner the next message goes to (see the class comment); waits while none has room.
+  std::size_t next_learner() { // m_mutex held
+    const std::size_t learners = m_learners.size();
+    if (m_options.ordered) {
+      const std::size_t l = m_next_learner;
+      m_next_learner = (l + 1) % learners;
+      wait_for_room(l);
+      return l;
+    }
+    auto pause = std::chrono::microseconds(1);
+    for (;;) {
+      for (std::size_t k = 0; k < learners; ++k) {
+        const std::size_t l = (m_next_learner + k) % learners;
+        reap(l);
+        if (m_in_flight[l].size() < m_options.max_in_flight) {
+          m_next_learner = (l + 1) % learners;
+          return l;
+        }
+      }
+      poll_stops();
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(1000));
+    }
+  }
+
   void send_pending() { // m_mutex held
-    const std::size_t l = m_next_learner;
-    m_next_learner = (m_next_learner + 1) % m_learners.size();
+    const std::size_t l = next_learner();
     m_rows_to[l] += m_writer.rows();
     ++m_counts.messages;
     const FailureCounts reported = m_writer.failures();
@@ -189,14 +239,10 @@ private:
     issue(l, std::move(bytes));
   }
 
+  /// Sends to a learner with room (the caller made sure).
   void issue(std::size_t learner, std::vector<std::byte> bytes) { // m_mutex held
-    while (m_in_flight.size() >= m_options.max_in_flight) {
-      wait_politely(m_in_flight.front().request, "osbi::mpi::SampleSender");
-      m_in_flight.pop_front();
-      poll_stops();
-    }
-    m_in_flight.push_back(Message{std::move(bytes), MPI_REQUEST_NULL});
-    Message& message = m_in_flight.back();
+    m_in_flight[learner].push_back(Message{std::move(bytes), MPI_REQUEST_NULL});
+    Message& message = m_in_flight[learner].back();
     check(MPI_Issend(message.bytes.data(), static_cast<int>(message.bytes.size()), MPI_BYTE, m_learners[learner], sample_tag,
                      m_stream->get(), &message.request),
           "osbi::mpi::SampleSender", "MPI_Issend");
@@ -229,7 +275,7 @@ private:
   std::atomic<std::size_t> m_pushing{0};
   MessageWriter<Scalar> m_writer;
   double m_pending_since = 0;
-  std::deque<Message> m_in_flight;
+  std::vector<std::deque<Message>> m_in_flight; // per learner, oldest first
   std::vector<std::uint64_t> m_sequence, m_rows_to;
   std::vector<FailureCounts> m_failures_to;
   SenderCounts m_counts;

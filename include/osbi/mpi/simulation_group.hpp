@@ -137,6 +137,8 @@ SimulationGroupReport run_simulation_group(const Roles& roles, ProposalType& pro
     }
     require(roles.group().size() == 1 || options.workers == 1, part, "a simulation group of ", roles.group().size(),
             " ranks solves one θ at a time: options.workers must be 1, not ", options.workers);
+    // The worker thread's solves talk on the group's communicator while this thread streams on another.
+    require_thread_level(MPI_THREAD_MULTIPLE, part, "a ParallelSimulator's root solves on a worker thread while it streams");
     GroupSimulator<SimulatorType> group_simulator(roles.group(), simulator);
     SimulationGroupReport report;
     std::exception_ptr error;

@@ -10,12 +10,13 @@ namespace osbi::mpi {
 struct StreamOptions {
   std::size_t rows_per_message = 64; ///< a message leaves once it holds this many rows…
   double max_delay_seconds = 0.05;   ///< …or once its first row has waited this long (slow simulators)
-  /// Messages a sender may have sent and not yet seen received (synchronous sends): the bound that turns a
-  /// full learner buffer into waiting simulations, as a blocking buffer does in one process.
+  /// Messages a sender may have sent to one learner and not yet seen received (synchronous sends): the bound that
+  /// turns full learner buffers into waiting simulations, as a blocking buffer does in one process.
   std::size_t max_in_flight = 4;
   std::size_t max_failure_records = 1000; ///< failures whose θ and message travel (all are counted)
-  /// The receiver takes the senders' messages in a fixed rotation instead of as they come (with messages that
-  /// leave only when full, the pipeline's deterministic mode: each learner's rows arrive in one order every run).
+  /// Senders address the learners in strict turn and receivers take the senders' messages in a fixed rotation,
+  /// instead of as they have room and as messages come (with messages that leave only when full: the pipeline's
+  /// deterministic mode, where each learner's rows arrive in one order every run).
   bool ordered = false;
 };
 
