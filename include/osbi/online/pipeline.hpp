@@ -316,8 +316,11 @@ private:
       if (m_options.deterministic) m_workers.batch_drawn();
       m_trainer.add_idle(detail::now_seconds() - since);
       if (m_transport.any(n == 0)) {
+        // One learner ran dry: the budget is spent if any learner's stream has ended (the others' may still be
+        // draining their last messages). Both agreements are made by every learner, whatever it decides next.
+        const bool over = m_transport.any(m_workers.simulations_over());
         if (m_workers.stopping()) return std::nullopt;
-        return m_workers.simulations_over() ? StopReason::simulation_budget : StopReason::no_data;
+        return over ? StopReason::simulation_budget : StopReason::no_data;
       }
       m_trainer.step();
       const std::uint64_t steps = counters.steps + 1;
