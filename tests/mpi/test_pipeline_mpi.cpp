@@ -26,6 +26,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <unistd.h>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -196,6 +200,30 @@ BOOST_AUTO_TEST_CASE(deterministic_mode_with_several_learners_is_refused) {
   options.stop.max_steps = 1;
   using Reservoir = osbi::ReservoirBuffer<osbi::overflow::Evict, double>;
   BOOST_CHECK_THROW(run_pipeline<Reservoir>(roles, options, 100), osbi::InvalidArgument);
+}
+
+BOOST_AUTO_TEST_CASE(learner_zero_alone_writes_progress_and_metrics) {
+  // Every rank names its own file; only learner 0's may appear (one writer per file, one progress stream).
+  const auto directory = std::filesystem::temp_directory_path() / ("osbi-mpi-metrics-" + std::to_string(mt::sum_over_ranks(::getpid())));
+  const osbi::mpi::Roles roles(MPI_COMM_WORLD, {mt::world_size(), 1});
+  if (mt::world_rank() == 0) std::filesystem::create_directories(directory);
+  MPI_Barrier(MPI_COMM_WORLD);
+  std::ostringstream progress;
+  osbi::online::PipelineOptions options;
+  options.seed = 2;
+  options.batch_size = 20;
+  options.train_after = 50;
+  options.stop.max_seconds = 0.3; // the monitor looks every 20 ms: long enough for a few progress lines
+  options.progress = &progress;
+  options.progress_seconds = 0.005;
+  options.metrics_csv = directory / ("rank" + std::to_string(mt::world_rank()) + ".csv");
+  using Reservoir = osbi::ReservoirBuffer<osbi::overflow::Evict, double>;
+  run_pipeline<Reservoir>(roles, options, 500);
+  const bool lead = mt::world_rank() == 0;
+  BOOST_TEST(std::filesystem::exists(options.metrics_csv) == lead);
+  BOOST_TEST(progress.str().empty() == !lead);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (lead) std::filesystem::remove_all(directory);
 }
 
 BOOST_AUTO_TEST_CASE(checkpoints_are_refused_under_mpi_for_now) {

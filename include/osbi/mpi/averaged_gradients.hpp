@@ -32,6 +32,10 @@ struct InPlace {};
  * in g. Each learner's loss is the mean over its own batch, so with equal batches the result is the gradient of
  * the mean over all learners' rows: L learners × batch b step like one learner × batch L·b.
  *
+ * The allreduce is non-blocking and waited for with wait_politely (communicator.hpp): a learner that waits for a
+ * slower one sleeps instead of spinning in MPI's progress loop, which on a node shared with simulations (or
+ * oversubscribed) took the CPU the slower learner and the solvers needed.
+ *
  * Identical parameters on every learner follow from an identical reduced gradient, because clipping and the
  * optimizer are deterministic. MPI recommends, and Open MPI and MPICH deliver, bitwise the same allreduce
  * result on every rank; tests/mpi checks that the learners' parameters stay bitwise equal. The summation order
@@ -59,12 +63,10 @@ public:
     const int learners = m_learners->size();
     if (learners > 1) {
       if constexpr (host_memory || std::is_same_v<Staging, gradient_staging::InPlace>) {
-        check(MPI_Allreduce(MPI_IN_PLACE, gradients.data(), count, datatype<Scalar>(), MPI_SUM, m_learners->get()),
-              "osbi::mpi::AveragedGradients", "MPI_Allreduce");
+        sum_politely(gradients.data(), count, datatype<Scalar>(), *m_learners, "osbi::mpi::AveragedGradients");
       } else {
         auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), gradients);
-        check(MPI_Allreduce(MPI_IN_PLACE, host.data(), count, datatype<Scalar>(), MPI_SUM, m_learners->get()),
-              "osbi::mpi::AveragedGradients", "MPI_Allreduce");
+        sum_politely(host.data(), count, datatype<Scalar>(), *m_learners, "osbi::mpi::AveragedGradients");
         Kokkos::deep_copy(space, gradients, host);
       }
       const Scalar scale = Scalar(1) / static_cast<Scalar>(learners);
@@ -80,7 +82,7 @@ public:
   /// The mean of a value over the learners (the validation loss, so every learner's early stopping sees the same).
   double average(double value) const {
     require(m_learners->member(), "osbi::mpi::AveragedGradients", "this rank is not a learner (empty learners communicator)");
-    check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_DOUBLE, MPI_SUM, m_learners->get()), "osbi::mpi::AveragedGradients", "MPI_Allreduce");
+    sum_politely(&value, 1, MPI_DOUBLE, *m_learners, "osbi::mpi::AveragedGradients");
     return value / m_learners->size();
   }
 

@@ -150,4 +150,11 @@ private:
   int m_rank = -1, m_size = 0;
 };
 
+/// In-place sum over the communicator's ranks (MPI_Iallreduce, then wait_politely): every rank gets the sum.
+inline void sum_politely(void* values, int count, MPI_Datatype type, const Communicator& communicator, std::string_view part) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Iallreduce(MPI_IN_PLACE, values, count, type, MPI_SUM, communicator.get(), &request), part, "MPI_Iallreduce");
+  wait_politely(request, part);
+}
+
 } // namespace osbi::mpi

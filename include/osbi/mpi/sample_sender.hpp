@@ -38,12 +38,11 @@ struct SenderCounts {
 /*
  * SampleSender<Scalar> — models SampleSink on a group root. push() appends the row to the message being
  * filled; a message leaves (MPI_Issend on Roles::stream()) once it holds rows_per_message rows or its first row
- * waited max_delay_seconds (push and poll check). Each learner has at most max_in_flight unreceived messages from
- * this sender. A message goes to the next learner in turn (from `first_learner`) that has room, so a learner whose
- * buffer is full does not hold back the others (with several learners that would deadlock: one waits in the
- * gradient allreduce for another that waits for rows); when no learner has room the push waits — back-pressure
- * from the learners' buffers to the simulations. With StreamOptions::ordered the turn is strict (deterministic
- * mode): the push waits for that learner. Every row pushed is sent, even
+ * waited max_delay_seconds (push and poll check). Messages go to the learners in turn (from `first_learner`); each
+ * learner has at most max_in_flight unreceived messages from this sender, and a push that would exceed that waits —
+ * back-pressure from the learners' buffers to the simulations. (Sending past a full learner to the next one with
+ * room was tried: in 1 of ~25 runs of four co-located learners on 2 cores the stream then stalled for about a
+ * minute; the strict turn stays until that is understood.) Every row pushed is sent, even
  * after close() or a learner's stop: the learner's buffer then counts it (accepted or rejected_closed), so the
  * learners account for every simulation. push returns `accepted` (id = this sender's push index) until close()
  * or a stop from a learner, then `closed`; dropped_invalid never (the learner's buffer drops non-finite rows).
@@ -183,17 +182,6 @@ private:
 
   static double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-  /// Drops the learner's messages that were received, oldest first.
-  void reap(std::size_t learner) { // m_mutex held
-    auto& messages = m_in_flight[learner];
-    while (!messages.empty()) {
-      int done = 0;
-      check(MPI_Test(&messages.front().request, &done, MPI_STATUS_IGNORE), "osbi::mpi::SampleSender", "MPI_Test");
-      if (!done) return;
-      messages.pop_front();
-    }
-  }
-
   void wait_for_room(std::size_t learner) { // m_mutex held
     auto& messages = m_in_flight[learner];
     while (messages.size() >= m_options.max_in_flight) {
@@ -203,29 +191,12 @@ private:
     }
   }
 
-  /// The learner the next message goes to (see the class comment); waits while none has room.
+  /// The learner the next message goes to: the next in turn; waits until it has room.
   std::size_t next_learner() { // m_mutex held
-    const std::size_t learners = m_learners.size();
-    if (m_options.ordered) {
-      const std::size_t l = m_next_learner;
-      m_next_learner = (l + 1) % learners;
-      wait_for_room(l);
-      return l;
-    }
-    auto pause = std::chrono::microseconds(1);
-    for (;;) {
-      for (std::size_t k = 0; k < learners; ++k) {
-        const std::size_t l = (m_next_learner + k) % learners;
-        reap(l);
-        if (m_in_flight[l].size() < m_options.max_in_flight) {
-          m_next_learner = (l + 1) % learners;
-          return l;
-        }
-      }
-      poll_stops();
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(1000));
-    }
+    const std::size_t l = m_next_learner;
+    m_next_learner = (l + 1) % m_learners.size();
+    wait_for_room(l);
+    return l;
   }
 
   void send_pending() { // m_mutex held

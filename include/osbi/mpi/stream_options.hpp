@@ -14,9 +14,8 @@ struct StreamOptions {
   /// turns full learner buffers into waiting simulations, as a blocking buffer does in one process.
   std::size_t max_in_flight = 4;
   std::size_t max_failure_records = 1000; ///< failures whose θ and message travel (all are counted)
-  /// Senders address the learners in strict turn and receivers take the senders' messages in a fixed rotation,
-  /// instead of as they have room and as messages come (with messages that leave only when full: the pipeline's
-  /// deterministic mode, where each learner's rows arrive in one order every run).
+  /// Receivers take the senders' messages in a fixed rotation instead of as they come (with messages that leave
+  /// only when full: the pipeline's deterministic mode, where each learner's rows arrive in one order every run).
   bool ordered = false;
 };
 

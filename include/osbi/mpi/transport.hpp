@@ -12,6 +12,8 @@
 
 #include <mpi.h>
 
+#include <cstdint>
+
 namespace osbi::mpi {
 
 /*
@@ -38,10 +40,12 @@ public:
 
   reduction_type reduction() const { return reduction_type(m_roles->learners()); }
   bool trains() const { return m_roles->is_learner(); }
+  /// Learner 0 writes the progress lines and the metrics file.
+  bool reports() const { return m_roles->is_learner() && m_roles->learners().rank() == 0; }
   bool any(bool flag) const {
     if (!m_roles->is_learner()) return flag;
-    int value = flag ? 1 : 0;
-    check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_LOR, m_roles->learners().get()), "osbi::mpi::Transport", "MPI_Allreduce");
+    std::uint64_t value = flag ? 1 : 0; // a sum: true if any learner's flag is
+    sum_politely(&value, 1, MPI_UINT64_T, m_roles->learners(), "osbi::mpi::Transport");
     return value != 0;
   }
 

@@ -198,11 +198,18 @@ public:
     if constexpr (requires(Workers& workers) { workers.simulate_only(); })
       if (!m_transport.trains()) return m_workers.simulate_only();
     const InterruptGuard interrupt(m_options.handle_interrupt);
+    // Progress lines and the metrics file come from one trainer only (learner 0 under MPI: the others share its
+    // steps and losses, and one file has one writer).
+    PipelineOptions monitored = m_options;
+    if (!m_transport.reports()) {
+      monitored.progress = nullptr;
+      monitored.metrics_csv.clear();
+    }
     m_start = detail::now_seconds();
     m_last_checkpoint = m_start;
     m_workers.start(m_resumed);
     Monitor monitor(
-        m_options, [this] { return elapsed(); },
+        monitored, [this] { return elapsed(); },
         [&] {
           m_workers.check_timeouts();
           if (m_options.stop.max_seconds > 0 && elapsed() >= m_options.stop.max_seconds) m_workers.stop(StopReason::wall_time);

@@ -20,6 +20,8 @@ namespace osbi::online {
  *   using reduction_type                   the GradientReduction of every training step.
  *   t.reduction()                          one for the pipeline's trainer.
  *   t.trains()                             whether this process trains (a simulation-only rank does not).
+ *   t.reports()                            whether this process writes the progress lines and the metrics file
+ *                                          (one trainer does).
  *   t.any(flag)                            collective over the trainers: true if any trainer's flag is true. Every
  *                                          stop decision of the training loop goes through it, so all trainers stop
  *                                          at the same step.
@@ -30,6 +32,7 @@ concept Transport = requires(const T& transport, bool flag) {
   typename T::reduction_type;
   { transport.reduction() } -> std::same_as<typename T::reduction_type>;
   { transport.trains() } -> std::same_as<bool>;
+  { transport.reports() } -> std::same_as<bool>;
   { transport.any(flag) } -> std::same_as<bool>;
   { T::checkpoints } -> std::convertible_to<bool>;
 };
@@ -43,6 +46,7 @@ struct InProcess {
 
   reduction_type reduction() const { return {}; }
   bool trains() const { return true; }
+  bool reports() const { return true; }
   bool any(bool flag) const { return flag; }
 };
 
