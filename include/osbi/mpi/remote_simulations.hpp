@@ -121,7 +121,7 @@ public:
     if (m_roles->is_learner() && m_roles->simulates())
       m_simulation = std::thread([this] {
         try {
-          m_group = run_simulation_group(*m_roles, m_proposal, m_simulator, m_options, m_stream);
+          run_simulation_group(*m_roles, m_proposal, m_simulator, m_options, m_stream); // accounted on the learners
         } catch (...) {
           fail(std::current_exception());
         }
@@ -231,9 +231,6 @@ public:
     return report;
   }
 
-  /// What this rank's own simulation group did (a co-located learner; empty elsewhere), once joined.
-  const SimulationGroupReport& group_report() const { return m_group; }
-
   // ---- the delivery sink's side (the receiver's thread) ------------------------------------------------------
 
   PushResult deliver(std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info) {
@@ -265,14 +262,10 @@ public:
   void stream_closed() {
     const std::lock_guard lock(m_mutex);
     m_buffer.close();
-    m_delivery_closed = true;
     if (!m_stopping) m_over = true;
     m_changed.notify_all();
   }
-  bool delivery_closed() const {
-    const std::lock_guard lock(m_mutex);
-    return m_delivery_closed;
-  }
+  bool delivery_closed() const { return m_buffer.closed(); }
 
 private:
   void fail(std::exception_ptr error) {
@@ -292,12 +285,11 @@ private:
   Delivery m_delivery;
   std::unique_ptr<SampleReceiver<Delivery>> m_receiver;
   std::thread m_simulation;
-  SimulationGroupReport m_group;
   bool m_joined = false;
 
   mutable std::mutex m_mutex;
   std::condition_variable m_changed;
-  bool m_stopping = false, m_over = false, m_delivery_closed = false;
+  bool m_stopping = false, m_over = false;
   std::optional<online::StopReason> m_reason;
   std::exception_ptr m_error;
   std::uint64_t m_pushed = 0, m_arrivals = 0, m_batches_drawn = 0;
