@@ -248,6 +248,31 @@ BOOST_AUTO_TEST_CASE(every_flipped_byte_is_detected) {
   expect_data_error(path, {"section 'label'", "payload CRC-32 mismatch"}, "last byte");
 }
 
+// A checkpoint nested in another's `bytes` section (how an MPI pipeline keeps each learner's part) reads back
+// through from_bytes with the same checks as a file: its values, and a flipped byte named with the nested name.
+BOOST_AUTO_TEST_CASE(a_nested_checkpoint_reads_back_from_bytes) {
+  ScratchDirectory scratch;
+  osbi::CheckpointWriter outer;
+  outer.add_string("inner", sample_writer().serialize());
+  const fs::path path = scratch.path / "outer.osbi";
+  outer.write(path);
+  const osbi::CheckpointReader file(path);
+  const auto inner = osbi::CheckpointReader::from_bytes(file.get_string("inner"), "outer.osbi/inner");
+  BOOST_TEST(inner.get_scalar<std::uint64_t>("count") == 42u);
+  BOOST_TEST(inner.get<double>("matrix", {2, 3}).data[5] == 6.0);
+  BOOST_TEST(inner.get_string("label") == "adam");
+  std::string bad = file.get_string("inner");
+  bad[bad.size() - 1] ^= 1;
+  try {
+    (void)osbi::CheckpointReader::from_bytes(bad, "outer.osbi/inner");
+    BOOST_ERROR("a corrupt nested checkpoint was accepted");
+  } catch (const osbi::DataError& error) {
+    const std::string what = error.what();
+    BOOST_TEST(what.find("outer.osbi/inner") != std::string::npos);
+    BOOST_TEST(what.find("payload CRC-32 mismatch") != std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(every_truncation_and_trailing_garbage_is_detected) {
   ScratchDirectory scratch;
   const std::string good = sample_writer().serialize();

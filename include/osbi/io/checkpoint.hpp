@@ -442,6 +442,16 @@ public:
   /// Same as the constructor.
   static CheckpointReader read(const std::filesystem::path& path) { return CheckpointReader(path); }
 
+  /// A checkpoint held in memory (what CheckpointWriter::serialize gave, e.g. one nested in a `bytes` section),
+  /// validated as a file is; `name` stands for the path in messages.
+  static CheckpointReader from_bytes(std::string bytes, std::string name) {
+    CheckpointReader reader;
+    reader.m_path = std::move(name);
+    reader.m_bytes = std::move(bytes);
+    reader.parse();
+    return reader;
+  }
+
   const std::string& path() const { return m_path; }
   bool has(std::string_view name) const { return m_index.count(std::string(name)) != 0; }
   /// Section names in file order.
@@ -508,6 +518,8 @@ public:
   }
 
 private:
+  CheckpointReader() = default;
+
   [[noreturn]] void fail(const std::string& message) const {
     throw DataError("osbi::CheckpointReader", m_path + ": " + message);
   }
