@@ -18,6 +18,7 @@
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
+#include <osbi/io/checkpoint.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -27,6 +28,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -75,13 +78,14 @@ struct Outcome {
 
 template <class Buffer>
 Outcome run_pipeline(const osbi::mpi::Roles& roles, const osbi::online::PipelineOptions& options, std::size_t capacity,
-                     const osbi::mpi::StreamOptions& stream = {}) {
+                     const osbi::mpi::StreamOptions& stream = {}, const std::filesystem::path& resume_from = {}) {
   Buffer buffer(buffer_options(capacity));
   const Prior prior = standard_prior();
   osbi::Posterior<Density> posterior(Density(2, 2), prior);
   Adam adam(posterior.estimator().parameters().extent(0), {.learning_rate = 1e-2});
   MpiPipeline<Buffer> pipeline(std::move(posterior), prior, NoisySimulator{}, buffer, std::move(adam), options, osbi::NllLoss{}, {},
                                osbi::mpi::Transport(roles, stream));
+  if (!resume_from.empty()) pipeline.resume(resume_from);
   Outcome out;
   out.report = pipeline.run();
   out.learner = roles.is_learner();
@@ -98,6 +102,31 @@ double learner_spread(const Outcome& outcome) {
   if (outcome.learner)
     for (std::size_t i = 0; i < first.size(); ++i) spread = std::max(spread, std::abs(first[i] - outcome.parameters[i]));
   return mt::max_over_ranks(spread);
+}
+
+/// A directory every rank names alike (created by rank 0, removed by it at the end).
+struct SharedDirectory {
+  std::filesystem::path path;
+  explicit SharedDirectory(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(mt::sum_over_ranks(::getpid())))) {
+    if (mt::world_rank() == 0) std::filesystem::create_directories(path);
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+  ~SharedDirectory() {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (mt::world_rank() == 0) std::filesystem::remove_all(path);
+  }
+};
+
+/// Whether `run` threw an exception of type E (false if it returned).
+template <class E, class F>
+bool throws(F&& run) {
+  try {
+    run();
+  } catch (const E&) {
+    return true;
+  }
+  return false;
 }
 
 } // namespace
@@ -226,13 +255,153 @@ BOOST_AUTO_TEST_CASE(learner_zero_alone_writes_progress_and_metrics) {
   if (lead) std::filesystem::remove_all(directory);
 }
 
-BOOST_AUTO_TEST_CASE(checkpoints_are_refused_under_mpi_for_now) {
-  const osbi::mpi::Roles roles(MPI_COMM_WORLD, {mt::world_size(), 1});
+BOOST_AUTO_TEST_CASE(a_checkpoint_resumes_on_as_many_learners_and_the_budget_is_simulated_once) {
+  // A run stopped after 40 steps writes its checkpoint; a run resumed from it simulates what is left of the budget.
+  // Over both, the learners account for exactly the budget; the resumed run continues the first one's history.
+  const std::uint64_t budget = 12'000; // 40 steps of 50 rows on 4 learners use 8 000
+  for (const auto layout : mt::layouts(1)) {
+    BOOST_TEST_CONTEXT("learners " << layout.learners << " of " << mt::world_size() << " ranks") {
+      const SharedDirectory directory("osbi-mpi-resume");
+      const osbi::mpi::Roles roles(MPI_COMM_WORLD, layout);
+      osbi::online::PipelineOptions options;
+      options.workers = 2;
+      options.seed = 13;
+      options.batch_size = 50;
+      options.train_after = 200;
+      options.validation_size = 100;
+      options.validate_every = 5;
+      options.restore_best = false;
+      options.stop.max_simulations = budget;
+      options.stop.max_steps = 40;
+      options.checkpoint = directory.path / "run.ckpt";
+      using Fifo = osbi::FifoBuffer<osbi::overflow::Block, double>;
+      const Outcome first = run_pipeline<Fifo>(roles, options, 1'000);
+      const std::uint64_t accounted = mt::sum_over_ranks(first.learner ? first.report.accounting.finished : 0);
+      BOOST_TEST(accounted < budget);
+      if (mt::world_rank() == 0)
+        BOOST_TEST(osbi::CheckpointReader(options.checkpoint).get_scalar<std::uint64_t>("mpi/learners") ==
+                   static_cast<std::uint64_t>(layout.learners));
+
+      options.stop.max_steps = 0;
+      const Outcome resumed = run_pipeline<Fifo>(roles, options, 1'000, {}, options.checkpoint);
+      const auto& counts = resumed.report.accounting;
+      BOOST_TEST(mt::on_every_rank(resumed.report.resumed));
+      BOOST_TEST(mt::sum_over_ranks(resumed.learner ? counts.finished : 0) == budget);
+      BOOST_TEST(mt::on_every_rank(!resumed.learner || counts.consistent()));
+      BOOST_TEST(learner_spread(resumed) == 0.0);
+      if (resumed.learner) {
+        BOOST_TEST(resumed.report.reason == osbi::online::StopReason::simulation_budget);
+        BOOST_TEST(counts.validation == options.validation_size); // the first run's set, kept
+        const auto& before = first.report.train_loss;
+        const auto& after = resumed.report.train_loss;
+        BOOST_TEST(before.size() == 40u);
+        BOOST_TEST(after.size() > before.size());
+        // Each learner's train losses are its own batches'; the file keeps learner 0's (the one that reports).
+        if (after.size() > before.size() && roles.learners().rank() == 0)
+          BOOST_TEST(std::vector<double>(after.begin(), after.begin() + 40) == before, boost::test_tools::per_element());
+      } else {
+        // A group's share of what the checkpoint left.
+        BOOST_TEST(counts.finished == osbi::mpi::group_budget(budget - accounted, roles.group_count(), roles.group_index()));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(resuming_one_checkpoint_twice_gives_the_same_bits) {
+  // Deterministic mode (one learner): a resumed run is a function of its checkpoint and seed. The groups draw
+  // fresh streams (mpi::group_seed), so it is not the bits of a run that never stopped; a threaded pipeline's is.
+  const SharedDirectory directory("osbi-mpi-resume-twice");
+  const osbi::mpi::Roles roles(MPI_COMM_WORLD, mt::layouts(1).front());
   osbi::online::PipelineOptions options;
-  options.stop.max_steps = 1;
-  options.checkpoint = "never-written.ckpt";
+  options.workers = 1;
+  options.seed = 23;
+  options.batch_size = 32;
+  options.train_after = 100;
+  options.validation_size = 50;
+  options.validate_every = 20;
+  options.deterministic = true;
+  options.arrivals_per_step = 8;
+  options.stop.max_steps = 60;
+  options.checkpoint = directory.path / "first.ckpt";
+  using Reservoir = osbi::ReservoirBuffer<osbi::overflow::Evict, double>;
+  const Outcome first = run_pipeline<Reservoir>(roles, options, 400);
+  const std::filesystem::path from = options.checkpoint;
+  options.stop.max_steps = 120;
+  options.checkpoint = directory.path / "second.ckpt";
+  const Outcome once = run_pipeline<Reservoir>(roles, options, 400, {}, from);
+  const Outcome twice = run_pipeline<Reservoir>(roles, options, 400, {}, from);
+  if (once.learner) {
+    BOOST_TEST(once.report.train_loss.size() == 120u);
+    BOOST_TEST(once.parameters == twice.parameters, boost::test_tools::per_element());
+    BOOST_TEST(once.report.validation_loss == twice.report.validation_loss, boost::test_tools::per_element());
+    BOOST_TEST(once.parameters != first.parameters);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_layout_or_a_corrupt_one_is_refused_on_every_rank) {
+  const SharedDirectory directory("osbi-mpi-refused");
+  const int ranks = mt::world_size();
+  const osbi::mpi::Roles all_learners(MPI_COMM_WORLD, {ranks, 1});
+  osbi::online::PipelineOptions options;
+  options.seed = 3;
+  options.batch_size = 20;
+  options.train_after = 50;
+  options.stop.max_steps = 10;
+  options.checkpoint = directory.path / "run.ckpt";
   using Fifo = osbi::FifoBuffer<osbi::overflow::Block, double>;
-  BOOST_CHECK_THROW(run_pipeline<Fifo>(roles, options, 100), osbi::InvalidArgument);
+  run_pipeline<Fifo>(all_learners, options, 200);
+  options.checkpoint.clear();
+  options.stop.max_steps = 20;
+
+  // Fewer learners than wrote it: every rank throws before anything runs (no rank is left waiting).
+  if (ranks >= 2) {
+    const osbi::mpi::Roles one_learner(MPI_COMM_WORLD, {1, 1});
+    BOOST_TEST(mt::on_every_rank(throws<osbi::DataError>([&] { run_pipeline<Fifo>(one_learner, options, 200, {}, directory.path / "run.ckpt"); })));
+  }
+  // One flipped byte in learner 0's part of the file: the same.
+  const auto corrupt = directory.path / "corrupt.ckpt";
+  if (mt::world_rank() == 0) {
+    std::string bytes;
+    {
+      std::ifstream in(directory.path / "run.ckpt", std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const osbi::CheckpointReader file(directory.path / "run.ckpt");
+    const osbi::CheckpointSection& part = file.section("mpi/learner/0");
+    bytes[part.offset + part.byte_length / 2] ^= 0x10;
+    std::ofstream(corrupt, std::ios::binary) << bytes;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  BOOST_TEST(mt::on_every_rank(throws<osbi::DataError>([&] { run_pipeline<Fifo>(all_learners, options, 200, {}, corrupt); })));
+  // The good file still resumes.
+  BOOST_TEST(mt::on_every_rank(!throws<std::exception>([&] { run_pipeline<Fifo>(all_learners, options, 200, {}, directory.path / "run.ckpt"); })));
+  // A threaded pipeline refuses an MPI checkpoint, naming the reason.
+  if (mt::world_rank() == 0) {
+    Fifo buffer(buffer_options(200));
+    const Prior prior = standard_prior();
+    osbi::Posterior<Density> posterior(Density(2, 2), prior);
+    Adam adam(posterior.estimator().parameters().extent(0), {.learning_rate = 1e-2});
+    osbi::online::Pipeline threaded(std::move(posterior), prior, NoisySimulator{}, buffer, std::move(adam), options);
+    BOOST_CHECK_EXCEPTION(threaded.resume(directory.path / "run.ckpt"), osbi::DataError, [](const osbi::DataError& error) {
+      return std::string(error.what()).find("written under MPI") != std::string::npos;
+    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_that_cannot_be_written_fails_every_learner) {
+  // Learner 0 cannot create the file (its directory does not exist): every learner throws at that step, the
+  // simulation ranks end their streams normally, and no rank hangs.
+  const osbi::mpi::Roles roles(MPI_COMM_WORLD, mt::layouts(1).front());
+  osbi::online::PipelineOptions options;
+  options.seed = 4;
+  options.batch_size = 20;
+  options.train_after = 50;
+  options.stop.max_steps = 40;
+  options.checkpoint_every_steps = 10;
+  options.checkpoint = std::filesystem::temp_directory_path() / "osbi-no-such-directory" / "run.ckpt";
+  using Fifo = osbi::FifoBuffer<osbi::overflow::Block, double>;
+  const bool threw = throws<osbi::Error>([&] { run_pipeline<Fifo>(roles, options, 200); });
+  BOOST_TEST(mt::on_every_rank(threw == roles.is_learner()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

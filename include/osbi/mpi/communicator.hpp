@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -162,5 +163,33 @@ inline void sum_politely(void* values, int count, MPI_Datatype type, const Commu
   check(MPI_Iallreduce(MPI_IN_PLACE, values, count, type, MPI_SUM, communicator.get(), &request), part, "MPI_Iallreduce");
   wait_politely(request, part);
 }
+
+namespace detail {
+
+/// A byte string of any length from one rank to another (its length, then pieces of at most 1 GiB: MPI counts are int).
+inline constexpr std::size_t bytes_per_piece = std::size_t{1} << 30;
+
+inline void send_bytes(const Communicator& communicator, int destination, int tag, const std::string& bytes, std::string_view part) {
+  std::uint64_t length = bytes.size();
+  check(MPI_Send(&length, 1, MPI_UINT64_T, destination, tag, communicator.get()), part, "MPI_Send");
+  for (std::size_t at = 0; at < bytes.size(); at += bytes_per_piece) {
+    const std::size_t piece = std::min(bytes_per_piece, bytes.size() - at);
+    check(MPI_Send(bytes.data() + at, static_cast<int>(piece), MPI_BYTE, destination, tag, communicator.get()), part, "MPI_Send");
+  }
+}
+
+inline std::string receive_bytes(const Communicator& communicator, int source, int tag, std::string_view part) {
+  std::uint64_t length = 0;
+  check(MPI_Recv(&length, 1, MPI_UINT64_T, source, tag, communicator.get(), MPI_STATUS_IGNORE), part, "MPI_Recv");
+  std::string bytes(static_cast<std::size_t>(length), '\0');
+  for (std::size_t at = 0; at < bytes.size(); at += bytes_per_piece) {
+    const std::size_t piece = std::min(bytes_per_piece, bytes.size() - at);
+    check(MPI_Recv(bytes.data() + at, static_cast<int>(piece), MPI_BYTE, source, tag, communicator.get(), MPI_STATUS_IGNORE), part,
+          "MPI_Recv");
+  }
+  return bytes;
+}
+
+} // namespace detail
 
 } // namespace osbi::mpi

@@ -18,6 +18,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -71,8 +72,12 @@ struct RemoteDelivery {
  *   simulate_only()  on a rank that does not train: runs its simulation group (mpi/simulation_group.hpp) and
  *                    returns what it simulated.
  *
- * Not yet: checkpoints (at_consistent_cut and restore throw; the Pipeline refuses checkpoint options first) and
- * simulation timeouts enforced from the learner (the groups' own workers enforce simulation_timeout).
+ *   checkpoints      at_consistent_cut() pauses deliveries (a push blocked on a full buffer is not in the cut: its
+ *                    row is simulated again after a resume) and gives this learner's validation set and counts;
+ *                    restore() takes them back. resume_streams(accounted), on every rank, starts the groups on what
+ *                    the checkpoint left of the budget (mpi::GroupStart).
+ *
+ * Simulation timeouts are the groups' own workers' (simulation_timeout), not enforced from the learner.
  */
 template <Proposal ProposalType, class SimulatorType, SampleBuffer Buffer>
   requires(Simulator<SimulatorType> || PointSimulator<SimulatorType> || ParallelSimulator<SimulatorType>)
@@ -112,16 +117,15 @@ public:
   std::size_t x_dim() const { return m_buffer.x_dim(); }
 
   void start(bool resumed) {
-    require(!resumed, "osbi::mpi::RemoteSimulations", "resuming is not supported under MPI yet");
     {
       const std::lock_guard lock(m_mutex);
-      m_held.prepare_warmup(m_options.train_after, theta_dim(), x_dim(), false);
+      m_held.prepare_warmup(m_options.train_after, theta_dim(), x_dim(), resumed);
     }
     if (m_receiver) m_receiver->start();
     if (m_roles->is_learner() && m_roles->simulates())
       m_simulation = std::thread([this] {
         try {
-          run_simulation_group(*m_roles, m_proposal, m_simulator, m_options, m_stream); // accounted on the learners
+          run_simulation_group(*m_roles, m_proposal, m_simulator, m_options, m_stream, m_start); // accounted on the learners
         } catch (...) {
           fail(std::current_exception());
         }
@@ -197,9 +201,9 @@ public:
     const std::lock_guard lock(m_mutex);
     online::PipelineAccounting out;
     out.validation = m_held.validation_rows;
-    out.failed_threw = received.failures.threw;
-    out.failed_non_finite = received.failures.non_finite;
-    out.timed_out = received.failures.timed_out;
+    out.failed_threw = m_restored_failures.threw + received.failures.threw;
+    out.failed_non_finite = m_restored_failures.non_finite + received.failures.non_finite;
+    out.timed_out = m_restored_failures.timed_out + received.failures.timed_out;
     out.finished = out.validation + m_pushed + out.failed();
     return out;
   }
@@ -212,20 +216,55 @@ public:
     return out;
   }
 
-  void at_consistent_cut(const std::function<void(const State&)>&) {
-    throw InvalidArgument("osbi::mpi::RemoteSimulations", "checkpoints are not supported under MPI yet");
+  /// body(state) with this learner's simulation side at a cut where no row is between the stream and the buffer.
+  void at_consistent_cut(const std::function<void(const State&)>& body) {
+    State state;
+    state.counts = counts(); // failures need no cut: they never reach the buffer
+    std::unique_lock lock(m_mutex);
+    m_paused = true;
+    while (m_in_delivery > m_buffer.blocked_producers()) m_changed.wait_for(lock, std::chrono::milliseconds(1));
+    const std::uint64_t failed = state.counts.failed();
+    state.counts.validation = m_held.validation_rows;
+    state.counts.finished = state.counts.validation + m_pushed + failed;
+    state.batches_drawn = m_batches_drawn;
+    state.arrivals = m_arrivals;
+    m_held.save_validation(state);
+    try {
+      body(state);
+    } catch (...) {
+      m_paused = false;
+      m_changed.notify_all();
+      throw;
+    }
+    m_paused = false;
+    m_changed.notify_all();
   }
-  void restore(State) { throw InvalidArgument("osbi::mpi::RemoteSimulations", "resuming is not supported under MPI yet"); }
+
+  /// Continues from this learner's part of a checkpoint (before start).
+  void restore(State state) {
+    const std::lock_guard lock(m_mutex);
+    const online::PipelineAccounting& c = state.counts;
+    m_restored_failures = FailureCounts{c.failed_threw, c.failed_non_finite, c.timed_out};
+    m_pushed = c.finished - c.validation - c.failed();
+    m_batches_drawn = state.batches_drawn;
+    m_arrivals = state.arrivals;
+    m_held.restore_validation(std::move(state));
+  }
+
+  /// On every rank of a resumed run: the checkpoint accounts for `accounted` simulations over all learners.
+  void resume_streams(std::uint64_t accounted) { m_start = GroupStart{true, accounted}; }
   void check_timeouts() {} // the groups' own workers enforce simulation_timeout
   std::size_t abandoned() const { return 0; }
 
   /// On a rank that does not train: runs this rank's part of its simulation group, reports what it simulated.
   online::PipelineReport simulate_only() {
-    const SimulationGroupReport group = run_simulation_group(*m_roles, m_proposal, m_simulator, m_options, m_stream);
+    const SimulationGroupReport group = run_simulation_group(*m_roles, m_proposal, m_simulator, m_options, m_stream, m_start);
     online::PipelineReport report;
     report.accounting = group.counts;
     report.failures = group.failures;
-    const std::uint64_t share = group_budget(m_options.stop.max_simulations, m_roles->group_count(), std::max(0, m_roles->group_index()));
+    report.resumed = m_start.resumed;
+    const std::uint64_t share = group_budget(remaining_budget(m_options.stop.max_simulations, m_start), m_roles->group_count(),
+                                             std::max(0, m_roles->group_index()));
     report.reason = m_options.stop.max_simulations && group.counts.finished == share ? online::StopReason::simulation_budget
                                                                                    : online::StopReason::requested;
     return report;
@@ -235,6 +274,7 @@ public:
 
   PushResult deliver(std::span<const Scalar> theta, std::span<const Scalar> x, const SampleInfo& info) {
     std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] { return m_stopping || !m_paused; }); // a checkpoint's cut
     if (m_held.hold_for_validation(m_options.validation_size, theta, x, info)) {
       PushResult held;
       held.status = PushStatus::accepted;
@@ -243,12 +283,15 @@ public:
       return held;
     }
     m_changed.wait(lock, [&] {
-      return m_stopping || !m_options.deterministic ||
-             m_arrivals < m_options.train_after + m_batches_drawn * m_options.arrivals_per_step;
+      if (m_stopping) return true;
+      if (m_paused) return false;
+      return !m_options.deterministic || m_arrivals < m_options.train_after + m_batches_drawn * m_options.arrivals_per_step;
     });
+    ++m_in_delivery;
     lock.unlock();
     const PushResult result = m_buffer.push(theta, x, info); // after a stop the closed buffer counts it rejected_closed
     lock.lock();
+    --m_in_delivery;
     ++m_pushed;
     if (result.accepted()) {
       m_arrivals = std::max(m_arrivals, result.id + 1);
@@ -289,10 +332,13 @@ private:
 
   mutable std::mutex m_mutex;
   std::condition_variable m_changed;
-  bool m_stopping = false, m_over = false;
+  bool m_stopping = false, m_over = false, m_paused = false;
   std::optional<online::StopReason> m_reason;
   std::exception_ptr m_error;
   std::uint64_t m_pushed = 0, m_arrivals = 0, m_batches_drawn = 0;
+  std::size_t m_in_delivery = 0;
+  FailureCounts m_restored_failures;
+  GroupStart m_start;
   online::detail::HeldRows<Scalar> m_held;
 };
 

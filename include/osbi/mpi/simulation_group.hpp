@@ -40,6 +40,36 @@ inline std::uint64_t group_budget(std::uint64_t total, int groups, int k) {
   return total / g + (index < total % g ? 1 : 0);
 }
 
+/// Where a run's simulation groups start: a fresh run, or one resumed from a checkpoint that accounts for
+/// `accounted` simulations (the groups then share what is left of the budget).
+struct GroupStart {
+  bool resumed = false;
+  std::uint64_t accounted = 0;
+};
+
+namespace detail {
+
+inline std::uint64_t splitmix64(std::uint64_t value) {
+  value += 0x9e3779b97f4a7c15ULL;
+  value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  value = (value ^ (value >> 27)) * 0x94d049bb133111ebULL;
+  return value ^ (value >> 31);
+}
+
+} // namespace detail
+
+/// Group k's seed: seed + k in a fresh run; after a resume a hash of (seed, accounted, k), so the resumed streams
+/// repeat none of the first run's draws, and resuming one checkpoint twice draws the same.
+inline std::uint64_t group_seed(std::uint64_t seed, int k, const GroupStart& start) {
+  if (!start.resumed) return seed + static_cast<std::uint64_t>(k);
+  return detail::splitmix64(detail::splitmix64(detail::splitmix64(seed) ^ start.accounted) ^ static_cast<std::uint64_t>(k));
+}
+
+/// What is left of a budget of `total` simulations (0: none set) after `start`.
+inline std::uint64_t remaining_budget(std::uint64_t total, const GroupStart& start) {
+  return start.accounted >= total ? 0 : total - start.accounted;
+}
+
 namespace detail {
 
 inline FailureCounts failure_counts(const online::PipelineAccounting& counts) {
@@ -54,7 +84,7 @@ inline FailureCounts minus(const FailureCounts& a, const FailureCounts& b) {
 /// is spent, the wall time is up or a learner asks to stop; then the stream's end.
 template <class ProposalType, class SimulatorType>
 SimulationGroupReport run_group_root(const Roles& roles, ProposalType& proposal, SimulatorType& simulator, online::PipelineOptions options,
-                                     std::uint64_t budget, bool has_budget, const StreamOptions& stream) {
+                                     std::uint64_t budget, bool has_budget, std::uint64_t seed, const StreamOptions& stream) {
   using Scalar = typename ProposalType::scalar_type;
   using Workers = online::SimulationWorkers<ProposalType, SimulatorType, SampleSender<Scalar>>;
   const auto learners = static_cast<std::size_t>(roles.learner_count());
@@ -71,7 +101,7 @@ SimulationGroupReport run_group_root(const Roles& roles, ProposalType& proposal,
   options.train_after = 0;
   options.deterministic = false;
   options.stop.max_simulations = budget;
-  options.seed += static_cast<std::uint64_t>(roles.group_index());
+  options.seed = seed;
   Workers workers(proposal, simulator, sender, options, typename Workers::Instances{});
   FailureCounts forwarded;
   std::size_t forwarded_records = 0;
@@ -117,18 +147,22 @@ SimulationGroupReport run_group_root(const Roles& roles, ProposalType& proposal,
  *   the members   (ParallelSimulator only) serve the root's solves until it is done.
  *
  * Group k simulates group_budget(options.stop.max_simulations, groups, k) samples (0 = until stopped) with seed
- * options.seed + k, so groups draw different θ and a run is a function of the layout and the seed. The
+ * options.seed + k, so groups draw different θ and a run is a function of the layout and the seed. After a resume
+ * (`start`) the groups share what the checkpoint left of the budget and draw with group_seed(seed, k, start). The
  * validation set and the warm-up are the learners' (their first arrivals); options.validation_size and
  * train_after are ignored here. A simulator of the other kinds (Simulator, PointSimulator) runs on groups of one.
  */
 template <Proposal ProposalType, class SimulatorType>
   requires(Simulator<SimulatorType> || PointSimulator<SimulatorType> || ParallelSimulator<SimulatorType>)
 SimulationGroupReport run_simulation_group(const Roles& roles, ProposalType& proposal, SimulatorType& simulator,
-                                           const online::PipelineOptions& options, const StreamOptions& stream = {}) {
+                                           const online::PipelineOptions& options, const StreamOptions& stream = {},
+                                           const GroupStart& start = {}) {
   constexpr const char* part = "osbi::mpi::run_simulation_group";
   if (!roles.simulates()) return {};
   const bool has_budget = options.stop.max_simulations > 0;
-  const std::uint64_t budget = group_budget(options.stop.max_simulations, roles.group_count(), roles.group_index());
+  const std::uint64_t budget =
+      group_budget(remaining_budget(options.stop.max_simulations, start), roles.group_count(), roles.group_index());
+  const std::uint64_t seed = group_seed(options.seed, roles.group_index(), start);
   if constexpr (ParallelSimulator<SimulatorType>) {
     if (!roles.is_group_root()) {
       SimulationGroupReport report;
@@ -143,7 +177,7 @@ SimulationGroupReport run_simulation_group(const Roles& roles, ProposalType& pro
     SimulationGroupReport report;
     std::exception_ptr error;
     try {
-      report = detail::run_group_root(roles, proposal, group_simulator, options, budget, has_budget, stream);
+      report = detail::run_group_root(roles, proposal, group_simulator, options, budget, has_budget, seed, stream);
     } catch (...) {
       error = std::current_exception();
     }
@@ -153,7 +187,7 @@ SimulationGroupReport run_simulation_group(const Roles& roles, ProposalType& pro
   } else {
     require(roles.group().size() == 1, part, "a simulator that is not a ParallelSimulator runs on groups of one rank; this group has ",
             roles.group().size(), " (RankLayout::simulation_group_size)");
-    return detail::run_group_root(roles, proposal, simulator, options, budget, has_budget, stream);
+    return detail::run_group_root(roles, proposal, simulator, options, budget, has_budget, seed, stream);
   }
 }
 

@@ -29,6 +29,7 @@
 #include <exception>
 #include <filesystem>
 #include <mutex>
+#include <vector>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -68,7 +69,8 @@ namespace osbi::online {
  * Checkpoints (options.checkpoint, every checkpoint_every_steps steps and/or seconds, and at the end): the
  * sections of online/pipeline_checkpoint.hpp plus the buffer, the optimizer and the parameters, written
  * atomically. resume(path) before run() continues from one: in deterministic mode the continued run ends with
- * the same bits as one that never stopped.
+ * the same bits as one that never stopped. The transport decides the file's layout (Transport::write_checkpoint):
+ * under MPI learner 0 writes one file holding every learner's part (mpi/transport.hpp).
  */
 template <Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, Estimator EstimatorType, Loss<EstimatorType> LossType = DefaultLoss<EstimatorType>,
           optim::Optimizer OptimizerType = optim::Adam<typename EstimatorType::scalar_type, typename EstimatorType::execution_space>,
@@ -113,8 +115,6 @@ public:
         m_workers(detail::make_workers<Workers>(m_transport, m_proposal, m_simulator, m_buffer, m_options, instances.simulation)),
         m_trainer(m_posterior, m_loss, m_optimizer, m_buffer, m_options, instances.train, m_transport.reduction()) {
     constexpr const char* part = "osbi::online::Pipeline";
-    if constexpr (!TransportType::checkpoints)
-      require(m_options.checkpoint.empty(), part, "checkpoints are not supported with this transport yet (options.checkpoint must be empty)");
     if constexpr (Workers::batched)
       static_assert(std::is_same_v<typename SimulatorType::scalar_type, Scalar>,
                     "osbi::online::Pipeline: a batched simulator must share the estimator's scalar_type");
@@ -164,30 +164,52 @@ public:
     return out;
   }
 
-  /// Continues from a checkpoint written by a pipeline of the same types and shapes (call before run()).
+  /// Continues from a checkpoint written by a pipeline of the same types and shapes (call before run(); under MPI on
+  /// every rank, with as many learners as wrote it).
   void resume(const std::filesystem::path& path) {
     constexpr const char* part = "osbi::online::Pipeline::resume";
     require(!m_ran, part, "resume() must come before run()");
-    require(TransportType::checkpoints, part, "resume is not supported with this transport yet");
-    const CheckpointReader reader(path);
     const std::size_t parameter_count = estimator().parameters().extent(0);
-    auto simulation = read_simulation_state<Scalar>(reader, theta_dim(), x_dim(), m_options.validation_size, part);
-    const auto trainer = read_trainer_state<Scalar>(reader, parameter_count, theta_dim(), x_dim(), part);
-    const auto parameters = reader.get<Scalar>("parameters", {parameter_count}).data;
-    // Everything read and checked: now the state changes (buffer and optimizer validate themselves first).
-    read_buffer_state(reader, "buffer/", m_buffer);
-    const Space& space = m_instances.train;
-    optim::read_optimizer_state(space, reader, "optimizer/", m_optimizer);
-    copy_in(parameters, estimator().parameters());
-    const Vector<Scalar, Space> best(label("online", "Pipeline", "resumed_best"), parameter_count);
-    copy_in(trainer.best_parameters, best);
-    m_trainer.early_stopping().load_state(space, trainer.stopping, best);
-    m_trainer.restore_counters(trainer.counters);
-    m_posterior.restore_standardization(trainer.standardization);
-    m_resumed_simulations = simulation.counts.finished;
-    m_resumed_samples = trainer.counters.samples_trained;
-    m_workers.restore(std::move(simulation));
+    // A trainer reads and checks its part first (the buffer and the optimizer each change only once their sections
+    // passed); then every process agrees that all could before anything else changes: under MPI, one rank that
+    // could not must not leave the others waiting for it.
+    std::optional<CheckpointReader> file, local;
+    std::optional<SimulationState<Scalar>> simulation;
+    std::optional<TrainerCheckpoint<Scalar>> trainer;
+    std::vector<Scalar> parameters;
+    std::exception_ptr error;
+    if (m_transport.trains()) {
+      try {
+        file.emplace(path);
+        local = m_transport.local_part(*file);
+        const CheckpointReader& mine = local ? *local : *file;
+        simulation = read_simulation_state<Scalar>(mine, theta_dim(), x_dim(), m_options.validation_size, part);
+        trainer = read_trainer_state<Scalar>(*file, parameter_count, theta_dim(), x_dim(), part);
+        parameters = file->get<Scalar>("parameters", {parameter_count}).data;
+        read_buffer_state(mine, "buffer/", m_buffer);
+        optim::read_optimizer_state(m_instances.train, *file, "optimizer/", m_optimizer);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    const ResumeAgreement agreed = m_transport.agree_on_resume(!error, simulation ? simulation->counts.finished : 0);
+    if (error) std::rethrow_exception(error);
+    if (!agreed.all_read)
+      throw DataError(part, path.string() + ": another process could not read its part of the checkpoint (its error is reported there)");
+    // The simulation side learns what the checkpoint accounts for (under MPI the groups simulate the rest).
+    if constexpr (requires(Workers& workers) { workers.resume_streams(agreed.simulations); }) m_workers.resume_streams(agreed.simulations);
     m_resumed = true;
+    if (!m_transport.trains()) return;
+    copy_in(parameters, estimator().parameters());
+    const Space& space = m_instances.train;
+    const Vector<Scalar, Space> best(label("online", "Pipeline", "resumed_best"), parameter_count);
+    copy_in(trainer->best_parameters, best);
+    m_trainer.early_stopping().load_state(space, trainer->stopping, best);
+    m_trainer.restore_counters(trainer->counters);
+    m_posterior.restore_standardization(trainer->standardization);
+    m_resumed_simulations = simulation->counts.finished;
+    m_resumed_samples = trainer->counters.samples_trained;
+    m_workers.restore(std::move(*simulation));
   }
 
   /// Runs workers and trainer until a stop rule fires; returns what happened. Call once.
@@ -313,9 +335,12 @@ private:
       }
       const double since = detail::now_seconds();
       if (m_options.deterministic) m_buffer.wait_for_arrivals(m_options.train_after + counters.steps * m_options.arrivals_per_step);
-      if (!m_options.checkpoint.empty() && counters.steps > 0 &&
-          ((m_options.checkpoint_every_steps && counters.steps % m_options.checkpoint_every_steps == 0) ||
-           (m_options.checkpoint_every_seconds > 0 && since - m_last_checkpoint >= m_options.checkpoint_every_seconds))) {
+      bool checkpoint_due = !m_options.checkpoint.empty() && counters.steps > 0 &&
+                            ((m_options.checkpoint_every_steps && counters.steps % m_options.checkpoint_every_steps == 0) ||
+                             (m_options.checkpoint_every_seconds > 0 && since - m_last_checkpoint >= m_options.checkpoint_every_seconds));
+      // Trainers share their step count but not their clocks: a checkpoint by time is agreed on (it is a collective).
+      if (!m_options.checkpoint.empty() && m_options.checkpoint_every_seconds > 0) checkpoint_due = m_transport.any(checkpoint_due);
+      if (checkpoint_due) {
         write_checkpoint();
         m_last_checkpoint = detail::now_seconds();
       }
@@ -339,20 +364,21 @@ private:
   }
 
   void write_checkpoint() {
-    CheckpointWriter writer;
+    CheckpointWriter local;
     m_workers.at_consistent_cut([&](const typename Workers::State& state) {
-      add_simulation_state(writer, state, theta_dim(), x_dim());
-      add_buffer_state(writer, "buffer/", m_buffer);
+      add_simulation_state(local, state, theta_dim(), x_dim());
+      add_buffer_state(local, "buffer/", m_buffer);
     });
-    // The writer's host copies may launch on the default host space (see detail::copy_parameters).
-    std::unique_lock<std::mutex> host_launch;
-    if constexpr (!std::is_same_v<Space, Kokkos::DefaultHostExecutionSpace>)
-      host_launch = std::unique_lock(detail::launch_mutex<Kokkos::DefaultHostExecutionSpace>());
-    m_instances.train.fence();
-    add_trainer_state(writer, m_trainer.counters(), m_trainer.early_stopping(), m_posterior.standardization());
-    writer.add("parameters", estimator().parameters());
-    optim::add_optimizer_state(writer, "optimizer/", m_optimizer);
-    writer.write(m_options.checkpoint);
+    m_transport.write_checkpoint(m_options.checkpoint, std::move(local), [&](CheckpointWriter& shared) {
+      // The writer's host copies may launch on the default host space (see detail::copy_parameters).
+      std::unique_lock<std::mutex> host_launch;
+      if constexpr (!std::is_same_v<Space, Kokkos::DefaultHostExecutionSpace>)
+        host_launch = std::unique_lock(detail::launch_mutex<Kokkos::DefaultHostExecutionSpace>());
+      m_instances.train.fence();
+      add_trainer_state(shared, m_trainer.counters(), m_trainer.early_stopping(), m_posterior.standardization());
+      shared.add("parameters", estimator().parameters());
+      optim::add_optimizer_state(shared, "optimizer/", m_optimizer);
+    });
   }
 
   PipelineMetrics metrics() {
