@@ -7,7 +7,7 @@
 ///
 ///   osbi_example_02_online_advection_diffusion [--output DIR] [--grid N] [--budget SIMULATIONS]
 ///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--embedding mlp|transformer] [--offline] [--quick]
-///       [--resume]
+///       [--resume] [--mpi [--learners L]]
 ///
 /// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
 /// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
@@ -18,11 +18,21 @@
 /// --offline runs the same pipeline as "simulate everything, then train" (the baseline of bench/online).
 /// --resume continues a run that was killed (or stopped by Ctrl-C) from DIR/checkpoint.osbi, written every 30 s and
 /// at the end: run it with the same options; the simulations, buffer, optimizer and counters carry on.
+/// --mpi (osbi built with -DOSBI_ENABLE_MPI=ON; start it with mpirun/srun): the same pipeline over the ranks, with
+/// osbi::mpi::Transport as its last template argument: ranks 0 … L − 1 (--learners, default 1) train data-parallel,
+/// every other rank runs PDE solves and streams them to the learners (with as many learners as ranks, each learner
+/// also simulates). Learner 0 writes the progress, the files and the checkpoint; --resume continues under mpirun
+/// with the same --learners (the number of simulation ranks may change). A rank that dies takes the job down (MPI's
+/// model): rerun the same command with --resume.
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
 /// default execution space (OpenMP: give it OMP_NUM_THREADS = cores − 1), so both proceed at once.
 #include <osbi/osbi.hpp>
 
 #include <Kokkos_Core.hpp>
+
+#if defined(OSBI_ENABLE_MPI)
+#include <mpi.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -75,6 +85,8 @@ struct Options {
   std::string embedding = "mlp";
   bool offline = false;
   bool resume = false;
+  bool mpi = false;
+  int learners = 1;
 };
 
 Options parse(int argc, char* argv[]) {
@@ -94,6 +106,8 @@ Options parse(int argc, char* argv[]) {
     else if (flag == "--embedding") options.embedding = value();
     else if (flag == "--offline") options.offline = true;
     else if (flag == "--resume") options.resume = true;
+    else if (flag == "--mpi") options.mpi = true;
+    else if (flag == "--learners") options.learners = std::stoi(value());
     else if (flag == "--quick") options.budget = 3'000, options.grid = 32, options.seconds = 60;
     else if (flag.rfind("--kokkos", 0) == 0) continue;
     else throw osbi::InvalidArgument("example 02", "unknown flag " + flag);
@@ -105,7 +119,39 @@ Options parse(int argc, char* argv[]) {
                 "--embedding must be mlp or transformer (got ", options.embedding, ")");
   osbi::require(options.embedding == "mlp" || options.grid >= observation_side, "example 02",
                 "--embedding transformer needs --grid >= ", observation_side, " (a 32 × 32 observation)");
+#if !defined(OSBI_ENABLE_MPI)
+  osbi::require(!options.mpi, "example 02", "--mpi needs osbi built with -DOSBI_ENABLE_MPI=ON");
+#endif
+  osbi::require(options.mpi || options.learners == 1, "example 02", "--learners applies with --mpi");
   return options;
+}
+
+/// Where the simulations went: this process's accounting, or under MPI the sum over the learners (which hold the
+/// accounting of every simulation group's samples).
+struct Totals {
+  std::uint64_t finished = 0, validation = 0, to_buffer = 0, threw = 0, non_finite = 0, timed_out = 0, held = 0, evicted = 0;
+  std::uint64_t inconsistent = 0; ///< trainers whose own accounting does not add up
+  std::uint64_t failed() const { return threw + non_finite + timed_out; }
+};
+
+template <class TransportType>
+Totals totals(const osbi::online::PipelineAccounting& counts, const TransportType& transport) {
+  Totals out;
+  if (transport.trains())
+    out = {counts.finished, counts.validation, counts.buffer.pushed_total, counts.failed_threw, counts.failed_non_finite, counts.timed_out,
+           counts.buffer.in_buffer, counts.buffer.evicted_used + counts.buffer.evicted_unseen, counts.consistent() ? 0u : 1u};
+#if defined(OSBI_ENABLE_MPI)
+  if constexpr (std::is_same_v<TransportType, osbi::mpi::Transport>) {
+    std::array<std::uint64_t*, 9> fields{&out.finished, &out.validation, &out.to_buffer, &out.threw,       &out.non_finite,
+                                          &out.timed_out, &out.held,       &out.evicted,   &out.inconsistent};
+    std::array<std::uint64_t, 9> sums{};
+    for (std::size_t k = 0; k < sums.size(); ++k) sums[k] = *fields[k];
+    osbi::mpi::check(MPI_Allreduce(MPI_IN_PLACE, sums.data(), 9, MPI_UINT64_T, MPI_SUM, transport.roles().world().get()), "example 02",
+                     "MPI_Allreduce");
+    for (std::size_t k = 0; k < sums.size(); ++k) *fields[k] = sums[k];
+  }
+#endif
+  return out;
 }
 
 double quantile(std::vector<double> values, double q) {
@@ -126,10 +172,11 @@ Model embedded_field(std::size_t x_dim, std::uint64_t seed) {
 }
 
 /// Everything after the choice of estimator: the online run, the posterior for a held-back observation, the files.
-template <class Estimator>
+template <class Estimator, class TransportType>
 int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& pde,
                  const osbi::AdvectionDiffusion<Scalar, SimulationSpace>& simulator, Estimator estimator,
-                 const std::string& loss_name) {
+                 const std::string& loss_name, TransportType transport) {
+  const bool lead = transport.reports(); // the one process that writes (learner 0 under MPI)
   osbi::online::PipelineOptions run;
   run.workers = 1;
   run.simulation_batch = 64;
@@ -163,25 +210,29 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
   // The posterior owns the estimator and maps the prior's box (the estimator models T⁻¹(θ)); the prior is also
   // the proposal θ is drawn from; the optimizer is Adam at run.learning_rate (sbi's).
   osbi::Posterior posterior(std::move(estimator), simulator.prior());
-  osbi::online::Pipeline pipeline(std::move(posterior), simulator.prior(), simulator, buffer, run);
+  using Prior = std::decay_t<decltype(simulator.prior())>;
+  osbi::online::Pipeline<Prior, osbi::AdvectionDiffusion<Scalar, SimulationSpace>, Buffer, Estimator, osbi::DefaultLoss<Estimator>,
+                         osbi::optim::Adam<Scalar, TrainSpace>, TransportType>
+      pipeline(std::move(posterior), simulator.prior(), simulator, buffer, run, {}, {}, std::move(transport));
   if (options.resume) {
     osbi::require(std::filesystem::exists(run.checkpoint), "example 02", "--resume: no checkpoint at ", run.checkpoint.string(),
                   " (a run with the same --output writes one every 30 s and at its end)");
     pipeline.resume(run.checkpoint);
-    std::cout << "resuming from " << run.checkpoint.string() << "\n";
+    if (lead) std::cout << "resuming from " << run.checkpoint.string() << "\n";
   }
   const auto report = pipeline.run();
-  const auto& counts = report.accounting;
+  const Totals counts = totals(report.accounting, transport);
+  if (!lead) return counts.inconsistent == 0 ? 0 : 1;
   const auto& metrics = report.final_metrics;
 
   std::cout << "\nstopped: " << report.reason << " after " << std::fixed << std::setprecision(1) << metrics.seconds
             << " s\n"
-            << "simulations: " << counts.finished << " finished = " << counts.validation << " validation + "
-            << counts.buffer.pushed_total << " to the buffer + " << counts.failed() << " failed (" << counts.failed_threw
-            << " threw, " << counts.failed_non_finite << " NaN/Inf, " << counts.timed_out << " timed out); buffer: "
-            << counts.buffer.in_buffer << " held, " << counts.buffer.evicted_used + counts.buffer.evicted_unseen
-            << " evicted, mean reuse " << std::setprecision(2) << counts.buffer.mean_uses() << " — accounting "
-            << (counts.consistent() ? "consistent" : "INCONSISTENT") << "\n"
+            << "simulations: " << counts.finished << " finished = " << counts.validation << " validation + " << counts.to_buffer
+            << " to the buffer" << (options.mpi ? "s" : "") << " + " << counts.failed() << " failed (" << counts.threw << " threw, "
+            << counts.non_finite << " NaN/Inf, " << counts.timed_out << " timed out); buffer" << (options.mpi ? "s" : "") << ": "
+            << counts.held << " held, " << counts.evicted << " evicted, mean reuse " << std::setprecision(2)
+            << report.accounting.buffer.mean_uses() << (options.mpi ? " (learner 0)" : "") << " — accounting "
+            << (counts.inconsistent == 0 ? "consistent" : "INCONSISTENT") << "\n"
             << "training: " << metrics.steps << " steps, " << std::setprecision(0) << metrics.samples_trained_per_second
             << " samples/s, best validation " << loss_name << " " << std::setprecision(3) << metrics.best_validation_loss << " at step "
             << report.best_step << ", trainer idle " << std::setprecision(0) << 100 * metrics.trainer_idle_fraction << " %\n";
@@ -249,46 +300,86 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
   std::printf("IDLE %.4f\n", metrics.trainer_idle_fraction);
   std::cout << "wrote " << options.output.string()
             << "/{posterior_samples,true_theta,observation}.npy, train_loss.csv, validation.csv, metrics.csv, summary.txt\n";
-  return counts.consistent() ? 0 : 1;
+  return counts.inconsistent == 0 ? 0 : 1;
 }
 
 /// The estimators differ in the model behind the same summary network and in the loss each trains by.
-template <class Embedding>
+template <class Embedding, class TransportType>
 int run_estimator(const Options& options, const osbi::AdvectionDiffusionOptions& pde,
-                  const osbi::AdvectionDiffusion<Scalar, SimulationSpace>& simulator) {
+                  const osbi::AdvectionDiffusion<Scalar, SimulationSpace>& simulator, const TransportType& transport) {
   if (options.estimator == "fmpe")
     return run_flagship(options, pde, simulator, embedded_field<Fmpe<Embedding>>(simulator.x_dim(), options.seed),
-                        "flow-matching loss");
+                        "flow-matching loss", transport);
   if (options.estimator == "npse")
     return run_flagship(options, pde, simulator, embedded_field<Npse<Embedding>>(simulator.x_dim(), options.seed),
-                        "score-matching loss");
+                        "score-matching loss", transport);
   return run_flagship(options, pde, simulator,
                       Nsf<Embedding>(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed),
-                      "NLL");
+                      "NLL", transport);
+}
+
+template <class TransportType>
+int run_embedding(const Options& options, const osbi::AdvectionDiffusionOptions& pde,
+                  const osbi::AdvectionDiffusion<Scalar, SimulationSpace>& simulator, const TransportType& transport) {
+  if (options.embedding == "transformer") return run_estimator<TransformerEmbedding>(options, pde, simulator, transport);
+  return run_estimator<MlpEmbedding>(options, pde, simulator, transport);
+}
+
+int run(int argc, char* argv[]) {
+  const Options options = parse(argc, argv);
+  osbi::AdvectionDiffusionOptions pde;
+  pde.grid = options.grid;
+  pde.observation_grid = 32 <= options.grid ? 32 : options.grid;
+  const osbi::AdvectionDiffusion<Scalar, SimulationSpace> simulator(pde);
+#if defined(OSBI_ENABLE_MPI)
+  if (options.mpi) {
+    // Every rank a simulation group of one (the PDE solves are a batched Kokkos simulator on each rank's Serial).
+    const osbi::mpi::Roles roles(MPI_COMM_WORLD, {options.learners, 1});
+    if (roles.world().rank() == 0) {
+      std::filesystem::create_directories(options.output);
+      std::cout << "osbi flagship under MPI: " << roles.learner_count() << " learner(s), " << roles.group_count()
+                << " simulation rank(s) of " << roles.world().size() << "; grid " << pde.grid << "x" << pde.grid << ", budget "
+                << options.budget << ", estimator " << options.estimator << ", embedding " << options.embedding << "\n";
+    }
+    return run_embedding(options, pde, simulator, osbi::mpi::Transport(roles));
+  }
+#endif
+  std::filesystem::create_directories(options.output);
+  std::cout << "osbi flagship: online SBI for 2-D advection-diffusion, grid " << pde.grid << "x" << pde.grid
+            << ", x = " << simulator.x_dim() << " block means, θ = (log10 D, vx, vy, x0, y0, log10 q)\n"
+            << "  simulations on a worker thread (" << SimulationSpace::name() << "), training on " << TrainSpace::name() << " ("
+            << TrainSpace().concurrency() << " threads); " << (options.offline ? "OFFLINE baseline" : "online") << ", budget "
+            << options.budget << " simulations, estimator " << options.estimator << ", embedding " << options.embedding << "\n";
+  return run_embedding(options, pde, simulator, osbi::online::InProcess{});
 }
 
 } // namespace
 
 int main(int argc, char* argv[]) {
-  Kokkos::ScopeGuard kokkos(argc, argv);
-  try {
-    const Options options = parse(argc, argv);
-    std::filesystem::create_directories(options.output);
-    osbi::AdvectionDiffusionOptions pde;
-    pde.grid = options.grid;
-    pde.observation_grid = 32 <= options.grid ? 32 : options.grid;
-    const osbi::AdvectionDiffusion<Scalar, SimulationSpace> simulator(pde);
-    std::cout << "osbi flagship: online SBI for 2-D advection-diffusion, grid " << pde.grid << "x" << pde.grid
-              << ", x = " << simulator.x_dim() << " block means, θ = (log10 D, vx, vy, x0, y0, log10 q)\n"
-              << "  simulations on a worker thread (" << SimulationSpace::name() << "), training on "
-              << TrainSpace::name() << " (" << TrainSpace().concurrency() << " threads); " << (options.offline ? "OFFLINE baseline" : "online") << ", budget "
-              << options.budget << " simulations, estimator " << options.estimator << ", embedding " << options.embedding
-              << "\n";
-
-    if (options.embedding == "transformer") return run_estimator<TransformerEmbedding>(options, pde, simulator);
-    return run_estimator<MlpEmbedding>(options, pde, simulator);
-  } catch (const std::exception& error) {
-    std::cerr << "example 02: " << error.what() << "\n";
-    return 1;
+#if defined(OSBI_ENABLE_MPI)
+  // MPI only when asked for (--mpi): a plain run needs no MPI launcher.
+  bool mpi = false;
+  for (int i = 1; i < argc; ++i) mpi = mpi || std::string(argv[i]) == "--mpi";
+  if (mpi) {
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided); // learners receive on a thread
   }
+#endif
+  int status = 0;
+  {
+    Kokkos::ScopeGuard kokkos(argc, argv);
+    try {
+      status = run(argc, argv);
+    } catch (const std::exception& error) {
+      std::cerr << "example 02: " << error.what() << "\n";
+      status = 1;
+    }
+  }
+#if defined(OSBI_ENABLE_MPI)
+  if (mpi) {
+    if (status != 0) MPI_Abort(MPI_COMM_WORLD, status); // one rank's error ends the job (MPI's model), no rank hangs
+    MPI_Finalize();
+  }
+#endif
+  return status;
 }
