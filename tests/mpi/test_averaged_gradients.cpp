@@ -10,6 +10,7 @@
 #include <osbi/flow/maf.hpp>
 #include <osbi/loss/batch.hpp>
 #include <osbi/loss/nll.hpp>
+#include <osbi/online/online_trainer.hpp>
 #include <osbi/optim/adam.hpp>
 #include <osbi/train/gradient_reduction.hpp>
 #include <osbi/train/step.hpp>
@@ -133,6 +134,22 @@ BOOST_AUTO_TEST_CASE(learners_times_b_equal_one_learner_times_learners_b) {
   // Deterministic: the same layout and stream give the same bits again.
   const std::vector<double> again = train(stream, learners * batch, rank * batch, batch, osbi::mpi::AveragedGradients(roles.learners()));
   BOOST_TEST(again == parallel, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(each_learner_draws_its_own_loss_noise) {
+  // A random loss (flow or score matching) on data-parallel learners: independent noise on each learner's batch,
+  // learner 0's the noise one process would draw.
+  const osbi::mpi::Roles roles(MPI_COMM_WORLD, {mt::world_size(), 1});
+  const osbi::mpi::AveragedGradients<> reduction(roles.learners());
+  BOOST_TEST(reduction.learner() == roles.learners().rank());
+  auto row = osbi::online::loss_random(7, 3, reduction).row(0);
+  const double mine = row.uniform();
+  std::vector<double> all(static_cast<std::size_t>(mt::world_size()));
+  MPI_Allgather(&mine, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD);
+  auto alone = osbi::online::loss_random(7, 3, osbi::LocalGradients{}).row(0);
+  BOOST_TEST(all[0] == alone.uniform());
+  std::sort(all.begin(), all.end());
+  BOOST_TEST((std::adjacent_find(all.begin(), all.end()) == all.end()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

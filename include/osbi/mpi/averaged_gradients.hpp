@@ -51,6 +51,9 @@ public:
   /// that is not a learner (an empty communicator) it may be built but not used.
   explicit AveragedGradients(const Communicator& learners) : m_learners(&learners) {}
 
+  /// This learner's index (its random losses draw a stream of their own: online::loss_random).
+  int learner() const { return m_learners->rank(); }
+
   template <class ExecutionSpace, class GradientView>
   void reduce(const ExecutionSpace& space, const GradientView& gradients) {
     require(m_learners->member(), "osbi::mpi::AveragedGradients", "this rank is not a learner (empty learners communicator)");

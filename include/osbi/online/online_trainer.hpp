@@ -39,12 +39,26 @@ struct TrainerCounters {
   double last_validation = std::numeric_limits<double>::quiet_NaN();
 };
 
+/// The random numbers of training step `step`'s loss (flow matching's t and noise, score matching's σ and noise):
+/// batch `step` of (seed, streams::pipeline_loss); a data-parallel learner r > 0 (a reduction with learner()) draws
+/// from its split r, so the learners' batches get independent noise, and learner 0 draws what one process would.
+template <class Reduction>
+BatchRandom loss_random(std::uint64_t seed, std::uint64_t step, const Reduction& reduction) {
+  const BatchRandom shared = RandomStream(seed, streams::pipeline_loss).at(step);
+  if constexpr (requires { reduction.learner(); }) {
+    const int learner = reduction.learner();
+    if (learner > 0) return shared.split(static_cast<std::uint32_t>(learner));
+  }
+  return shared;
+}
+
 /*
  * OnlineTrainer<Estimator, Loss, Optimizer, Source, Reduction> — what the pipeline's trainer thread does per step:
  * take a batch from the source (θ, x and SampleMetadata per row), move it to the estimator's execution-space
  * instance in bulk, map θ to the estimator's coordinates (Posterior::to_estimator_space), run training_step
  * (zero → loss → reduce → clip → optimizer) with a fresh batch of the loss's random stream
- * (streams::pipeline_loss, step k → batch k), and feed the loss's per-row values back to a
+ * (loss_random: streams::pipeline_loss, step k → batch k, split by learner under data parallelism), and feed the
+ * loss's per-row values back to a
  * PrioritizedSampleSource (shifted so the batch's lowest is 0). validate() computes the loss's value on the
  * validation set with one fixed random batch (streams::pipeline_validation) and applies EarlyStopping.
  *
@@ -130,7 +144,7 @@ public:
     batch.uses = Kokkos::subview(m_uses, rows);
     const std::uint64_t step_index = progress().steps;
     const double loss = training_step(estimator(), m_loss, m_optimizer, m_space, batch,
-                                      RandomStream(m_options.seed, streams::pipeline_loss).at(step_index),
+                                      loss_random(m_options.seed, step_index, m_reduction),
                                       StepOptions{.clip_max_norm = m_options.clip_max_norm}, m_reduction);
     if constexpr (PrioritizedSampleSource<Source>) update_priorities(batch, step_index);
     m_space.fence();
@@ -259,7 +273,7 @@ private:
   void update_priorities(const TrainingBatch<Scalar, Space>& batch, std::uint64_t step_index) {
     const std::size_t n = batch.rows();
     const auto out = Kokkos::subview(m_row_loss, std::make_pair(std::size_t{0}, n));
-    m_loss.per_row(estimator(), m_space, batch, RandomStream(m_options.seed, streams::pipeline_loss).at(step_index), out);
+    m_loss.per_row(estimator(), m_space, batch, loss_random(m_options.seed, step_index, m_reduction), out);
     const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
     // Priorities must be >= 0 and a loss can be negative: rank by the loss above the batch's lowest.
     std::vector<double> values(n);

@@ -18,6 +18,9 @@ namespace osbi {
  *                                clipping and the optimizer, which are deterministic, keep the parameters
  *                                identical everywhere. Work is enqueued on `space`, or fenced before it returns.
  *
+ *   r.learner()                  (optional) this learner's index among the data-parallel learners: a random loss
+ *                                then draws noise of its own on each (online::loss_random).
+ *
  * LocalGradients (one process: nothing to combine) is the default.
  */
 template <class R, class Scalar, class ExecutionSpace>
