@@ -71,7 +71,8 @@ if [ "$sanitize" = 1 ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   # Boost.Test's --run_test as an environment variable: every test case except those labelled statistical.
-  BOOST_TEST_RUN_FILTERS='!@statistical' run_suite sanitize "${sanitizer_flags[@]}" -DOSBI_SANITIZE=address,undefined \
+  # MPI on: the MPI tests (every rank count) run under ASan/UBSan too.
+  BOOST_TEST_RUN_FILTERS='!@statistical' run_suite sanitize "${sanitizer_flags[@]}" -DOSBI_SANITIZE=address,undefined -DOSBI_ENABLE_MPI=ON \
             -DCMAKE_CXX_FLAGS=-fno-sanitize-address-use-after-scope -DOSBI_NO_SANITIZE=null,alignment \
             -DOSBI_STATISTICAL_TESTS=OFF -DOSBI_STATIC_CHECKS=OFF -DOSBI_BUILD_EXAMPLES=OFF
 fi
