@@ -5,7 +5,7 @@
 ///   osbi_bench_sbibm [--tasks two_moons,gaussian_linear,lotka_volterra] [--budgets 1000,10000,100000]
 ///                    [--observations 1-10] [--samples 10000] [--estimator centered-nsf|nsf|maf|fmpe|npse]
 ///                    [--batch 200] [--support reject|transform] [--tail-bound 3] [--lr-decays 0]
-///                    [--seed 1] [--data <repo>/data] [--progress]
+///                    [--seed 1] [--data <repo>/data] [--progress] [--calibration ROWS [--calibration-draws 1000]]
 ///
 /// Estimators: centered-nsf (default: osbi::centered_nsf, sbi's NSF behind a learned conditional affine map,
 /// flow/conditionally_centered.hpp), nsf (sbi_default_nsf alone: what sbibm's NPE column ran), maf
@@ -17,6 +17,7 @@
 /// One line per (task, budget, observation): `RUN <task> <budget> <obs> <c2st> <simulate_s> <train_s>
 /// <sample_s> <c2st_s> <epochs>`; scripts/bench.sh sbibm runs it and tabulates against sbibm's NPE column.
 #include <osbi/diagnostics/c2st.hpp>
+#include <osbi/diagnostics/calibration.hpp>
 #include <osbi/diffusion/score_estimator.hpp>
 #include <osbi/flow_matching/flow_matching_estimator.hpp>
 #include <osbi/flow/conditionally_centered.hpp>
@@ -32,7 +33,9 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -61,6 +64,7 @@ struct Arguments {
   std::uint64_t seed = 1;
   std::filesystem::path data = OSBI_REPOSITORY_DATA;
   bool progress = false;
+  std::size_t calibration = 0, calibration_draws = 1'000; ///< prior-predictive rows for SBC and expected coverage (0: none)
 };
 
 Arguments parse(int argc, char* argv[]) {
@@ -90,6 +94,8 @@ Arguments parse(int argc, char* argv[]) {
     else if (key == "--lr-decays") args.learning_rate_decays = std::stoul(value);
     else if (key == "--tail-bound") args.tail_bound = std::stod(value);
     else if (key == "--seed") args.seed = std::stoull(value);
+    else if (key == "--calibration") args.calibration = std::stoul(value);
+    else if (key == "--calibration-draws") args.calibration_draws = std::stoul(value);
     else if (key == "--data") args.data = value;
     else throw std::invalid_argument("unknown option " + key);
   }
@@ -111,6 +117,37 @@ Eigen::MatrixXd to_eigen(const osbi::Matrix<Scalar, Space>& samples) {
   for (std::size_t i = 0; i < host.extent(0); ++i)
     for (std::size_t j = 0; j < host.extent(1); ++j) out(i, j) = host(i, j);
   return out;
+}
+
+/// SBC ranks and the expected coverage of the trained posterior on `rows` fresh prior-predictive pairs (rows whose
+/// simulation failed are left out): `CALIBRATION <task> <budget> <rows> <coverage error> <smallest KS p of the marginal
+/// ranks> <KS p of the density ranks> <seconds>`.
+template <class Posterior, class Task>
+void calibrate(const Arguments& args, const std::string& name, const Task& task, std::size_t budget, std::uint64_t seed, Posterior& posterior) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t rows = args.calibration, d_theta = task.theta_dim(), d_x = task.x_dim();
+  osbi::RandomStream rng(seed, 300);
+  osbi::Matrix<Scalar, Space> theta("calibration_theta", rows, d_theta), x("calibration_x", rows, d_x);
+  task.prior().sample(Space(), rng.next(), theta);
+  task.simulate(Space(), theta, x, rng.next());
+  std::vector<double> theta_rows, x_rows;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    bool finite = true;
+    for (std::size_t j = 0; j < d_x; ++j) finite = finite && std::isfinite(static_cast<double>(x(i, j)));
+    if (!finite) continue;
+    for (std::size_t j = 0; j < d_theta; ++j) theta_rows.push_back(theta(i, j));
+    for (std::size_t j = 0; j < d_x; ++j) x_rows.push_back(x(i, j));
+    ++kept;
+  }
+  osbi::RandomStream draws(seed, 301);
+  const auto ranks = osbi::diagnostics::calibration_ranks(posterior, theta_rows, x_rows, kept, {.draws = args.calibration_draws}, draws);
+  double smallest = 1;
+  for (std::size_t d = 0; d < d_theta; ++d)
+    smallest = std::min(smallest, osbi::diagnostics::rank_uniformity_pvalue(ranks.marginal_column(d), ranks.draws));
+  std::printf("CALIBRATION %s %zu %zu %.4f %.3g %.3g %.1f\n", name.c_str(), budget, kept, osbi::diagnostics::coverage_error(ranks), smallest,
+              osbi::diagnostics::rank_uniformity_pvalue(ranks.density, ranks.draws), since(start));
+  std::fflush(stdout);
 }
 
 template <class Density, class Task>
@@ -148,6 +185,7 @@ void run(const Arguments& args, const std::string& name, const Task& task, std::
                 sample_s, c2st_s, report.epochs);
     std::fflush(stdout);
   }
+  if (args.calibration > 0) calibrate(args, name, task, budget, seed, npe);
 }
 
 template <class Task>

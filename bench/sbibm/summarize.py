@@ -17,6 +17,12 @@ for path in sorted(results.glob("ours-*.txt")):
             runs.setdefault((task, int(budget)), []).append(
                 dict(obs=int(obs), c2st=float(c2st), wall=float(sim_s) + float(train_s) + float(sample_s),
                      train=float(train_s), epochs=int(epochs)))
+calibration = {}
+for path in sorted(results.glob("ours-*.txt")):
+    for line in path.read_text().splitlines():
+        if line.startswith("CALIBRATION "):
+            _, task, budget, rows, error, marginal_p, density_p, seconds = line.split()
+            calibration[(task, int(budget))] = (int(rows), float(error), float(marginal_p), float(density_p))
 for path in sorted(results.glob("ours-*.log")):
     text = path.read_text().strip()
     if "osbi_bench_sbibm:" in text:
@@ -50,5 +56,14 @@ for (task, budget) in sorted(runs, key=lambda k: (k[0], k[1])):
     lines.append(f"RESULT sbibm.{task}.{name}.c2st{suffix} {ours:.4f}")
 print("(C2ST: mean over the observations listed, 0.5 = indistinguishable from the reference; sbibm NPE: the "
       "published value for the same observations; wall s/run = simulate + train + one observation's sampling)")
+estimator = next((e for e in ("centered-nsf", "nsf", "maf", "fmpe", "npse") if f"estimator {e}," in header), "nsf")
+if calibration:
+    print("calibration on prior-predictive pairs: expected-coverage error (max over HPD levels 5..95 % of "
+          "|coverage - level|), KS p-values of the SBC ranks (smallest marginal; log-density)")
+for (task, budget), (rows, error, marginal_p, density_p) in sorted(calibration.items()):
+    exponent = round(math.log10(budget))
+    name = f"1e{exponent}" if 10 ** exponent == budget else str(budget)
+    print(f"{task:<16} {budget:>7} {rows:>6} rows  coverage error {error:.4f}  KS p {marginal_p:.3g} / {density_p:.3g}")
+    lines.append(f"RESULT calibration.{estimator}.{task}.{name}.coverage_error {error:.4f}")
 for line in lines:
     print(line)
