@@ -9,6 +9,7 @@
 #include <osbi/loss/batch.hpp>
 #include <osbi/loss/loss.hpp>
 #include <osbi/online/options.hpp>
+#include <osbi/online/pacing.hpp>
 #include <osbi/optim/optimizer.hpp>
 #include <osbi/train/early_stopping.hpp>
 #include <osbi/train/gradient_reduction.hpp>
@@ -143,6 +144,8 @@ public:
     batch.arrival = Kokkos::subview(m_arrival, rows);
     batch.uses = Kokkos::subview(m_uses, rows);
     const std::uint64_t step_index = progress().steps;
+    // The warm-up scales this step's rate only: decays and checkpoints see the optimizer's own.
+    const ScaledLearningRate warmup(m_optimizer, warmup_factor());
     const double loss = training_step(estimator(), m_loss, m_optimizer, m_space, batch,
                                       loss_random(m_options.seed, step_index, m_reduction),
                                       StepOptions{.clip_max_norm = m_options.clip_max_norm}, m_reduction);
@@ -270,6 +273,29 @@ public:
   }
 
 private:
+  /// Sets the optimizer's rate to `factor` times its own for one scope (nothing when factor is 1).
+  struct ScaledLearningRate {
+    OptimizerType& optimizer;
+    double stored, factor;
+    ScaledLearningRate(OptimizerType& o, double f) : optimizer(o), stored(o.learning_rate()), factor(f) {
+      if (factor != 1.0) optimizer.set_learning_rate(stored * factor);
+    }
+    ~ScaledLearningRate() {
+      if (factor != 1.0) optimizer.set_learning_rate(stored);
+    }
+    ScaledLearningRate(const ScaledLearningRate&) = delete;
+    ScaledLearningRate& operator=(const ScaledLearningRate&) = delete;
+  };
+
+  /// Pacing's warm-up factor at the arrivals this batch was drawn at; data-parallel learners use their mean, so
+  /// their steps stay equal.
+  double warmup_factor() {
+    if (m_options.pacing.warmup_arrivals == 0) return 1.0;
+    double factor = learning_rate_factor(m_options.pacing, m_arrivals_seen);
+    if constexpr (requires(Reduction& reduction) { reduction.average(factor); }) factor = m_reduction.average(factor);
+    return factor;
+  }
+
   void update_priorities(const TrainingBatch<Scalar, Space>& batch, std::uint64_t step_index) {
     const std::size_t n = batch.rows();
     const auto out = Kokkos::subview(m_row_loss, std::make_pair(std::size_t{0}, n));

@@ -21,6 +21,19 @@ struct StopRules {
   double epochs_after_budget = 1.0;
 };
 
+/// How hard the trainer may work the rows that have arrived (online/pacing.hpp). Zero disables a rule.
+struct Pacing {
+  /// At most this many samples trained per buffer arrival (the online analogue of epochs): before a batch the
+  /// trainer waits until samples_trained + batch_size <= max_replay_ratio · arrivals. It lifts once the simulations
+  /// are over (the buffer is closed). A reusing buffer's guard against overfitting its first rows.
+  double max_replay_ratio = 0;
+  /// The cap as a function of the arrivals (replaces max_replay_ratio when set), e.g. strict early, loose later.
+  std::function<double(std::uint64_t arrivals)> replay_ratio_schedule;
+  /// Learning-rate warm-up tied to the data: each step runs at min(1, arrivals / warmup_arrivals) times the
+  /// optimizer's rate (its stored rate, which decays act on, is not changed). Under MPI the learners' mean.
+  std::uint64_t warmup_arrivals = 0;
+};
+
 struct PipelineOptions {
   std::size_t workers = 1;            ///< simulation threads (a batched Kokkos simulator: see Pipeline)
   std::size_t simulation_batch = 1;   ///< θ drawn per worker call (a batched simulator's rows per launch)
@@ -39,6 +52,7 @@ struct PipelineOptions {
   double simulation_timeout = 0;      ///< seconds per point simulation; 0: none
   bool deterministic = false;         ///< bit-reproducible lockstep schedule (one worker, see Pipeline)
   std::size_t arrivals_per_step = 1;  ///< deterministic mode: new samples between consecutive batches
+  Pacing pacing;                      ///< replay-ratio cap and learning-rate warm-up (none by default)
   std::uint64_t seed = 0;
   std::ostream* progress = nullptr;   ///< a progress line every progress_seconds; null: silent
   double progress_seconds = 1.0;

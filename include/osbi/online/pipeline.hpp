@@ -13,6 +13,7 @@
 #include <osbi/online/monitor.hpp>
 #include <osbi/online/online_trainer.hpp>
 #include <osbi/online/options.hpp>
+#include <osbi/online/pacing.hpp>
 #include <osbi/online/pipeline_checkpoint.hpp>
 #include <osbi/online/simulation_workers.hpp>
 #include <osbi/online/transport.hpp>
@@ -26,6 +27,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <cmath>
 #include <exception>
 #include <filesystem>
 #include <mutex>
@@ -54,6 +56,10 @@ namespace osbi::online {
  * Samples and randomness: SimulationWorkers. Faults (throw, NaN/±Inf, timeout with worker replacement) are
  * recorded with their θ and never reach the buffer. request_stop() (or SIGINT with handle_interrupt) closes the
  * buffer, lets the trainer finish its step and returns.
+ *
+ * Pacing (options.pacing, online/pacing.hpp): a replay-ratio cap makes the trainer wait for arrivals before a batch
+ * that would train more samples per arrival than allowed (until the buffer closes); a learning-rate warm-up scales
+ * each step's rate by the arrivals so far.
  *
  * Order of samples: the first validation_size accepted simulations form the validation set; the rest go to the
  * buffer. The first train_after buffer arrivals prepare the estimator (Posterior::prepare: z-scoring of θ in the
@@ -283,7 +289,12 @@ private:
     require(!options.stop.plateau_patience || options.validation_size > 0, part, "the plateau rule needs a validation set (validation_size > 0)");
     require(options.stop.max_simulations || options.stop.max_seconds > 0 || options.stop.max_steps || options.stop.plateau_patience, part,
             "no stop rule: set stop.max_simulations, max_seconds, max_steps or plateau_patience");
+    require(std::isfinite(options.pacing.max_replay_ratio) && options.pacing.max_replay_ratio >= 0, part,
+            "pacing.max_replay_ratio must be finite and >= 0, not ", options.pacing.max_replay_ratio);
     if (options.deterministic) {
+      require(options.pacing.max_replay_ratio == 0 && !options.pacing.replay_ratio_schedule, part,
+              "deterministic mode fixes the arrivals per step (arrivals_per_step): its replay ratio is batch_size / "
+              "arrivals_per_step, so it takes no pacing cap");
       require(options.workers == 1, part, "deterministic mode runs one worker, not ", options.workers);
       require(options.simulation_timeout == 0, part, "deterministic mode has no simulation timeout");
       require(options.arrivals_per_step >= 1, part, "arrivals_per_step must be >= 1");
@@ -293,6 +304,18 @@ private:
   }
 
   double elapsed() const { return detail::now_seconds() - m_start; }
+
+  bool paced() const { return m_options.pacing.max_replay_ratio > 0 || static_cast<bool>(m_options.pacing.replay_ratio_schedule); }
+
+  /// Pacing's replay cap: waits until the next batch keeps samples trained within the cap of the arrivals, or the
+  /// buffer closes (the budget is spent, or a stop came: the cap lifts).
+  void wait_for_replay_room(std::uint64_t trained) {
+    for (;;) {
+      const std::uint64_t arrivals = m_buffer.arrivals();
+      if (replay_allows(m_options.pacing, trained, m_options.batch_size, arrivals)) return;
+      if (!m_buffer.wait_for_arrivals(arrivals_for_next_batch(m_options.pacing, trained, m_options.batch_size, arrivals))) return;
+    }
+  }
 
   void copy_in(const std::vector<Scalar>& values, const Vector<Scalar, Space>& view) const {
     const Kokkos::View<const Scalar*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> host(values.data(), values.size());
@@ -344,6 +367,7 @@ private:
         write_checkpoint();
         m_last_checkpoint = detail::now_seconds();
       }
+      if (paced()) wait_for_replay_room(counters.samples_trained);
       const std::size_t n = m_trainer.draw();
       if (m_options.deterministic) m_workers.batch_drawn();
       m_trainer.add_idle(detail::now_seconds() - since);
