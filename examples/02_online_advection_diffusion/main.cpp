@@ -7,7 +7,7 @@
 ///
 ///   osbi_example_02_online_advection_diffusion [--output DIR] [--grid N] [--budget SIMULATIONS]
 ///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--embedding mlp|transformer] [--offline] [--quick]
-///       [--resume] [--mpi [--learners L]]
+///       [--resume] [--mpi [--learners L]] [--max-replay-ratio R] [--warmup-arrivals N]
 ///
 /// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
 /// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
@@ -24,6 +24,8 @@
 /// also simulates). Learner 0 writes the progress, the files and the checkpoint; --resume continues under mpirun
 /// with the same --learners (the number of simulation ranks may change). A rank that dies takes the job down (MPI's
 /// model): rerun the same command with --resume.
+/// --max-replay-ratio / --warmup-arrivals: the pipeline's pacing (online/pacing.hpp): at most R samples trained per
+/// simulation arrived until the budget is spent, and a learning rate that ramps up over the first N arrivals.
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
 /// default execution space (OpenMP: give it OMP_NUM_THREADS = cores − 1), so both proceed at once.
 #include <osbi/osbi.hpp>
@@ -87,6 +89,8 @@ struct Options {
   bool resume = false;
   bool mpi = false;
   int learners = 1;
+  double max_replay_ratio = 0;
+  std::uint64_t warmup_arrivals = 0;
 };
 
 Options parse(int argc, char* argv[]) {
@@ -108,6 +112,8 @@ Options parse(int argc, char* argv[]) {
     else if (flag == "--resume") options.resume = true;
     else if (flag == "--mpi") options.mpi = true;
     else if (flag == "--learners") options.learners = std::stoi(value());
+    else if (flag == "--max-replay-ratio") options.max_replay_ratio = std::stod(value());
+    else if (flag == "--warmup-arrivals") options.warmup_arrivals = std::stoull(value());
     else if (flag == "--quick") options.budget = 3'000, options.grid = 32, options.seconds = 60;
     else if (flag.rfind("--kokkos", 0) == 0) continue;
     else throw osbi::InvalidArgument("example 02", "unknown flag " + flag);
@@ -195,6 +201,8 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
   run.checkpoint = options.output / "checkpoint.osbi";
   run.checkpoint_every_seconds = 30;
   run.handle_interrupt = true;
+  run.pacing.max_replay_ratio = options.max_replay_ratio;
+  run.pacing.warmup_arrivals = options.warmup_arrivals;
   std::vector<std::array<double, 3>> validations; // step, seconds, validation loss
   const auto start = std::chrono::steady_clock::now();
   run.on_validation = [&](std::uint64_t step, double loss) {
