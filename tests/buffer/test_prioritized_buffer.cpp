@@ -19,6 +19,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <span>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -103,6 +104,41 @@ BOOST_AUTO_TEST_CASE(draws_are_proportional_to_the_weights) {
   }
   BOOST_TEST(chi_square < chi_square_upper_quantile(double(held - 1)));
   BOOST_TEST(buffer.accounting().total_uses == batch * batches);
+}
+
+// Each delivered row carries N·P(i), its draw probability relative to uniform, and (N·P)^(−1) undoes the
+// skew: the importance-weighted mean of any function of the rows is the rows' plain mean (here the arrival id).
+BOOST_AUTO_TEST_CASE(each_draw_carries_its_relative_probability_and_inverse_weights_undo_the_skew) {
+  constexpr std::size_t held = 16, batch = 10, batches = 20000;
+  constexpr double alpha = 1.0, epsilon = 0.1;
+  osbi::PrioritizedBuffer<Block> buffer(osbi::BufferOptions{held, 1, 1, 0, test_seed()},
+                                        osbi::PriorityOptions{alpha, epsilon, 1.0});
+  std::vector<std::uint64_t> ids(held);
+  std::vector<double> priorities(held);
+  for (std::uint64_t k = 0; k < held; ++k) {
+    ids[k] = push_sample(buffer, k).id;
+    priorities[k] = double(k); // late rows favoured
+  }
+  BOOST_REQUIRE(buffer.update_priorities(ids, priorities) == held);
+  double total_weight = 0;
+  for (std::size_t k = 0; k < held; ++k) total_weight += priorities[k] + epsilon;
+  using Scalar = osbi::PrioritizedBuffer<Block>::scalar_type;
+  std::vector<Scalar> theta(batch), x(batch);
+  std::vector<osbi::SampleMetadata> metadata(batch);
+  double weighted_sum = 0, weight_sum = 0, plain_sum = 0;
+  for (std::size_t b = 0; b < batches; ++b) {
+    BOOST_REQUIRE(buffer.sample_batch(batch, std::span<Scalar>(theta), std::span<Scalar>(x), std::span<osbi::SampleMetadata>(metadata)) == batch);
+    for (const auto& row : metadata) {
+      const double expected = double(held) * (priorities[row.id] + epsilon) / total_weight;
+      BOOST_REQUIRE(std::abs(row.relative_draw_probability - expected) <= 1e-12 * expected);
+      weighted_sum += double(row.id) / row.relative_draw_probability;
+      weight_sum += 1.0 / row.relative_draw_probability;
+      plain_sum += double(row.id);
+    }
+  }
+  const double uniform_mean = double(held - 1) / 2; // 7.5
+  BOOST_TEST(plain_sum / double(batch * batches) > 9.5); // the skew: E[id] = 10.3 under the priorities
+  BOOST_TEST(std::abs(weighted_sum / weight_sum - uniform_mean) < 0.25); // sd of the estimate ≈ 0.04
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(eviction_takes_the_lowest_priority_seen_row_first, Policy,

@@ -397,9 +397,13 @@ private:
       const bool first_use = meta.uses == 0;
       ++meta.uses;
       ++m_total_uses;
-      if (!metadata_out.empty())
+      if (!metadata_out.empty()) {
         metadata_out[r] = SampleMetadata{meta.id, meta.uses, meta.info.generation, meta.info.proposal_log_prob,
                                          meta.info.simulation_seconds};
+        // A model that draws non-uniformly says how much more likely this row was than a uniform draw.
+        if constexpr (requires(const Model& m) { m.relative_draw_probability(slot); })
+          metadata_out[r].relative_draw_probability = model().relative_draw_probability(slot);
+      }
       if (first_use) {
         unlink_unseen(slot);
         made_room = true; // a seen row may be replaced under Block

@@ -73,6 +73,13 @@ public:
 
   const PriorityOptions& priority_options() const { return m_priority_options; }
 
+  /// N·P: the probability with which sample_batch draws the row in `slot`, times the rows held — how much more
+  /// likely than a uniform draw (each delivered row's SampleMetadata::relative_draw_probability). Caller holds
+  /// the buffer's lock (sample_batch does).
+  double relative_draw_probability(std::size_t slot) const {
+    return m_weight[slot] / m_weights.total() * static_cast<double>(this->held());
+  }
+
   /// Sets the priority of each listed sample still held (ids of samples gone are skipped) and
   /// returns how many were held. Every priority must be finite, >= 0 and give a finite weight
   /// (InvalidArgument naming it, nothing changed); sizes must agree (DimensionMismatch).

@@ -18,6 +18,9 @@ struct SampleMetadata {
   std::uint64_t generation = 0;    ///< SampleInfo::generation (the proposal's round or id)
   double proposal_log_prob = 0.0;  ///< SampleInfo::proposal_log_prob
   double simulation_seconds = 0.0; ///< SampleInfo::simulation_seconds
+  /// N·P: the probability this draw had, times the rows held then (1 for a uniform draw; a prioritized draw's
+  /// importance weight is its −β power).
+  double relative_draw_probability = 1.0;
 };
 
 /// What a source does with a row it delivered: a tag type, a source's `delivery_policy`.

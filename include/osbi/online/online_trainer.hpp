@@ -93,6 +93,8 @@ public:
     m_round = IndexView(label("online", "OnlineTrainer", "round"), n);
     m_arrival = IndexView(label("online", "OnlineTrainer", "arrival"), n);
     m_uses = IndexView(label("online", "OnlineTrainer", "uses"), n);
+    m_weights = Vector<Scalar, Space>(label("online", "OnlineTrainer", "replay_weights"), n);
+    m_host_weights = Kokkos::create_mirror_view(m_weights);
     m_host_theta = Kokkos::create_mirror_view(m_theta);
     m_host_x = Kokkos::create_mirror_view(m_x);
     m_host_log_prob = Kokkos::create_mirror_view(m_log_prob);
@@ -144,6 +146,10 @@ public:
     batch.arrival = Kokkos::subview(m_arrival, rows);
     batch.uses = Kokkos::subview(m_uses, rows);
     const std::uint64_t step_index = progress().steps;
+    if (m_options.priority_correction.enabled) {
+      fill_replay_weights(n, step_index);
+      batch.weights = Kokkos::subview(m_weights, rows);
+    }
     // The warm-up scales this step's rate only: decays and checkpoints see the optimizer's own.
     const ScaledLearningRate warmup(m_optimizer, warmup_factor());
     const double loss = training_step(estimator(), m_loss, m_optimizer, m_space, batch,
@@ -287,6 +293,26 @@ private:
     ScaledLearningRate& operator=(const ScaledLearningRate&) = delete;
   };
 
+  /// β of step `step` (PriorityCorrection).
+  double replay_beta(std::uint64_t step) const {
+    const auto& c = m_options.priority_correction;
+    if (c.beta_steps == 0) return 1.0;
+    return c.beta_start + (1.0 - c.beta_start) * std::min(1.0, static_cast<double>(step) / static_cast<double>(c.beta_steps));
+  }
+
+  /// (N·P(i))^(−β) per row, divided by the batch's largest: the importance weights of prioritized replay.
+  void fill_replay_weights(std::size_t n, std::uint64_t step) {
+    const double beta = replay_beta(step);
+    double largest = 0;
+    std::vector<double> weight(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      weight[i] = std::pow(m_metadata[i].relative_draw_probability, -beta);
+      largest = std::max(largest, weight[i]);
+    }
+    for (std::size_t i = 0; i < n; ++i) m_host_weights(i) = static_cast<Scalar>(weight[i] / largest);
+    Kokkos::deep_copy(m_space, m_weights, m_host_weights);
+  }
+
   /// Pacing's warm-up factor at the arrivals this batch was drawn at; data-parallel learners use their mean, so
   /// their steps stay equal.
   double warmup_factor() {
@@ -330,6 +356,8 @@ private:
   typename Matrix<Scalar, Space>::HostMirror m_host_theta, m_host_x;
   typename Vector<double, Space>::HostMirror m_host_log_prob;
   typename IndexView::HostMirror m_host_round, m_host_arrival, m_host_uses;
+  Vector<Scalar, Space> m_weights;
+  typename Vector<Scalar, Space>::HostMirror m_host_weights;
   std::vector<SampleMetadata> m_metadata;
   std::size_t m_rows = 0;
   std::uint64_t m_arrivals_seen = 0;

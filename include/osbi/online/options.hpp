@@ -34,6 +34,16 @@ struct Pacing {
   std::uint64_t warmup_arrivals = 0;
 };
 
+/// Prioritized replay made unbiased (Schaul et al. 2016): with a prioritized buffer, row i of a batch gets the
+/// weight (N·P(i))^(−β) (SampleMetadata::relative_draw_probability), divided by the batch's largest, through the
+/// loss's per-row weights (NllLoss takes their mean, WeightedNllLoss self-normalizes). β rises linearly from
+/// beta_start to 1 over beta_steps steps (0: β = 1 from the first step).
+struct PriorityCorrection {
+  bool enabled = false;
+  double beta_start = 0.4;      ///< Schaul et al.'s β₀
+  std::uint64_t beta_steps = 0;
+};
+
 struct PipelineOptions {
   std::size_t workers = 1;            ///< simulation threads (a batched Kokkos simulator: see Pipeline)
   std::size_t simulation_batch = 1;   ///< θ drawn per worker call (a batched simulator's rows per launch)
@@ -53,6 +63,7 @@ struct PipelineOptions {
   bool deterministic = false;         ///< bit-reproducible lockstep schedule (one worker, see Pipeline)
   std::size_t arrivals_per_step = 1;  ///< deterministic mode: new samples between consecutive batches
   Pacing pacing;                      ///< replay-ratio cap and learning-rate warm-up (none by default)
+  PriorityCorrection priority_correction; ///< importance weights for a prioritized buffer (off by default)
   std::uint64_t seed = 0;
   std::ostream* progress = nullptr;   ///< a progress line every progress_seconds; null: silent
   double progress_seconds = 1.0;

@@ -289,6 +289,10 @@ private:
     require(!options.stop.plateau_patience || options.validation_size > 0, part, "the plateau rule needs a validation set (validation_size > 0)");
     require(options.stop.max_simulations || options.stop.max_seconds > 0 || options.stop.max_steps || options.stop.plateau_patience, part,
             "no stop rule: set stop.max_simulations, max_seconds, max_steps or plateau_patience");
+    require(!options.priority_correction.enabled || PrioritizedSampleSource<Buffer>, part,
+            "priority_correction corrects a prioritized buffer's draws; this buffer draws uniformly (nothing to correct)");
+    require(options.priority_correction.beta_start >= 0 && options.priority_correction.beta_start <= 1, part,
+            "priority_correction.beta_start must lie in [0, 1], not ", options.priority_correction.beta_start);
     require(std::isfinite(options.pacing.max_replay_ratio) && options.pacing.max_replay_ratio >= 0, part,
             "pacing.max_replay_ratio must be finite and >= 0, not ", options.pacing.max_replay_ratio);
     if (options.deterministic) {
