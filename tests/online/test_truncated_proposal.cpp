@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/// \brief TSNPE online: a pipeline whose proposal is a TruncatedPrior refreshed from the pipeline's own posterior
+/// on the trainer's thread (PipelineOptions::on_validation) while workers sample. Rows drawn after the refresh carry
+/// round 1 and lie in the box; the accounting stays exact.
+#include <osbi/buffer/reservoir_buffer.hpp>
+#include <osbi/flow/linear_gaussian.hpp>
+#include <osbi/loss/nll.hpp>
+#include <osbi/online/pipeline.hpp>
+#include <osbi/optim/adam.hpp>
+#include <osbi/prior/gaussian.hpp>
+#include <osbi/proposal/truncated_prior.hpp>
+
+#include <support/test_seed.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace {
+
+using Space = Kokkos::Serial;
+using Density = osbi::LinearGaussian<double, Space>;
+using Prior = osbi::Gaussian<double, Space>;
+using Truncated = osbi::TruncatedPrior<Prior>;
+using Adam = osbi::optim::Adam<double, Space>;
+using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, double>;
+
+struct Simulator {
+  std::size_t theta_dim() const { return 2; }
+  std::size_t x_dim() const { return 2; }
+  void simulate(std::span<const double> theta, std::span<double> x, osbi::RowRandom& rng) const {
+    for (std::size_t j = 0; j < 2; ++j) x[j] = theta[j] + 0.5 * rng.normal();
+  }
+};
+
+struct Row {
+  std::uint64_t round;
+  double theta[2];
+};
+
+/// NllLoss that keeps each trained row's proposal round and θ (the estimator's coordinates: θ itself here).
+struct RecordingNll {
+  std::vector<Row>* rows;
+  double value_and_gradient(Density& density, const Space& space, const osbi::TrainingBatch<double, Space>& batch, osbi::BatchRandom rng) {
+    for (std::size_t i = 0; i < batch.rows(); ++i) rows->push_back(Row{batch.round(i), {batch.theta(i, 0), batch.theta(i, 1)}});
+    return osbi::NllLoss().value_and_gradient(density, space, batch, rng);
+  }
+  double value(Density& density, const Space& space, const osbi::TrainingBatch<double, Space>& batch, osbi::BatchRandom rng) {
+    return osbi::NllLoss().value(density, space, batch, rng);
+  }
+  void per_row(Density& density, const Space& space, const osbi::TrainingBatch<double, Space>& batch, osbi::BatchRandom rng,
+               const osbi::Vector<double, Space>& out) {
+    osbi::NllLoss().per_row(density, space, batch, rng, out);
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(online_truncated_proposal)
+
+BOOST_AUTO_TEST_CASE(a_truncated_prior_refreshed_by_the_trainer_feeds_the_workers) {
+  osbi::BufferOptions buffer_options;
+  buffer_options.capacity = 2'000;
+  buffer_options.theta_dim = 2;
+  buffer_options.x_dim = 2;
+  buffer_options.seed = osbi::testing::test_seed();
+  Buffer buffer(buffer_options);
+  const Prior prior = Prior::diagonal({0.0, 0.0}, {1.0, 1.0});
+  Truncated proposal(prior, osbi::TruncationOptions{.posterior_draws = 2'000, .mass_draws = 20'000});
+  osbi::Posterior<Density> posterior(Density(2, 2), prior);
+  Adam adam(posterior.estimator().parameters().extent(0), {.learning_rate = 1e-2});
+  std::vector<Row> rows;
+
+  osbi::online::PipelineOptions options;
+  options.seed = osbi::testing::test_seed();
+  options.batch_size = 50;
+  options.train_after = 200;
+  options.validation_size = 100;
+  options.validate_every = 100;
+  options.restore_best = false;
+  options.stop.max_simulations = 1'000'000; // never reached: the run ends by its step count
+  options.stop.max_steps = 1'500;
+  osbi::online::Pipeline<Truncated, Simulator, Buffer, Density, RecordingNll, Adam>* running = nullptr;
+  const std::vector<double> x0{1.0, -0.5};
+  osbi::RandomStream refresh_rng(options.seed, 77);
+  std::uint64_t refreshes = 0;
+  options.on_validation = [&](std::uint64_t step, double) {
+    if (step == 500) refreshes = proposal.refresh(running->posterior(), x0, refresh_rng); // once, after some training
+  };
+  osbi::online::Pipeline<Truncated, Simulator, Buffer, Density, RecordingNll, Adam> pipeline(
+      std::move(posterior), proposal, Simulator{}, buffer, std::move(adam), options, RecordingNll{&rows});
+  running = &pipeline;
+  const auto report = pipeline.run();
+
+  BOOST_TEST(refreshes == 1u);
+  BOOST_TEST(report.accounting.consistent());
+  const auto lower = proposal.lower(), upper = proposal.upper();
+  // The posterior for x₀ = (1, −0.5) is about N(0.8·x₀, 0.2·I): the box sits around it, inside the prior's bulk.
+  BOOST_TEST((lower[0] < 0.8 && upper[0] > 0.8));
+  BOOST_TEST((lower[1] < -0.4 && upper[1] > -0.4));
+  BOOST_TEST(upper[0] - lower[0] < 5.0);
+  std::size_t truncated_rows = 0, outside = 0;
+  for (const Row& row : rows) {
+    if (row.round != 1) continue;
+    ++truncated_rows;
+    for (std::size_t j = 0; j < 2; ++j) outside += row.theta[j] < lower[j] || row.theta[j] > upper[j];
+  }
+  BOOST_TEST(truncated_rows > 1'000u); // after step 500, the new rows come from the box
+  BOOST_TEST(outside == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
