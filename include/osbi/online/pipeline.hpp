@@ -31,10 +31,10 @@
 #include <exception>
 #include <filesystem>
 #include <mutex>
-#include <vector>
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace osbi::online {
 
