@@ -18,7 +18,6 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -221,23 +220,14 @@ public:
     State state;
     state.counts = counts(); // failures need no cut: they never reach the buffer
     std::unique_lock lock(m_mutex);
-    m_paused = true;
-    while (m_in_delivery > m_buffer.blocked_producers()) m_changed.wait_for(lock, std::chrono::milliseconds(1));
+    const online::detail::DeliveryPause pause(lock, m_changed, m_paused, m_in_delivery, m_buffer);
     const std::uint64_t failed = state.counts.failed();
     state.counts.validation = m_held.validation_rows;
     state.counts.finished = state.counts.validation + m_pushed + failed;
     state.batches_drawn = m_batches_drawn;
     state.arrivals = m_arrivals;
     m_held.save_validation(state);
-    try {
-      body(state);
-    } catch (...) {
-      m_paused = false;
-      m_changed.notify_all();
-      throw;
-    }
-    m_paused = false;
-    m_changed.notify_all();
+    body(state);
   }
 
   /// Continues from this learner's part of a checkpoint (before start).

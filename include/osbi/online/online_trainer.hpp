@@ -303,13 +303,11 @@ private:
   /// (N·P(i))^(−β) per row, divided by the batch's largest: the importance weights of prioritized replay.
   void fill_replay_weights(std::size_t n, std::uint64_t step) {
     const double beta = replay_beta(step);
-    double largest = 0;
-    std::vector<double> weight(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      weight[i] = std::pow(m_metadata[i].relative_draw_probability, -beta);
-      largest = std::max(largest, weight[i]);
-    }
-    for (std::size_t i = 0; i < n; ++i) m_host_weights(i) = static_cast<Scalar>(weight[i] / largest);
+    // The largest weight is the least likely row's: normalize by it without a second pass of pow.
+    double smallest = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < n; ++i) smallest = std::min(smallest, m_metadata[i].relative_draw_probability);
+    for (std::size_t i = 0; i < n; ++i)
+      m_host_weights(i) = static_cast<Scalar>(std::pow(m_metadata[i].relative_draw_probability / smallest, -beta));
     Kokkos::deep_copy(m_space, m_weights, m_host_weights);
   }
 

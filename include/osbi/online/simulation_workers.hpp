@@ -99,6 +99,30 @@ namespace detail {
  * workers (SimulationWorkers) and an MPI learner's (mpi::RemoteSimulations). Not thread-safe: the owner's mutex
  * guards it.
  */
+/// A checkpoint's cut, for the owner of a sink's deliveries (SimulationWorkers, mpi::RemoteSimulations): with the
+/// owner's lock held, pauses deliveries (`paused`) and waits until every push in progress is one blocked on the full
+/// sink; deliveries resume when it goes out of scope, also when the checkpoint's body throws.
+class DeliveryPause {
+public:
+  template <class Sink>
+  DeliveryPause(std::unique_lock<std::mutex>& lock, std::condition_variable& changed, bool& paused, const std::size_t& in_delivery,
+                const Sink& sink)
+      : m_changed(changed), m_paused(paused) {
+    m_paused = true;
+    while (in_delivery > sink.blocked_producers()) m_changed.wait_for(lock, std::chrono::milliseconds(1));
+  }
+  ~DeliveryPause() {
+    m_paused = false;
+    m_changed.notify_all();
+  }
+  DeliveryPause(const DeliveryPause&) = delete;
+  DeliveryPause& operator=(const DeliveryPause&) = delete;
+
+private:
+  std::condition_variable& m_changed;
+  bool& m_paused;
+};
+
 template <class Scalar>
 struct HeldRows {
   std::size_t validation_rows = 0, warmup_rows = 0;
@@ -290,8 +314,7 @@ public:
   /// body(state) with the simulation state at that cut (the sink does not change meanwhile either), resumes.
   void at_consistent_cut(const std::function<void(const State&)>& body) {
     std::unique_lock lock(m_mutex);
-    m_paused = true;
-    while (m_in_delivery > m_sink.blocked_producers()) m_changed.wait_for(lock, std::chrono::milliseconds(1));
+    const detail::DeliveryPause pause(lock, m_changed, m_paused, m_in_delivery, m_sink);
     State state;
     state.frontier = m_schedule.frontier();
     state.done = m_schedule.done_above_frontier();
@@ -299,15 +322,7 @@ public:
     state.batches_drawn = m_batches_drawn;
     state.arrivals = m_arrivals;
     m_held.save_validation(state);
-    try {
-      body(state);
-    } catch (...) {
-      m_paused = false;
-      m_changed.notify_all();
-      throw;
-    }
-    m_paused = false;
-    m_changed.notify_all();
+    body(state);
   }
 
   /// Continues from a checkpointed state (before start).
