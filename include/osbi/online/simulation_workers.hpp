@@ -398,9 +398,18 @@ private:
     const auto view = Kokkos::subview(theta, head, Kokkos::ALL);
     const auto values = Kokkos::subview(log_prob, head);
     const ProposalSpace& space = m_instances.proposal;
-    m_proposal.sample(space, RandomStream(m_options.seed, streams::pipeline_proposal).at(chunk), view);
-    m_proposal.log_prob(space, view, values);
-    out.round = proposal_round(m_proposal);
+    // A proposal updated between these calls would label rows with a round that did not draw them: draw again
+    // until the round is the same before and after (a fixed proposal's round never changes: one pass).
+    for (std::uint64_t before = proposal_round(m_proposal);;) {
+      m_proposal.sample(space, RandomStream(m_options.seed, streams::pipeline_proposal).at(chunk), view);
+      m_proposal.log_prob(space, view, values);
+      const std::uint64_t after = proposal_round(m_proposal);
+      if (after == before) {
+        out.round = after;
+        break;
+      }
+      before = after;
+    }
     space.fence();
     const auto host = Kokkos::create_mirror_view(view);
     const auto host_values = Kokkos::create_mirror_view(values);

@@ -24,7 +24,8 @@ namespace osbi {
  *
  * Optional (VersionedProposal): p.round() — an id that changes whenever the proposal does (0 for a fixed one);
  * proposal_round(p) reads it, 0 when absent. A proposal that changes while simulations run must make sample
- * and log_prob safe against its own updates; the fixed ones need nothing.
+ * and log_prob safe against its own updates, and bump its round with every change: the pipeline's workers draw
+ * again when the round moved during a draw, so each row's round, θ and log density come from one version.
  */
 namespace proposal_requirements {
 
