@@ -7,6 +7,7 @@
 #   scripts/bench.sh nn       dense layers and the sbi MADE block vs our FMA peak and the PyTorch peer
 #   scripts/bench.sh npe      sbi-default MAF training-step throughput vs the PyTorch peer
 #   scripts/bench.sh sbibm    NPE C2ST on the sbibm tasks vs the published NPE (--quick: 10⁴, obs 1..3; --estimator fmpe|npse), + npe
+#   scripts/bench.sh active   simulations to a target C2ST, NPE in rounds on the prior vs TSNPE's truncated prior (--quick)
 #   scripts/bench.sh online   buffers per sample; online vs offline time to accuracy (two_moons, PDE flagship)
 #   scripts/bench.sh vector-field  FMPE and NPSE vs sbi 0.27: training step, draws/s, two_moons run, C2ST vs steps (--quick)
 #   scripts/bench.sh gpu      default space (CUDA): FMA peak, dense 4096x512x512, MAF training vs bench/gpu's torch peer

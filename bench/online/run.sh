@@ -6,6 +6,11 @@
 #   3. the PDE flagship (examples/02) run offline (--offline) and online at the same budget and grid:
 #      time until the validation NLL reaches a level both runs reach (the higher of the two best
 #      values + 0.5 nats), and the online run's trainer idle fraction;
+#   3b. the same online run paced (--max-replay-ratio 10: at most 10 samples trained per simulation arrived);
+#   3c. the simulation-bound PDE: the flagship at grid OSBI_PDE_SIMBOUND_GRID (default 128: one solve ≈ 60 ms on a core,
+#      ~400× a training step's cost per sample) and budget OSBI_PDE_SIMBOUND_BUDGET (default 3000), offline with two
+#      simulation workers and two training threads (the whole machine in each phase) vs online (one worker, one
+#      training thread, at once);
 #   4. the flagship online with the patch-transformer embedding (--embedding transformer) at the same budget:
 #      its best validation NLL against the MLP embedding's (run 3's online run), and both wall times (#14).
 # Environment: OSBI_PDE_GRID (default 96), OSBI_PDE_BUDGET (default 10000). --quick: buffer + two_moons
@@ -16,9 +21,11 @@ command -v bzcat >/dev/null || { echo "[bench online] needs bzcat (Debian packag
 options=()
 grid=${OSBI_PDE_GRID:-96}
 budget=${OSBI_PDE_BUDGET:-10000}
+simbound_grid=${OSBI_PDE_SIMBOUND_GRID:-128}
+simbound_budget=${OSBI_PDE_SIMBOUND_BUDGET:-3000}
 for arg in "$@"; do
   case "$arg" in
-    --quick) options+=(--costs 10); grid=64; budget=4000 ;;
+    --quick) options+=(--costs 10); grid=64; budget=4000; simbound_budget=2000 ;;
     *) options+=("$arg") ;;
   esac
 done
@@ -35,6 +42,17 @@ for mode in offline online; do
     >> "$OSBI_BENCH_RESULTS/ours.txt"
 done
 sed -n "s/^VALIDATION /PDE_EMBEDDING mlp /p" "$OSBI_BENCH_RESULTS/pde-online.txt" >> "$OSBI_BENCH_RESULTS/ours.txt"
+"$flagship" --grid "$grid" --budget "$budget" --max-replay-ratio 10 --output "$OSBI_BENCH_RESULTS/pde-paced" \
+  > "$OSBI_BENCH_RESULTS/pde-paced.txt"
+sed -n "s/^VALIDATION /PDE paced /p; s/^IDLE /PDE_IDLE paced /p" "$OSBI_BENCH_RESULTS/pde-paced.txt" >> "$OSBI_BENCH_RESULTS/ours.txt"
+for mode in offline online; do
+  flag=(); threads=1
+  [ "$mode" = offline ] && flag=(--offline --workers 2) && threads=2
+  OMP_NUM_THREADS=$threads "$flagship" --grid "$simbound_grid" --budget "$simbound_budget" \
+    --output "$OSBI_BENCH_RESULTS/pde-simbound-$mode" "${flag[@]}" > "$OSBI_BENCH_RESULTS/pde-simbound-$mode.txt"
+  sed -n "s/^VALIDATION /PDE_SIMBOUND $mode /p; s/^IDLE /PDE_SIMBOUND_IDLE $mode /p" "$OSBI_BENCH_RESULTS/pde-simbound-$mode.txt" \
+    >> "$OSBI_BENCH_RESULTS/ours.txt"
+done
 "$flagship" --grid "$grid" --budget "$budget" --embedding transformer --output "$OSBI_BENCH_RESULTS/pde-transformer" \
   > "$OSBI_BENCH_RESULTS/pde-transformer.txt"
 grep -v '^VALIDATION \|^IDLE ' "$OSBI_BENCH_RESULTS/pde-transformer.txt" | grep -v '^\[online\]' >&2 || true

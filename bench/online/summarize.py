@@ -2,13 +2,16 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Turns osbi_bench_online's lines (`BUFFER <kind> <producers> <ns>`, `TTA <task> <cost_ms> <mode> <seconds>
 <c2st>`) and the flagship's (`PDE <mode> <seconds> <validation NLL>`, `PDE_IDLE <mode> <fraction>`,
-`PDE_EMBEDDING <mlp|transformer> <seconds> <validation NLL>`) into a
-table and the RESULT lines. Standard library only."""
+`PDE_EMBEDDING <mlp|transformer> <seconds> <validation NLL>`, `PDE paced ...`, `PDE_SIMBOUND <mode> <seconds> <validation
+NLL>`) into a table and the RESULT lines. Time to NLL: until the validation NLL reaches a level both runs of a pair
+reach (the higher of their best values + 0.5 nats). Standard library only."""
 import math, pathlib, sys
 
 results = pathlib.Path(sys.argv[1])
 buffers, tta, idle, header = {}, {}, None, ""
-pde = {"offline": [], "online": []}
+pde = {"offline": [], "online": [], "paced": []}
+simbound = {"offline": [], "online": []}
+simbound_idle = {}
 embedding = {}  # mlp / transformer -> [(seconds, validation NLL)]
 for line in (results / "ours.txt").read_text().splitlines():
     parts = line.split()
@@ -20,6 +23,10 @@ for line in (results / "ours.txt").read_text().splitlines():
         tta[(parts[1], parts[2], parts[3])] = (float(parts[4]), float(parts[5]))
     elif parts[:1] == ["PDE"]:
         pde[parts[1]].append((float(parts[2]), float(parts[3])))
+    elif parts[:1] == ["PDE_SIMBOUND"]:
+        simbound[parts[1]].append((float(parts[2]), float(parts[3])))
+    elif parts[:1] == ["PDE_SIMBOUND_IDLE"]:
+        simbound_idle[parts[1]] = float(parts[2])
     elif parts[:1] == ["PDE_EMBEDDING"]:
         embedding.setdefault(parts[1], []).append((float(parts[2]), float(parts[3])))
     elif parts[:1] == ["PDE_IDLE"] and parts[1] == "online":
@@ -42,14 +49,34 @@ for (task, cost) in sorted({(t, c) for t, c, _ in tta}):
         lines.append(f"RESULT online.two_moons.{cost}ms.time_to_c2st_speedup_vs_offline {ratio:.3f}")
     elif task == "pde":
         lines.append(f"RESULT online.pde.time_to_nll_speedup_vs_offline {ratio:.3f}")
-if pde["offline"] and pde["online"]:
-    best = {mode: min(v for _, v in points) for mode, points in pde.items()}
+
+
+def time_to_nll(name, runs, baseline="offline", other="online"):
+    """Seconds until each run reaches the pair's common target, their ratio and the best-NLL gap (other − baseline)."""
+    best = {mode: min(v for _, v in runs[mode]) for mode in (baseline, other)}
     target = max(best.values()) + 0.5
-    reach = {mode: next((t for t, v in points if v <= target), float("inf")) for mode, points in pde.items()}
-    ratio = reach["offline"] / reach["online"] if reach["online"] > 0 else float("nan")
-    print(f"pde: validation NLL target {target:.3f} (best offline {best['offline']:.3f}, online {best['online']:.3f}): "
-          f"offline {reach['offline']:.1f} s, online {reach['online']:.1f} s -> {ratio:.2f}x")
+    reach = {mode: next((t for t, v in runs[mode] if v <= target), float("inf")) for mode in (baseline, other)}
+    ratio = reach[baseline] / reach[other] if reach[other] > 0 else float("nan")
+    print(f"{name}: validation NLL target {target:.3f} (best {baseline} {best[baseline]:.3f}, {other} {best[other]:.3f}): "
+          f"{baseline} {reach[baseline]:.1f} s, {other} {reach[other]:.1f} s -> {ratio:.2f}x; "
+          f"wall {runs[baseline][-1][0]:.0f} s vs {runs[other][-1][0]:.0f} s")
+    return ratio, best[other] - best[baseline]
+
+
+if pde["offline"] and pde["online"]:
+    ratio, gap = time_to_nll("pde (training-bound)", pde)
     lines.append(f"RESULT online.pde.time_to_nll_speedup_vs_offline {ratio:.3f}")
+    lines.append(f"RESULT online.pde.final_val_nll_gap_vs_offline {gap:.3f}")
+    if pde["paced"]:
+        ratio, gap = time_to_nll("pde (training-bound), online paced", pde, other="paced")
+        lines.append(f"RESULT online.pde.paced.time_to_nll_speedup_vs_offline {ratio:.3f}")
+        lines.append(f"RESULT online.pde.paced.final_val_nll_gap_vs_offline {gap:.3f}")
+if simbound["offline"] and simbound["online"]:
+    ratio, gap = time_to_nll("pde (simulation-bound)", simbound)
+    if simbound_idle:
+        print("  trainer idle: " + ", ".join(f"{m} {v:.2f}" for m, v in simbound_idle.items()))
+    lines.append(f"RESULT online.pde_simbound.time_to_nll_speedup_vs_offline {ratio:.3f}")
+    lines.append(f"RESULT online.pde_simbound.final_val_nll_gap_vs_offline {gap:.3f}")
 if embedding.get("mlp") and embedding.get("transformer"):
     best_nll = {name: min(v for _, v in points) for name, points in embedding.items()}
     wall = {name: points[-1][0] for name, points in embedding.items()}

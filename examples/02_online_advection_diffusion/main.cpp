@@ -7,7 +7,7 @@
 ///
 ///   osbi_example_02_online_advection_diffusion [--output DIR] [--grid N] [--budget SIMULATIONS]
 ///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--embedding mlp|transformer] [--offline] [--quick]
-///       [--resume] [--mpi [--learners L]] [--max-replay-ratio R] [--warmup-arrivals N]
+///       [--resume] [--mpi [--learners L]] [--max-replay-ratio R] [--warmup-arrivals N] [--workers W]
 ///
 /// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
 /// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
@@ -26,6 +26,8 @@
 /// model): rerun the same command with --resume.
 /// --max-replay-ratio / --warmup-arrivals: the pipeline's pacing (online/pacing.hpp): at most R samples trained per
 /// simulation arrived until the budget is spent, and a learning rate that ramps up over the first N arrivals.
+/// --workers: simulation worker threads (default 1). bench/online's simulation-bound offline baseline runs 2, so that
+/// "simulate everything, then train" keeps both cores busy in its simulation phase.
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
 /// default execution space (OpenMP: give it OMP_NUM_THREADS = cores − 1), so both proceed at once.
 #include <osbi/osbi.hpp>
@@ -89,6 +91,7 @@ struct Options {
   bool resume = false;
   bool mpi = false;
   int learners = 1;
+  std::size_t workers = 1;
   double max_replay_ratio = 0;
   std::uint64_t warmup_arrivals = 0;
 };
@@ -113,6 +116,7 @@ Options parse(int argc, char* argv[]) {
     else if (flag == "--mpi") options.mpi = true;
     else if (flag == "--learners") options.learners = std::stoi(value());
     else if (flag == "--max-replay-ratio") options.max_replay_ratio = std::stod(value());
+    else if (flag == "--workers") options.workers = std::stoull(value());
     else if (flag == "--warmup-arrivals") options.warmup_arrivals = std::stoull(value());
     else if (flag == "--quick") options.budget = 3'000, options.grid = 32, options.seconds = 60;
     else if (flag.rfind("--kokkos", 0) == 0) continue;
@@ -129,6 +133,7 @@ Options parse(int argc, char* argv[]) {
   osbi::require(!options.mpi, "example 02", "--mpi needs osbi built with -DOSBI_ENABLE_MPI=ON");
 #endif
   osbi::require(options.mpi || options.learners == 1, "example 02", "--learners applies with --mpi");
+  osbi::require(options.workers >= 1 && options.workers <= 64, "example 02", "--workers must lie in [1, 64] (got ", options.workers, ")");
   return options;
 }
 
@@ -184,13 +189,15 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
                  const std::string& loss_name, TransportType transport) {
   const bool lead = transport.reports(); // the one process that writes (learner 0 under MPI)
   osbi::online::PipelineOptions run;
-  run.workers = 1;
+  run.workers = options.workers;
   run.simulation_batch = 64;
   run.batch_size = 200;
   run.learning_rate = 5e-4;
-  run.validation_size = 1'000;
+  // 10 % of the budget held out (sbi's validation fraction), at most 1 000 rows; online, training starts once as many
+  // rows again are in the buffer (offline: once every simulation is).
+  run.validation_size = std::min<std::size_t>(1'000, options.budget / 10);
   run.validate_every = 100;
-  run.train_after = options.offline ? options.budget - run.validation_size : 1'000;
+  run.train_after = options.offline ? options.budget - run.validation_size : run.validation_size;
   run.stop.max_simulations = options.budget;
   run.stop.plateau_patience = 25;
   run.stop.max_seconds = options.seconds;

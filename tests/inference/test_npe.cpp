@@ -4,6 +4,7 @@
 /// input checks of the recipe.
 #include <osbi/flow/linear_gaussian.hpp>
 #include <osbi/inference/npe.hpp>
+#include <osbi/loss/nll.hpp>
 #include <osbi/prior/box_uniform.hpp>
 #include <osbi/simulator/gaussian_linear.hpp>
 #include <osbi/simulator/two_moons.hpp>
@@ -13,6 +14,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -176,6 +178,48 @@ BOOST_AUTO_TEST_CASE(non_finite_training_rows_are_dropped_and_counted) {
   BOOST_TEST(report.rows_total == 507u);
   BOOST_TEST(report.rows_dropped == 3u);
   BOOST_TEST(report.rows_train + report.rows_validation == 504u);
+}
+
+/// NllLoss that records the largest weight any training batch carried (0: none had weights).
+struct WeightRecordingLoss {
+  double* largest;
+  template <class D, class B>
+  double value_and_gradient(D& density, const typename D::execution_space& space, const B& batch, osbi::BatchRandom rng) {
+    if (batch.weighted())
+      for (std::size_t i = 0; i < batch.rows(); ++i) *largest = std::max(*largest, static_cast<double>(batch.weights(i)));
+    return osbi::NllLoss().value_and_gradient(density, space, batch, rng);
+  }
+  template <class D, class B>
+  double value(D& density, const typename D::execution_space& space, const B& batch, osbi::BatchRandom rng) const {
+    return osbi::NllLoss().value(density, space, batch, rng);
+  }
+  template <class D, class B, class V>
+  void per_row(D& density, const typename D::execution_space& space, const B& batch, osbi::BatchRandom rng, const V& out) const {
+    osbi::NllLoss().per_row(density, space, batch, rng, out);
+  }
+};
+
+BOOST_AUTO_TEST_CASE(set_weights_reach_the_loss_and_bad_weights_are_refused) {
+  const osbi::GaussianLinear<double, Space> task(2);
+  osbi::NPE npe(task.prior(), task, osbi::LinearGaussian<double, Space>(2, 2));
+  npe.simulate(100);
+  BOOST_CHECK_THROW(npe.set_weights(std::vector<double>(100, -1.0)), osbi::InvalidArgument);
+  BOOST_CHECK_THROW(npe.set_weights(std::vector<double>(100, std::nan(""))), osbi::InvalidArgument);
+  std::vector<double> weights(100, 1.0);
+  weights[17] = 4.5;
+  npe.set_weights(weights);
+  double largest = 0;
+  WeightRecordingLoss loss{&largest};
+  static_assert(osbi::Loss<WeightRecordingLoss, osbi::LinearGaussian<double, Space>>);
+  npe.train(osbi::TrainingOptions{.max_epochs = 3}, loss);
+  BOOST_TEST(largest >= 1.0); // every training batch was weighted ...
+  BOOST_TEST(largest <= 4.5); // ... with the weights given (row 17 may be a validation row)
+  npe.simulate(10); // the weights no longer match the simulations
+  BOOST_CHECK_THROW(npe.train(osbi::TrainingOptions{.max_epochs = 1}, loss), osbi::DimensionMismatch);
+  npe.set_weights({}); // none: unweighted again
+  largest = 0;
+  npe.train(osbi::TrainingOptions{.max_epochs = 1}, loss);
+  BOOST_TEST(largest == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(learning_rate_decays_continue_from_the_best_parameters_where_training_would_stop) {

@@ -4,6 +4,9 @@
 
 #include <osbi/flow/linear_gaussian.hpp>
 #include <osbi/loss/batch.hpp>
+#include <osbi/optim/adam.hpp>
+
+#include <osbi/core/random.hpp>
 
 #include <osbi/core/types.hpp>
 
@@ -11,7 +14,9 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -97,5 +102,47 @@ private:
     return (theta_values[i * d + j] - mean) * std::exp(-parameters[d * c + d + j]);
   }
 };
+
+/// Fits q(θ | x) = N(W x + b, e^{2s}) (one θ, one x) to the rows (θ_i, x_i), with per-row weights when `weights` is
+/// not empty, by `loss` and Adam from W = b = s = 0: 4 000 steps of 200 rows (lr 1e-2, 1e-3 for the last 1 000),
+/// reshuffled every epoch from `seed`; the rows' count must be a multiple of 200. Returns {W, b, s}.
+template <class LossType>
+std::vector<double> fit_scalar_linear_gaussian(LossType loss, const std::vector<double>& theta, const std::vector<double>& x,
+                                               const std::vector<double>& weights, std::uint64_t seed = 78) {
+  constexpr std::size_t batch_size = 200;
+  const std::size_t n = theta.size();
+  const Space space;
+  LinearGaussian<double, Space> density(1, 1);
+  Kokkos::deep_copy(density.parameters(), 0.0);
+  optim::Adam<double, Space> adam(density.parameters().extent(0), {.learning_rate = 1e-2});
+  RandomStream shuffle(seed, 78);
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::vector<double> theta_batch(batch_size), x_batch(batch_size), weight_batch(batch_size);
+  for (std::size_t step = 0; step < 4'000; ++step) {
+    if (step == 3'000) adam.set_learning_rate(1e-3);
+    const std::size_t offset = (step * batch_size) % n;
+    if (offset == 0) { // a new epoch: reshuffle
+      const BatchRandom permutation = shuffle.next();
+      for (std::size_t i = n - 1; i > 0; --i) {
+        RowRandom row = permutation.row(i);
+        std::swap(order[i], order[static_cast<std::size_t>(row.uniform() * static_cast<double>(i + 1)) % (i + 1)]);
+      }
+    }
+    for (std::size_t k = 0; k < batch_size; ++k) {
+      theta_batch[k] = theta[order[offset + k]], x_batch[k] = x[order[offset + k]];
+      weight_batch[k] = weights.empty() ? 1.0 : weights[order[offset + k]];
+    }
+    TrainingBatch<double, Space> batch;
+    batch.theta = testing::device_matrix<double>(theta_batch, batch_size, 1);
+    batch.x = testing::device_matrix<double>(x_batch, batch_size, 1);
+    if (!weights.empty()) batch.weights = testing::device_vector<double>(weight_batch);
+    density.zero_gradients(space);
+    const double value = loss.value_and_gradient(density, space, batch, shuffle.next());
+    if (!std::isfinite(value)) return {};
+    adam.step(space, density.parameters(), density.gradients());
+  }
+  return testing::host_values(density.parameters());
+}
 
 } // namespace osbi::loss_test

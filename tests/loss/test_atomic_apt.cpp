@@ -8,7 +8,6 @@
 #include <osbi/testing/check_loss.hpp>
 
 #include <osbi/flow/linear_gaussian.hpp>
-#include <osbi/optim/adam.hpp>
 #include <osbi/prior/gaussian.hpp>
 
 #include <osbi/core/error.hpp>
@@ -163,8 +162,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_before_any_gradient_is_touched) {
 // several of those and far below the two answers' differences (0.3 in W and b, 60 % in the variance).
 BOOST_AUTO_TEST_CASE(trained_on_a_shifted_proposal_apt_recovers_the_posterior_and_nll_the_proposal_posterior,
                      *boost::unit_test::label("statistical")) {
-  const Space space;
-  const std::size_t n = 8'000, batch_size = 200;
+  const std::size_t n = 8'000;
   std::vector<double> theta_values(n), x_values(n);
   osbi::RandomStream data(osbi::testing::test_seed(), 77);
   const osbi::BatchRandom draw = data.next();
@@ -173,37 +171,12 @@ BOOST_AUTO_TEST_CASE(trained_on_a_shifted_proposal_apt_recovers_the_posterior_an
     theta_values[i] = 1.0 + 0.5 * row.normal();
     x_values[i] = theta_values[i] + 0.5 * row.normal();
   }
-  const auto fit = [&](auto loss) {
-    osbi::LinearGaussian<double, Space> density(1, 1);
-    Kokkos::deep_copy(density.parameters(), 0.0);
-    osbi::optim::Adam<double, Space> adam(density.parameters().extent(0), {.learning_rate = 1e-2});
-    osbi::RandomStream shuffle(osbi::testing::test_seed(), 78);
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), 0u);
-    std::vector<double> theta_batch(batch_size), x_batch(batch_size);
-    for (std::size_t step = 0; step < 4'000; ++step) {
-      if (step == 3'000) adam.set_learning_rate(1e-3);
-      const std::size_t offset = (step * batch_size) % n;
-      if (offset == 0) { // a new epoch: reshuffle
-        const osbi::BatchRandom permutation = shuffle.next();
-        for (std::size_t i = n - 1; i > 0; --i) {
-          osbi::RowRandom row = permutation.row(i);
-          std::swap(order[i], order[static_cast<std::size_t>(row.uniform() * static_cast<double>(i + 1)) % (i + 1)]);
-        }
-      }
-      for (std::size_t k = 0; k < batch_size; ++k) theta_batch[k] = theta_values[order[offset + k]], x_batch[k] = x_values[order[offset + k]];
-      osbi::TrainingBatch<double, Space> batch;
-      batch.theta = osbi::testing::device_matrix<double>(theta_batch, batch_size, 1);
-      batch.x = osbi::testing::device_matrix<double>(x_batch, batch_size, 1);
-      density.zero_gradients(space);
-      const double value = loss.value_and_gradient(density, space, batch, shuffle.next());
-      BOOST_REQUIRE(std::isfinite(value));
-      adam.step(space, density.parameters(), density.gradients());
-    }
-    return osbi::testing::host_values(density.parameters()); // W, b, s
-  };
-  const std::vector<double> apt = fit(Apt(standard_normal(1)));
-  const std::vector<double> nll = fit(osbi::NllLoss());
+  const std::vector<double> apt = osbi::loss_test::fit_scalar_linear_gaussian(Apt(standard_normal(1)), theta_values, x_values, {},
+                                                                                  osbi::testing::test_seed());
+  const std::vector<double> nll =
+      osbi::loss_test::fit_scalar_linear_gaussian(osbi::NllLoss(), theta_values, x_values, {}, osbi::testing::test_seed());
+  BOOST_REQUIRE(apt.size() == 3u);
+  BOOST_REQUIRE(nll.size() == 3u);
   BOOST_TEST_MESSAGE("APT: W " << apt[0] << " b " << apt[1] << " var " << std::exp(2 * apt[2]) << "; NLL: W " << nll[0] << " b "
                                << nll[1] << " var " << std::exp(2 * nll[2]));
   BOOST_TEST(std::abs(apt[0] - 0.8) < 0.06);

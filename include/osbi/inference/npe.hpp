@@ -25,6 +25,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -53,6 +54,10 @@ struct NpeOptions {
  *                        and round (the batch metadata a loss may use); returns the accounting (rows whose x is
  *                        NaN/Inf are kept in the dataset but marked, and dropped — counted — by train).
  *   append(theta, x)     adds simulations made elsewhere, recorded as prior draws (round 0, the prior's log density).
+ *   set_weights(w)       per-row weights for the next train calls (one per simulation so far, finite, >= 0; empty:
+ *                        none) — importance weights p/q̄ of rows from other proposals (ProposalMixture), which a
+ *                        weighted loss (WeightedNllLoss) applies. A count that no longer matches the simulations
+ *                        when train runs is a DimensionMismatch: set them again after simulating more.
  *   train(options[, loss[, optimizer]])
  *                        maps θ to the estimator's coordinates, z-scores and gives the data-dependent start
  *                        (Posterior::prepare), then trains on the whole dataset.
@@ -141,6 +146,13 @@ public:
     append_rows(theta, x, log_prob, 0);
   }
 
+  void set_weights(std::vector<double> weights) {
+    for (std::size_t i = 0; i < weights.size(); ++i)
+      require(std::isfinite(weights[i]) && weights[i] >= 0, "osbi::NPE::set_weights", "weight ", i, " = ", weights[i],
+              " must be finite and >= 0");
+    m_weights = std::move(weights);
+  }
+
   /// Trains with the estimator's default loss (NLL for a density, flow matching, denoising score matching;
   /// loss/default_loss.hpp) and Adam at options.learning_rate (sbi's recipe).
   const TrainingReport& train(TrainingOptions options = {})
@@ -181,6 +193,14 @@ public:
     data.x = x;
     data.proposal_log_prob = log_prob;
     data.round = round;
+    if (!m_weights.empty()) {
+      require_extent(m_weights.size(), n, "osbi::NPE::train", "the weights' count (set_weights; the simulation count)");
+      Vector<Scalar, Space> weights(label("inference", "NPE", "train_weights"), n);
+      const auto host = Kokkos::create_mirror_view(weights);
+      for (std::size_t i = 0; i < n; ++i) host(i) = static_cast<Scalar>(m_weights[i]);
+      Kokkos::deep_copy(weights, host);
+      data.weights = weights;
+    }
     m_report = osbi::train(estimator_ref(), data, options, loss, optimizer);
     return m_report;
   }
@@ -225,6 +245,7 @@ private:
   std::vector<Scalar> m_theta, m_x;
   std::vector<double> m_proposal_log_prob;
   std::vector<std::uint64_t> m_round;
+  std::vector<double> m_weights; ///< empty: unweighted
   SimulationCounts m_counts;
   TrainingReport m_report;
 };
