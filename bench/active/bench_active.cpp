@@ -7,13 +7,13 @@
 ///                     [--per-round 1000]
 ///                     [--observation 1] [--samples 10000] [--seed 1] [--data <repo>/data]
 ///
-/// One line per (task, proposal, round): `ROUND <task> <proposal> <round> <simulations> <c2st> <seconds> <simulate_s>
+/// One line per (task, proposal, round): `ROUND <task> <proposal> <seed> <round> <simulations> <c2st> <seconds> <simulate_s>
 /// <train_s> <refresh_s> <proposal_figure>` — seconds cumulative over the rounds (simulation + training + refresh;
 /// C2ST scoring excluded); proposal_figure: the prior mass of TSNPE's box after the round's refresh, the effective
 /// sample size fraction (Σw)²/(N Σw²) of Breed's or the bandit's importance weights in the round's training, 1 for the prior.
 /// bench/active/summarize.py turns them into simulations and wall time to a common target per task.
 ///
-/// Training: NPE with sbi's NSF (sbi_default_nsf) trained after each round on every simulation so far (sbi's SNPE
+/// Training: NPE with osbi::centered_nsf (our sbibm default) trained after each round on every simulation so far (sbi's SNPE
 /// retrains the same network on all rounds' data; NPE::train z-scores on the data it is given), bounded supports by
 /// rejection (sbi's default). TSNPE trains by plain NLL: its proposals are the prior restricted to boxes that hold the
 /// posterior's mass for x₀, where the posterior is unchanged (Deistler et al. 2022; proposal/truncated_prior.hpp).
@@ -24,6 +24,7 @@
 /// Bandit (proposal/region_bandit.hpp): UCB1 over 8 equal-prior-mass regions, 10 pulls a round, rewarded by the
 /// prediction gain per simulation second (run_bandit); WeightedNllLoss with its exact weights P_r·N/N_r.
 #include <osbi/diagnostics/c2st.hpp>
+#include <osbi/flow/conditionally_centered.hpp>
 #include <osbi/flow/nsf.hpp>
 #include <osbi/inference/npe.hpp>
 #include <osbi/inference/estimator_space_prior.hpp>
@@ -101,11 +102,19 @@ Eigen::MatrixXd to_eigen(const osbi::Matrix<Scalar, Space>& samples) {
   return out;
 }
 
-void report_round(const std::string& task, const std::string& proposal, std::size_t round, std::size_t simulations, double accuracy,
-                  double simulate_s, double train_s, double refresh_s, double figure) {
-  std::printf("ROUND %s %s %zu %zu %.5f %.2f %.2f %.2f %.2f %.4g\n", task.c_str(), proposal.c_str(), round, simulations, accuracy,
-              simulate_s + train_s + refresh_s, simulate_s, train_s, refresh_s, figure);
+void report_round(const Arguments& args, const std::string& task, const std::string& proposal, std::size_t round, std::size_t simulations,
+                  double accuracy, double simulate_s, double train_s, double refresh_s, double figure) {
+  std::printf("ROUND %s %s %llu %zu %zu %.5f %.2f %.2f %.2f %.2f %.4g\n", task.c_str(), proposal.c_str(),
+              static_cast<unsigned long long>(args.seed), round, simulations, accuracy, simulate_s + train_s + refresh_s, simulate_s,
+              train_s, refresh_s, figure);
   std::fflush(stdout);
+}
+
+/// The estimator of every arm: osbi::centered_nsf (sbi's NSF behind a learned conditional affine map; our sbibm
+/// benchmark's default, which the bare NSF trails badly on lotka_volterra's narrow posteriors).
+template <class Task>
+auto make_estimator(const Task& task, std::uint64_t seed) {
+  return osbi::centered_nsf<Scalar, Space>(task.theta_dim(), task.x_dim(), seed);
 }
 
 /// The rounds for one proposal. `refresh(npe, x0, rng)` runs after each round's training (TSNPE: a new box; the
@@ -115,9 +124,7 @@ template <class Task, class Proposal, class Refresh>
 void run_rounds(const Arguments& args, const std::string& task_name, const std::string& proposal_name, const Task& task,
                 Proposal proposal, Refresh refresh, bool apt = false) {
   const std::uint64_t seed = args.seed * 1'000'003ull + 17;
-  osbi::NSFOptions nsf;
-  nsf.seed = seed;
-  osbi::NPE npe(task.prior(), proposal, task, osbi::ConditionalNSF<Scalar, Space>(task.theta_dim(), task.x_dim(), nsf),
+  osbi::NPE npe(task.prior(), proposal, task, make_estimator(task, seed),
                 osbi::NpeOptions{.seed = seed, .bounded_support = osbi::BoundedSupport::reject});
   const osbi::bench::SbibmObservation observation(args.data, task_name, args.observation);
   const std::vector<double> x0 = observation.observation();
@@ -142,7 +149,7 @@ void run_rounds(const Arguments& args, const std::string& task_name, const std::
     const double mass = refresh(npe, x0, refresh_rng);
     refresh_s += since(start);
     const double accuracy = osbi::diagnostics::c2st(reference, to_eigen(npe.sample(x0, args.samples, posterior_rng)));
-    report_round(task_name, proposal_name, round, npe.simulation_count(), accuracy, simulate_s, train_s, refresh_s, mass);
+    report_round(args, task_name, proposal_name, round, npe.simulation_count(), accuracy, simulate_s, train_s, refresh_s, mass);
   }
 }
 
@@ -204,9 +211,7 @@ double train_weighted(Npe& npe, const std::vector<double>& weights, std::uint64_
 
 template <class Task>
 auto make_npe(const Task& task, std::uint64_t seed) {
-  osbi::NSFOptions nsf;
-  nsf.seed = seed;
-  return osbi::NPE(task.prior(), task, osbi::ConditionalNSF<Scalar, Space>(task.theta_dim(), task.x_dim(), nsf),
+  return osbi::NPE(task.prior(), task, make_estimator(task, seed),
                    osbi::NpeOptions{.seed = seed, .bounded_support = osbi::BoundedSupport::reject});
 }
 
@@ -239,7 +244,7 @@ void run_breed(const Arguments& args, const std::string& task_name, const Task& 
     proposal.update(rows.theta, per_row_nll(npe, rows));
     refresh_s += since(start);
     const double accuracy = osbi::diagnostics::c2st(reference, to_eigen(npe.sample(x0, args.samples, posterior_rng)));
-    report_round(task_name, "breed", round, rows.size(), accuracy, simulate_s, train_s, refresh_s, ess);
+    report_round(args, task_name, "breed", round, rows.size(), accuracy, simulate_s, train_s, refresh_s, ess);
   }
 }
 
@@ -296,7 +301,7 @@ void run_bandit(const Arguments& args, const std::string& task_name, const Task&
     }
     refresh_s += since(start);
     const double accuracy = osbi::diagnostics::c2st(reference, to_eigen(npe.sample(x0, args.samples, posterior_rng)));
-    report_round(task_name, "bandit", round, rows.size(), accuracy, simulate_s, train_s, refresh_s, ess);
+    report_round(args, task_name, "bandit", round, rows.size(), accuracy, simulate_s, train_s, refresh_s, ess);
   }
 }
 

@@ -3,20 +3,22 @@
 # Active-learning benchmark, called by scripts/bench.sh active [--quick] [options of osbi_bench_active]:
 # NSF NPE trained in rounds on draws of the prior or of TSNPE's truncated prior (bench_active.cpp), C2ST for sbibm's
 # observation 1 after each round; simulations and wall time until each proposal reaches a common target C2ST
-# (summarize.py). The tasks run as parallel one-thread processes (as many as cores).
-# --quick: 4 rounds of 1 000 simulations (default 6 rounds of 1 000).
+# (summarize.py), from the mean C2ST over seeds OSBI_ACTIVE_SEEDS (default "1 2"). Each (task, seed) is one
+# one-thread process, as many at once as cores. --quick: 4 rounds of 1 000 simulations, one seed (default 6 rounds).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 options=()
+seeds=${OSBI_ACTIVE_SEEDS:-1 2}
 for arg in "$@"; do
   case "$arg" in
-    --quick) options+=(--rounds 4) ;;
+    --quick) options+=(--rounds 4); seeds=1 ;;
     *) options+=("$arg") ;;
   esac
 done
 command -v bzcat >/dev/null || { echo "[bench active] needs bzcat (Debian package bzip2)" >&2; exit 1; }
-printf '%s\n' two_moons lotka_volterra |
-  xargs -P "$(nproc)" -I{} env OMP_NUM_THREADS=1 sh -c \
-    '"$0" --tasks {} "$@" > "$OSBI_BENCH_RESULTS/ours-{}.txt" 2> "$OSBI_BENCH_RESULTS/ours-{}.log"' \
-    "$OSBI_BENCH_BINARY" "${options[@]}"
+# The options are plain tokens (no spaces): they reach each process through the environment.
+export OSBI_ACTIVE_OPTIONS="${options[*]}"
+for task in two_moons lotka_volterra; do for seed in $seeds; do echo "$task $seed"; done; done |
+  xargs -P "$(nproc)" -L 1 env OMP_NUM_THREADS=1 bash -c \
+    '"$OSBI_BENCH_BINARY" --tasks "$0" --seed "$1" $OSBI_ACTIVE_OPTIONS > "$OSBI_BENCH_RESULTS/ours-$0-$1.txt" 2> "$OSBI_BENCH_RESULTS/ours-$0-$1.log"'
 python3 "$here/summarize.py" "$OSBI_BENCH_RESULTS"

@@ -1,30 +1,40 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Turns osbi_bench_active's `ROUND <task> <proposal> <round> <simulations> <c2st> <seconds> ...` lines (ours-*.txt)
-into, per task, the C2ST after each round by proposal, and the simulations and wall time each proposal needs to reach
-a common target: the worse proposal's best C2ST + 0.02 (a level both reach; 0.02 is about two standard errors of a
-C2ST on 10 000 draws). RESULT active.<proposal>.sims_to_target_ratio_vs_prior.<task> (below 1: fewer simulations
-than the prior) and active.<proposal>.time_to_target_ratio_vs_prior.<task>. Standard library only."""
-import pathlib, sys
+"""Turns osbi_bench_active's `ROUND <task> <proposal> <seed> <round> <simulations> <c2st> <seconds> ...` lines
+(ours-*.txt) into, per task, the C2ST after each round by proposal (the mean over seeds: one seed's C2ST at 1 000
+simulations moves by ~0.1 with the seed alone), and the simulations and wall time each proposal needs for its mean
+curve to reach a common target: the worse proposal's best mean C2ST + 0.02 (a level every proposal reaches).
+RESULT active.<proposal>.sims_to_target_ratio_vs_prior.<task> (below 1: fewer simulations than the prior) and
+active.<proposal>.time_to_target_ratio_vs_prior.<task>. Standard library only."""
+import pathlib, statistics, sys
 
 results = pathlib.Path(sys.argv[1])
-rounds = {}  # (task, proposal) -> [(simulations, c2st, seconds)]
+rows = {}  # (task, proposal, round) -> [(simulations, c2st, seconds)] over seeds
 for path in sorted(results.glob("ours-*.txt")):
     for line in path.read_text().splitlines():
         parts = line.split()
         if parts[:1] == ["ROUND"]:
-            rounds.setdefault((parts[1], parts[2]), []).append((int(parts[4]), float(parts[5]), float(parts[6])))
+            rows.setdefault((parts[1], parts[2], int(parts[4])), []).append((int(parts[5]), float(parts[6]), float(parts[7])))
+
+curves = {}  # (task, proposal) -> [(simulations, mean c2st, mean seconds, seeds, sd c2st)]
+for (task, proposal, _), values in sorted(rows.items()):
+    c2st = [c for _, c, _ in values]
+    curves.setdefault((task, proposal), []).append(
+        (values[0][0], statistics.mean(c2st), statistics.mean(t for _, _, t in values), len(values),
+         statistics.stdev(c2st) if len(c2st) > 1 else float("nan")))
 
 lines = []
-for task in sorted({t for t, _ in rounds}):
-    proposals = [p for p in ["prior", "tsnpe", "tsnpe_apt", "breed", "bandit"] if (task, p) in rounds]
-    print(f"{task}: C2ST after each round (simulations so far)")
+order = ["prior", "tsnpe", "tsnpe_apt", "breed", "bandit"]
+for task in sorted({t for t, _ in curves}):
+    proposals = [p for p in order if (task, p) in curves]
+    seeds = min(n for p in proposals for _, _, _, n, _ in curves[(task, p)])
+    print(f"{task}: mean C2ST after each round over {seeds} seed(s) (simulations so far; ± the seeds' sd)")
     for p in proposals:
-        print(f"  {p:<8} " + "  ".join(f"{s:>6}: {c:.3f}" for s, c, _ in rounds[(task, p)]))
+        print(f"  {p:<9} " + "  ".join(f"{s:>5}: {c:.3f}±{sd:.3f}" for s, c, _, _, sd in curves[(task, p)]))
     if "prior" not in proposals:
         continue
-    target = max(min(c for _, c, _ in rounds[(task, p)]) for p in proposals) + 0.02
-    reach = {p: next(((s, t) for s, c, t in rounds[(task, p)] if c <= target), None) for p in proposals}
+    target = max(min(c for _, c, _, _, _ in curves[(task, p)]) for p in proposals) + 0.02
+    reach = {p: next(((s, t) for s, c, t, _, _ in curves[(task, p)] if c <= target), None) for p in proposals}
     print(f"  target C2ST {target:.3f}: " + ", ".join(f"{p} {r[0]} simulations / {r[1]:.0f} s" if r else f"{p} not reached"
                                                     for p, r in reach.items()))
     for p in proposals:

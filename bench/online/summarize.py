@@ -10,7 +10,7 @@ import math, pathlib, sys
 results = pathlib.Path(sys.argv[1])
 buffers, tta, idle, header = {}, {}, None, ""
 pde = {"offline": [], "online": [], "paced": []}
-simbound = {"offline": [], "online": []}
+simbound = {"offline": [], "online": [], "paced": []}
 simbound_idle = {}
 embedding = {}  # mlp / transformer -> [(seconds, validation NLL)]
 for line in (results / "ours.txt").read_text().splitlines():
@@ -77,6 +77,10 @@ if simbound["offline"] and simbound["online"]:
         print("  trainer idle: " + ", ".join(f"{m} {v:.2f}" for m, v in simbound_idle.items()))
     lines.append(f"RESULT online.pde_simbound.time_to_nll_speedup_vs_offline {ratio:.3f}")
     lines.append(f"RESULT online.pde_simbound.final_val_nll_gap_vs_offline {gap:.3f}")
+    if simbound["paced"]:
+        ratio, gap = time_to_nll("pde (simulation-bound), online paced", simbound, other="paced")
+        lines.append(f"RESULT online.pde_simbound.paced.time_to_nll_speedup_vs_offline {ratio:.3f}")
+        lines.append(f"RESULT online.pde_simbound.paced.final_val_nll_gap_vs_offline {gap:.3f}")
 if embedding.get("mlp") and embedding.get("transformer"):
     best_nll = {name: min(v for _, v in points) for name, points in embedding.items()}
     wall = {name: points[-1][0] for name, points in embedding.items()}
