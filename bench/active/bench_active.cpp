@@ -3,7 +3,7 @@
 /// truncated prior refreshed from the posterior for x₀ after each round (#16, Q3). Same estimator, rounds and training
 /// for every proposal; after each round the posterior for sbibm's observation is scored by C2ST against the reference.
 ///
-///   osbi_bench_active [--tasks two_moons,lotka_volterra] [--proposals prior,tsnpe,breed,bandit[,tsnpe_apt]] [--rounds 6]
+///   osbi_bench_active [--tasks two_moons,lotka_volterra,gaussian_linear_narrow] [--proposals prior,tsnpe,breed,bandit[,tsnpe_apt]] [--rounds 6]
 ///                     [--per-round 1000]
 ///                     [--observation 1] [--samples 10000] [--seed 1] [--data <repo>/data]
 ///
@@ -50,6 +50,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -110,6 +111,33 @@ void report_round(const Arguments& args, const std::string& task, const std::str
   std::fflush(stdout);
 }
 
+/// x₀ and 10 000 reference posterior draws: sbibm's for its tasks; for gaussian_linear_narrow (GaussianLinear with noise
+/// σ = 0.01: a posterior ~30× narrower than the prior in each of 10 dimensions) a θ drawn from the prior with a fixed
+/// stream, its simulation, and exact draws of the Gaussian posterior.
+template <class Task>
+std::pair<std::vector<double>, Eigen::MatrixXd> observation_for(const Arguments& args, const std::string& task_name, const Task& task) {
+  if constexpr (std::is_same_v<Task, osbi::GaussianLinear<Scalar, Space>>) {
+    if (task_name == "gaussian_linear_narrow") {
+      const osbi::RandomStream stream(2026, static_cast<std::uint64_t>(args.observation));
+      osbi::Matrix<Scalar, Space> theta("theta_true", 1, task.theta_dim()), x("x0", 1, task.x_dim());
+      task.prior().sample(Space(), stream.at(0), theta);
+      task.simulate(Space(), theta, x, stream.at(1));
+      std::vector<double> x0(task.x_dim());
+      for (std::size_t j = 0; j < x0.size(); ++j) x0[j] = x(0, j);
+      const std::vector<double> mean = task.posterior_mean(x0), variance = task.posterior_variance();
+      Eigen::MatrixXd reference(10'000, task.theta_dim());
+      const osbi::BatchRandom draws = stream.at(2);
+      for (Eigen::Index i = 0; i < reference.rows(); ++i) {
+        osbi::RowRandom row = draws.row(static_cast<std::uint64_t>(i));
+        for (Eigen::Index j = 0; j < reference.cols(); ++j) reference(i, j) = mean[j] + std::sqrt(variance[j]) * row.normal();
+      }
+      return {x0, reference};
+    }
+  }
+  const osbi::bench::SbibmObservation observation(args.data, task_name, args.observation);
+  return {observation.observation(), observation.reference_samples()};
+}
+
 /// The estimator of every arm: osbi::centered_nsf (sbi's NSF behind a learned conditional affine map; our sbibm
 /// benchmark's default, which the bare NSF trails badly on lotka_volterra's narrow posteriors).
 template <class Task>
@@ -126,9 +154,7 @@ void run_rounds(const Arguments& args, const std::string& task_name, const std::
   const std::uint64_t seed = args.seed * 1'000'003ull + 17;
   osbi::NPE npe(task.prior(), proposal, task, make_estimator(task, seed),
                 osbi::NpeOptions{.seed = seed, .bounded_support = osbi::BoundedSupport::reject});
-  const osbi::bench::SbibmObservation observation(args.data, task_name, args.observation);
-  const std::vector<double> x0 = observation.observation();
-  const Eigen::MatrixXd reference = observation.reference_samples();
+  const auto [x0, reference] = observation_for(args, task_name, task);
   osbi::RandomStream refresh_rng(seed, 400), posterior_rng(seed, 401);
   double simulate_s = 0, train_s = 0, refresh_s = 0;
   for (std::size_t round = 1; round <= args.rounds; ++round) {
@@ -223,9 +249,7 @@ void run_breed(const Arguments& args, const std::string& task_name, const Task& 
   auto npe = make_npe(task, seed);
   osbi::LossDrivenProposal<Prior> proposal(task.prior(), {.seed = seed});
   osbi::ProposalMixture<osbi::LossDrivenProposal<Prior>> mixture;
-  const osbi::bench::SbibmObservation observation(args.data, task_name, args.observation);
-  const std::vector<double> x0 = observation.observation();
-  const Eigen::MatrixXd reference = observation.reference_samples();
+  const auto [x0, reference] = observation_for(args, task_name, task);
   osbi::RandomStream proposal_rng(seed, 402), simulator_rng(seed, 403), posterior_rng(seed, 401);
   Rows rows{task.theta_dim(), task.x_dim(), {}, {}};
   double simulate_s = 0, train_s = 0, refresh_s = 0;
@@ -258,9 +282,7 @@ void run_bandit(const Arguments& args, const std::string& task_name, const Task&
   const std::uint64_t seed = args.seed * 1'000'003ull + 17;
   auto npe = make_npe(task, seed);
   osbi::RegionBandit<Prior> bandit(task.prior(), {.seed = seed});
-  const osbi::bench::SbibmObservation observation(args.data, task_name, args.observation);
-  const std::vector<double> x0 = observation.observation();
-  const Eigen::MatrixXd reference = observation.reference_samples();
+  const auto [x0, reference] = observation_for(args, task_name, task);
   osbi::RandomStream proposal_rng(seed, 402), simulator_rng(seed, 403), posterior_rng(seed, 401), choice_rng(seed, 404);
   Rows rows{task.theta_dim(), task.x_dim(), {}, {}};
   double simulate_s = 0, train_s = 0, refresh_s = 0;
@@ -338,6 +360,7 @@ int main(int argc, char* argv[]) {
     for (const auto& task : args.tasks) {
       if (task == "two_moons") run_task(args, task, osbi::TwoMoons<Scalar, Space>());
       else if (task == "gaussian_linear") run_task(args, task, osbi::GaussianLinear<Scalar, Space>());
+      else if (task == "gaussian_linear_narrow") run_task(args, task, osbi::GaussianLinear<Scalar, Space>(10, 0.1, 1e-4));
       else if (task == "lotka_volterra") run_task(args, task, osbi::LotkaVolterra<Scalar, Space>());
       else throw std::invalid_argument("unknown task " + task);
     }
