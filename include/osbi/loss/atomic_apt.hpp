@@ -145,32 +145,20 @@ private:
     require(n >= 2, part, "the batch has ", n, " row(s); atoms are contrasted within a batch of at least 2 rows");
     const std::size_t m = std::min(m_atoms, n), expanded = n * m;
 
-    // Per-row coefficients c_i (host: the batch's weights are few and validated there).
-    std::vector<double> coefficient(n, 1.0 / static_cast<double>(n));
-    if (batch.weighted()) {
-      space.fence();
-      const auto w = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), batch.weights);
-      double sum = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double wi = static_cast<double>(w(i));
-        require(std::isfinite(wi) && wi >= 0, part, "weight ", i, " = ", wi, " must be finite and >= 0");
-        sum += wi;
-      }
-      require(sum > 0, part, "the batch's weights sum to ", sum, "; the loss normalizes by their sum");
-      for (std::size_t i = 0; i < n; ++i) coefficient[i] = static_cast<double>(w(i)) / sum;
+    // Per-row coefficients c_i: 1/N, or w_i / Σ w (the weights checked as WeightedNllLoss checks them).
+    Vector<double, Space> coefficients(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("loss", "AtomicAptLoss", "coefficients")), n);
+    {
+      const double scale = batch.weighted() ? 1.0 / checked_weight_sums(space, batch.weights, part).sum : 1.0 / static_cast<double>(n);
+      const ConstVector<Scalar, Space> weights = batch.weights;
+      const bool weighted = batch.weighted();
+      Kokkos::parallel_for(
+          "osbi::loss::AtomicAptLoss::coefficients", Kokkos::RangePolicy<Space>(space, 0, n),
+          KOKKOS_LAMBDA(const std::size_t i) { coefficients(i) = weighted ? static_cast<double>(weights(i)) * scale : scale; });
     }
 
     const std::vector<std::uint32_t> atoms_host = draw_atoms(n, m, rng);
     Kokkos::View<std::uint32_t*, typename Space::memory_space> atoms(label("loss", "AtomicAptLoss", "atoms"), expanded);
-    Vector<double, Space> coefficients(label("loss", "AtomicAptLoss", "coefficients"), n);
-    {
-      const auto atoms_mirror = Kokkos::create_mirror_view(atoms);
-      const auto coefficient_mirror = Kokkos::create_mirror_view(coefficients);
-      for (std::size_t r = 0; r < expanded; ++r) atoms_mirror(r) = atoms_host[r];
-      for (std::size_t i = 0; i < n; ++i) coefficient_mirror(i) = coefficient[i];
-      Kokkos::deep_copy(space, atoms, atoms_mirror);
-      Kokkos::deep_copy(space, coefficients, coefficient_mirror);
-    }
+    Kokkos::deep_copy(space, atoms, Kokkos::View<const std::uint32_t*, Kokkos::HostSpace>(atoms_host.data(), expanded));
 
     Contrast<Scalar, Space> out;
     out.theta = Matrix<Scalar, Space>(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("loss", "AtomicAptLoss", "theta")), expanded, d);

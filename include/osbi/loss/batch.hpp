@@ -7,6 +7,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -62,6 +63,27 @@ void check_batch(const TrainingBatch<Scalar, ExecutionSpace>& batch, std::size_t
   if (batch.round.data()) require_extent(batch.round.extent(0), n, part, "the batch's round count (theta's row count)");
   if (batch.arrival.data()) require_extent(batch.arrival.extent(0), n, part, "the batch's arrival count (theta's row count)");
   if (batch.uses.data()) require_extent(batch.uses.extent(0), n, part, "the batch's uses count (theta's row count)");
+}
+
+/// Σ w and Σ w² of a batch's weights, each checked finite and >= 0 with a positive sum (InvalidArgument naming the
+/// loss, the row and the value otherwise): what a self-normalizing loss divides by. On the host: a batch is small.
+struct WeightSums {
+  double sum = 0, sum_of_squares = 0;
+};
+
+template <class Scalar, class ExecutionSpace>
+WeightSums checked_weight_sums(const ExecutionSpace& space, const ConstVector<Scalar, ExecutionSpace>& weights, std::string_view part) {
+  space.fence();
+  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), weights);
+  WeightSums sums;
+  for (std::size_t i = 0; i < host.extent(0); ++i) {
+    const double w = static_cast<double>(host(i));
+    require(std::isfinite(w) && w >= 0, part, "weight ", i, " = ", w, " must be finite and >= 0");
+    sums.sum += w;
+    sums.sum_of_squares += w * w;
+  }
+  require(sums.sum > 0, part, "the batch's weights sum to ", sums.sum, "; a self-normalized loss needs a positive sum");
+  return sums;
 }
 
 /// Throws InvalidArgument naming the loss when the batch lacks the sample metadata it needs.

@@ -45,7 +45,7 @@ public:
     }
     // The density's backward takes (1/N) Σ v_i ℓ_i: v_i = N·w_i / Σ w gives Σ w_i ℓ_i / Σ w.
     const std::size_t n = batch.rows();
-    const Sums sums = weight_sums(space, batch.weights);
+    const WeightSums sums = checked_weight_sums(space, batch.weights, part);
     const Vector<Scalar, Space> scaled(Kokkos::view_alloc(Kokkos::WithoutInitializing, label("loss", "WeightedNllLoss", "scaled")), n);
     const ConstVector<Scalar, Space> weights = batch.weights;
     const double factor = static_cast<double>(n) / sums.sum;
@@ -62,7 +62,7 @@ public:
                BatchRandom rng) const {
     const double mean = NllLoss().value(density, space, batch, rng); // (1/N) Σ w ℓ
     if (!batch.weighted()) return mean;
-    return mean * static_cast<double>(batch.rows()) / weight_sums(space, batch.weights).sum;
+    return mean * static_cast<double>(batch.rows()) / checked_weight_sums(space, batch.weights, part).sum;
   }
 
   template <ConditionalDensity Density>
@@ -76,26 +76,6 @@ public:
   double effective_sample_size() const { return m_effective_sample_size; }
 
 private:
-  struct Sums {
-    double sum = 0, sum_of_squares = 0;
-  };
-
-  /// Σ w and Σ w² on the host (a batch is small; the weights are checked there anyway).
-  template <class Space, class Scalar>
-  static Sums weight_sums(const Space& space, const ConstVector<Scalar, Space>& weights) {
-    space.fence();
-    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), weights);
-    Sums sums;
-    for (std::size_t i = 0; i < host.extent(0); ++i) {
-      const double w = static_cast<double>(host(i));
-      require(std::isfinite(w) && w >= 0, part, "weight ", i, " = ", w, " must be finite and >= 0");
-      sums.sum += w;
-      sums.sum_of_squares += w * w;
-    }
-    require(sums.sum > 0, part, "the batch's weights sum to ", sums.sum, "; a self-normalized loss needs a positive sum");
-    return sums;
-  }
-
   double m_effective_sample_size = 0;
 };
 
