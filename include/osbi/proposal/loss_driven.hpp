@@ -3,6 +3,7 @@
 /// (Breed-like, Dymchenko & Raffin 2023); a VersionedProposal with an exact log density, for importance weighting.
 #pragma once
 
+#include <osbi/flow/running_moments.hpp>
 #include <osbi/prior/prior.hpp>
 #include <osbi/proposal/proposal.hpp>
 
@@ -242,14 +243,11 @@ private:
     const Space space;
     m_prior.sample(space, RandomStream(m_options.seed, 0x5CA1E).next(), draws);
     space.fence();
-    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), draws);
-    std::vector<double> sd(d);
+    RunningMoments<Scalar, Space> moments(d);
+    moments.update(space, draws);
+    std::vector<double> sd = moments.variance();
     for (std::size_t j = 0; j < d; ++j) {
-      double mean = 0, square = 0;
-      for (std::size_t i = 0; i < n; ++i) mean += static_cast<double>(host(i, j));
-      mean /= static_cast<double>(n);
-      for (std::size_t i = 0; i < n; ++i) square += (static_cast<double>(host(i, j)) - mean) * (static_cast<double>(host(i, j)) - mean);
-      sd[j] = std::sqrt(square / static_cast<double>(n - 1));
+      sd[j] = std::sqrt(sd[j]);
       require(std::isfinite(sd[j]) && sd[j] > 0, part, "the prior's standard deviation in dimension ", j, " is ", sd[j],
               "; the kernels need a finite, positive scale");
     }

@@ -46,23 +46,27 @@ public:
     if (!m_components.empty()) require_extent(component.dim(), m_components.front().first.dim(), part, "add: the component's dimension");
     if (draws == 0) return;
     m_components.emplace_back(std::move(component), draws);
-    m_total += draws;
   }
 
   std::size_t components() const { return m_components.size(); }
-  std::uint64_t total_draws() const { return m_total; }
+  std::uint64_t total_draws() const {
+    std::uint64_t total = 0;
+    for (const auto& component : m_components) total += component.second;
+    return total;
+  }
 
   void log_prob(const Space& space, const ConstMatrix<Scalar, Space>& theta, const Vector<Scalar, Space>& out) const {
     require(!m_components.empty(), part, "log_prob: the mixture has no components (add the proposals that drew rows)");
     require_extent(out.extent(0), theta.extent(0), part, "log_prob: out's length (theta's row count)");
     const std::size_t n = theta.extent(0), k = m_components.size();
+    const double total = static_cast<double>(total_draws());
     std::vector<std::vector<double>> terms(k, std::vector<double>(n));
     const Vector<Scalar, Space> component_log_prob("osbi::ProposalMixture::component", n);
     for (std::size_t c = 0; c < k; ++c) {
       m_components[c].first.log_prob(space, theta, component_log_prob);
       space.fence();
       const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), component_log_prob);
-      const double log_share = std::log(static_cast<double>(m_components[c].second) / static_cast<double>(m_total));
+      const double log_share = std::log(static_cast<double>(m_components[c].second) / total);
       for (std::size_t i = 0; i < n; ++i) terms[c][i] = log_share + static_cast<double>(host(i));
     }
     const auto values = Kokkos::create_mirror_view(out);
@@ -110,8 +114,7 @@ public:
   }
 
 private:
-  std::vector<std::pair<P, std::uint64_t>> m_components;
-  std::uint64_t m_total = 0;
+  std::vector<std::pair<P, std::uint64_t>> m_components; ///< each version and the rows it drew
 };
 
 } // namespace osbi

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <osbi/prior/prior.hpp>
+#include <osbi/proposal/detail/restricted_prior.hpp>
 #include <osbi/proposal/proposal.hpp>
 
 #include <osbi/core/error.hpp>
@@ -97,9 +98,7 @@ public:
   /// The leaf holding θ (a row of D values).
   template <class Row>
   std::size_t region_of(const Row& theta) const {
-    std::size_t node = 0;
-    while (node < m_split_dim.size()) node = 2 * node + 1 + (static_cast<double>(theta[m_split_dim[node]]) >= m_split_value[node] ? 1 : 0);
-    return node - m_split_dim.size();
+    return leaf([&theta](std::size_t j) { return static_cast<double>(theta[j]); });
   }
 
   std::size_t choose(BatchRandom rng) {
@@ -159,24 +158,10 @@ public:
     require_extent(theta.extent(1), dim(), part, "sample: theta's width");
     const std::size_t region = current_region(), n = theta.extent(0), d = dim();
     if (n == 0) return;
-    const Matrix<Scalar, Space> tries(Kokkos::view_alloc(Kokkos::WithoutInitializing, "osbi::RegionBandit::tries"), n, d);
     const auto host = Kokkos::create_mirror_view(theta);
-    std::vector<char> filled(n, 0);
-    std::size_t missing = n;
-    std::vector<double> row_values(d);
-    for (std::size_t attempt = 0; attempt < m_options.max_attempts && missing > 0; ++attempt) {
-      m_prior.sample(space, rng.split(static_cast<std::uint32_t>(attempt)), tries);
-      space.fence();
-      const auto tried = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), tries);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (filled[i]) continue;
-        for (std::size_t j = 0; j < d; ++j) row_values[j] = static_cast<double>(tried(i, j));
-        if (region_of(row_values) != region) continue;
-        for (std::size_t j = 0; j < d; ++j) host(i, j) = tried(i, j);
-        filled[i] = 1;
-        --missing;
-      }
-    }
+    std::vector<char> filled;
+    const std::size_t missing =
+        detail::restricted_prior_draws(m_prior, space, rng, m_options.max_attempts, host, filled, in_region(region));
     if (missing > 0) { // the region's own partition draws (prior draws inside it), cycled
       const auto& pool = m_members[region];
       std::size_t k = 0;
@@ -194,20 +179,8 @@ public:
   void log_prob(const Space& space, const ConstMatrix<Scalar, Space>& theta, const Vector<Scalar, Space>& out) const {
     require_extent(theta.extent(1), dim(), part, "log_prob: theta's width");
     require_extent(out.extent(0), theta.extent(0), part, "log_prob: out's length (theta's row count)");
-    const std::size_t region = current_region(), d = dim();
-    m_prior.log_prob(space, theta, out);
-    space.fence();
-    const auto points = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
-    const auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
-    std::vector<double> row_values(d);
-    for (std::size_t i = 0; i < points.extent(0); ++i) {
-      if (std::isnan(static_cast<double>(values(i)))) continue;
-      for (std::size_t j = 0; j < d; ++j) row_values[j] = static_cast<double>(points(i, j));
-      values(i) = region_of(row_values) == region ? static_cast<Scalar>(static_cast<double>(values(i)) - std::log(m_mass[region]))
-                                                  : -std::numeric_limits<Scalar>::infinity();
-    }
-    Kokkos::deep_copy(space, out, values);
-    space.fence();
+    const std::size_t region = current_region();
+    detail::restricted_prior_log_prob(m_prior, space, theta, out, std::log(m_mass[region]), in_region(region));
   }
 
   /// p(θ_i)/q̄(θ_i) for every row of theta (host vector; see the spec).
@@ -216,10 +189,9 @@ public:
     const std::vector<std::uint64_t> counts = draws();
     const double total = static_cast<double>(std::accumulate(counts.begin(), counts.end(), std::uint64_t{0}));
     const auto points = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
-    std::vector<double> weights(points.extent(0)), row_values(dim());
+    std::vector<double> weights(points.extent(0));
     for (std::size_t i = 0; i < weights.size(); ++i) {
-      for (std::size_t j = 0; j < dim(); ++j) row_values[j] = static_cast<double>(points(i, j));
-      const std::size_t r = region_of(row_values);
+      const std::size_t r = leaf([&points, i](std::size_t j) { return static_cast<double>(points(i, j)); });
       require(counts[r] > 0, part, "importance_weights: row ", i, " lies in region ", r,
               ", from which no draws were recorded (record_draws)");
       weights[i] = m_mass[r] * total / static_cast<double>(counts[r]);
@@ -239,6 +211,21 @@ private:
     std::uint64_t round = 0;
     std::atomic<std::uint64_t> fallbacks{0};
   };
+
+  /// inside(points, i) for the restricted-prior helpers: row i of a host view lies in `region`.
+  auto in_region(std::size_t region) const {
+    return [this, region](const auto& points, std::size_t i) {
+      return leaf([&points, i](std::size_t j) { return static_cast<double>(points(i, j)); }) == region;
+    };
+  }
+
+  /// The leaf of the k-d tree holding the point whose coordinate j is value(j).
+  template <class Value>
+  std::size_t leaf(Value value) const {
+    std::size_t node = 0;
+    while (node < m_split_dim.size()) node = 2 * node + 1 + (value(m_split_dim[node]) >= m_split_value[node] ? 1 : 0);
+    return node - m_split_dim.size();
+  }
 
   template <class F>
   std::vector<std::uint64_t> arm_field(F field) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <osbi/prior/prior.hpp>
+#include <osbi/proposal/detail/restricted_prior.hpp>
 #include <osbi/proposal/proposal.hpp>
 
 #include <osbi/core/error.hpp>
@@ -94,22 +95,12 @@ public:
       m_prior.sample(space, rng, theta);
       return;
     }
-    const Matrix<Scalar, Space> tries(Kokkos::view_alloc(Kokkos::WithoutInitializing, "osbi::TruncatedPrior::tries"), n, d);
     const auto host = Kokkos::create_mirror_view(theta);
-    std::vector<char> filled(n, 0);
-    std::size_t missing = n;
-    for (std::size_t attempt = 0; attempt < m_options.max_attempts && missing > 0; ++attempt) {
-      m_prior.sample(space, rng.split(static_cast<std::uint32_t>(attempt)), tries);
-      space.fence();
-      const auto tried = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), tries);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (filled[i] || !inside(box, tried, i)) continue;
-        for (std::size_t j = 0; j < d; ++j) host(i, j) = tried(i, j);
-        filled[i] = 1;
-        --missing;
-      }
-    }
+    std::vector<char> filled;
+    const auto in_box = [&box](const auto& points, std::size_t i) { return inside(box, points, i); };
+    const std::size_t missing = detail::restricted_prior_draws(m_prior, space, rng, m_options.max_attempts, host, filled, in_box);
     if (missing > 0) { // TSNPE's fallback: the untruncated prior (its support holds every box)
+      const Matrix<Scalar, Space> tries(Kokkos::view_alloc(Kokkos::WithoutInitializing, "osbi::TruncatedPrior::fallback"), n, d);
       m_prior.sample(space, rng.split(static_cast<std::uint32_t>(m_options.max_attempts)), tries);
       space.fence();
       const auto tried = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), tries);
@@ -123,19 +114,13 @@ public:
   }
 
   void log_prob(const Space& space, const ConstMatrix<Scalar, Space>& theta, const Vector<Scalar, Space>& out) const {
-    m_prior.log_prob(space, theta, out);
     const Region box = region();
-    if (box.round == 0) return;
-    space.fence();
-    const auto points = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta);
-    const auto values = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), out);
-    for (std::size_t i = 0; i < points.extent(0); ++i) {
-      if (std::isnan(static_cast<double>(values(i)))) continue;
-      values(i) = inside(box, points, i) ? static_cast<Scalar>(static_cast<double>(values(i)) - box.log_mass)
-                                         : -std::numeric_limits<Scalar>::infinity();
+    if (box.round == 0) {
+      m_prior.log_prob(space, theta, out);
+      return;
     }
-    Kokkos::deep_copy(space, out, values);
-    space.fence();
+    detail::restricted_prior_log_prob(m_prior, space, theta, out, box.log_mass,
+                                      [&box](const auto& points, std::size_t i) { return inside(box, points, i); });
   }
 
   /// Sets the box from `posterior` for x₀ (see the spec). Returns the new round.
