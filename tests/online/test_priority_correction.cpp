@@ -12,13 +12,13 @@
 
 #include <osbi/core/error.hpp>
 
+#include <online/online_test_support.hpp>
 #include <support/test_seed.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cstdint>
-#include <span>
 #include <vector>
 
 namespace {
@@ -28,13 +28,7 @@ using Density = osbi::LinearGaussian<double, Space>;
 using Prior = osbi::Gaussian<double, Space>;
 using Adam = osbi::optim::Adam<double, Space>;
 
-struct Simulator {
-  std::size_t theta_dim() const { return 2; }
-  std::size_t x_dim() const { return 2; }
-  void simulate(std::span<const double> theta, std::span<double> x, osbi::RowRandom& rng) const {
-    for (std::size_t j = 0; j < 2; ++j) x[j] = theta[j] + 0.5 * rng.normal();
-  }
-};
+using Simulator = osbi::online_test::NoisyIdentity;
 
 /// NllLoss that keeps each training batch's weights (empty when the batch has none).
 struct RecordingNll {

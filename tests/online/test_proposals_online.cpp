@@ -14,13 +14,13 @@
 #include <osbi/proposal/loss_driven.hpp>
 #include <osbi/proposal/truncated_prior.hpp>
 
+#include <online/online_test_support.hpp>
 #include <support/test_seed.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <cstdint>
-#include <span>
 #include <vector>
 
 namespace {
@@ -32,13 +32,7 @@ using Truncated = osbi::TruncatedPrior<Prior>;
 using Adam = osbi::optim::Adam<double, Space>;
 using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, double>;
 
-struct Simulator {
-  std::size_t theta_dim() const { return 2; }
-  std::size_t x_dim() const { return 2; }
-  void simulate(std::span<const double> theta, std::span<double> x, osbi::RowRandom& rng) const {
-    for (std::size_t j = 0; j < 2; ++j) x[j] = theta[j] + 0.5 * rng.normal();
-  }
-};
+using Simulator = osbi::online_test::NoisyIdentity;
 
 struct Row {
   std::uint64_t round;
