@@ -63,24 +63,16 @@ def time_to_nll(name, runs, baseline="offline", other="online"):
     return ratio, best[other] - best[baseline]
 
 
-if pde["offline"] and pde["online"]:
-    ratio, gap = time_to_nll("pde (training-bound)", pde)
-    lines.append(f"RESULT online.pde.time_to_nll_speedup_vs_offline {ratio:.3f}")
-    lines.append(f"RESULT online.pde.final_val_nll_gap_vs_offline {gap:.3f}")
-    if pde["paced"]:
-        ratio, gap = time_to_nll("pde (training-bound), online paced", pde, other="paced")
-        lines.append(f"RESULT online.pde.paced.time_to_nll_speedup_vs_offline {ratio:.3f}")
-        lines.append(f"RESULT online.pde.paced.final_val_nll_gap_vs_offline {gap:.3f}")
-if simbound["offline"] and simbound["online"]:
-    ratio, gap = time_to_nll("pde (simulation-bound)", simbound)
-    if simbound_idle:
+for case, runs, prefix in [("training-bound", pde, "online.pde"), ("simulation-bound", simbound, "online.pde_simbound")]:
+    if not (runs["offline"] and runs["online"]):
+        continue
+    for arm, name in [("online", ""), ("paced", ".paced")]:
+        if runs[arm]:
+            ratio, gap = time_to_nll(f"pde ({case}){', online paced' if name else ''}", runs, other=arm)
+            lines.append(f"RESULT {prefix}{name}.time_to_nll_speedup_vs_offline {ratio:.3f}")
+            lines.append(f"RESULT {prefix}{name}.final_val_nll_gap_vs_offline {gap:.3f}")
+    if runs is simbound and simbound_idle:
         print("  trainer idle: " + ", ".join(f"{m} {v:.2f}" for m, v in simbound_idle.items()))
-    lines.append(f"RESULT online.pde_simbound.time_to_nll_speedup_vs_offline {ratio:.3f}")
-    lines.append(f"RESULT online.pde_simbound.final_val_nll_gap_vs_offline {gap:.3f}")
-    if simbound["paced"]:
-        ratio, gap = time_to_nll("pde (simulation-bound), online paced", simbound, other="paced")
-        lines.append(f"RESULT online.pde_simbound.paced.time_to_nll_speedup_vs_offline {ratio:.3f}")
-        lines.append(f"RESULT online.pde_simbound.paced.final_val_nll_gap_vs_offline {gap:.3f}")
 if embedding.get("mlp") and embedding.get("transformer"):
     best_nll = {name: min(v for _, v in points) for name, points in embedding.items()}
     wall = {name: points[-1][0] for name, points in embedding.items()}
