@@ -91,18 +91,6 @@ Arguments parse(int argc, char* argv[]) {
   return args;
 }
 
-double since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-Eigen::MatrixXd to_eigen(const osbi::Matrix<Scalar, Space>& samples) {
-  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples);
-  Eigen::MatrixXd out(host.extent(0), host.extent(1));
-  for (std::size_t i = 0; i < host.extent(0); ++i)
-    for (std::size_t j = 0; j < host.extent(1); ++j) out(i, j) = host(i, j);
-  return out;
-}
-
 void report_round(const Arguments& args, const std::string& task, const std::string& proposal, std::size_t round, std::size_t simulations,
                   double accuracy, double simulate_s, double train_s, double refresh_s, double figure) {
   std::printf("ROUND %s %s %llu %zu %zu %.5f %.2f %.2f %.2f %.2f %.4g\n", task.c_str(), proposal.c_str(),
@@ -160,7 +148,7 @@ void run_rounds(const Arguments& args, const std::string& task_name, const std::
   for (std::size_t round = 1; round <= args.rounds; ++round) {
     auto start = std::chrono::steady_clock::now();
     npe.simulate(args.per_round);
-    simulate_s += since(start);
+    simulate_s += osbi::bench::seconds_since(start);
     start = std::chrono::steady_clock::now();
     osbi::TrainingOptions options;
     options.seed = seed + round;
@@ -170,11 +158,11 @@ void run_rounds(const Arguments& args, const std::string& task_name, const std::
     } else {
       npe.train(options);
     }
-    train_s += since(start);
+    train_s += osbi::bench::seconds_since(start);
     start = std::chrono::steady_clock::now();
     const double mass = refresh(npe, x0, refresh_rng);
-    refresh_s += since(start);
-    const double accuracy = osbi::diagnostics::c2st(reference, to_eigen(npe.sample(x0, args.samples, posterior_rng)));
+    refresh_s += osbi::bench::seconds_since(start);
+    const double accuracy = osbi::diagnostics::c2st(reference, osbi::bench::to_eigen(npe.sample(x0, args.samples, posterior_rng)));
     report_round(args, task_name, proposal_name, round, npe.simulation_count(), accuracy, simulate_s, train_s, refresh_s, mass);
   }
 }
@@ -260,14 +248,14 @@ void run_breed(const Arguments& args, const std::string& task_name, const Task& 
     task.simulate(Space(), theta, x, simulator_rng.next());
     rows.add(npe, theta, x);
     mixture.add(proposal.snapshot(), args.per_round);
-    simulate_s += since(start);
+    simulate_s += osbi::bench::seconds_since(start);
     start = std::chrono::steady_clock::now();
     const double ess = train_weighted(npe, mixture.importance_weights(task.prior(), Space(), rows.matrices().first), seed + round);
-    train_s += since(start);
+    train_s += osbi::bench::seconds_since(start);
     start = std::chrono::steady_clock::now();
     proposal.update(rows.theta, per_row_nll(npe, rows));
-    refresh_s += since(start);
-    const double accuracy = osbi::diagnostics::c2st(reference, to_eigen(npe.sample(x0, args.samples, posterior_rng)));
+    refresh_s += osbi::bench::seconds_since(start);
+    const double accuracy = osbi::diagnostics::c2st(reference, osbi::bench::to_eigen(npe.sample(x0, args.samples, posterior_rng)));
     report_round(args, task_name, "breed", round, rows.size(), accuracy, simulate_s, train_s, refresh_s, ess);
   }
 }
@@ -300,7 +288,7 @@ void run_bandit(const Arguments& args, const std::string& task_name, const Task&
       rows.add(npe, theta, x);
       bandit.record_draws(region, per_pull);
       region_of_pull.push_back(region);
-      const double seconds = since(start);
+      const double seconds = osbi::bench::seconds_since(start);
       pull_seconds[region] += seconds;
       simulate_s += seconds;
     }
@@ -308,7 +296,7 @@ void run_bandit(const Arguments& args, const std::string& task_name, const Task&
     const std::vector<double> before = round > 1 ? per_row_nll(npe, rows, first) : std::vector<double>{};
     auto start = std::chrono::steady_clock::now();
     const double ess = train_weighted(npe, bandit.importance_weights(Space(), rows.matrices().first), seed + round);
-    train_s += since(start);
+    train_s += osbi::bench::seconds_since(start);
     start = std::chrono::steady_clock::now();
     if (round > 1) {
       const std::vector<double> after = per_row_nll(npe, rows, first);
@@ -321,8 +309,8 @@ void run_bandit(const Arguments& args, const std::string& task_name, const Task&
         if (count[r] > 0 && pull_seconds[r] > 0) bandit.reward(r, drop[r] / count[r] / pull_seconds[r]);
       }
     }
-    refresh_s += since(start);
-    const double accuracy = osbi::diagnostics::c2st(reference, to_eigen(npe.sample(x0, args.samples, posterior_rng)));
+    refresh_s += osbi::bench::seconds_since(start);
+    const double accuracy = osbi::diagnostics::c2st(reference, osbi::bench::to_eigen(npe.sample(x0, args.samples, posterior_rng)));
     report_round(args, task_name, "bandit", round, rows.size(), accuracy, simulate_s, train_s, refresh_s, ess);
   }
 }

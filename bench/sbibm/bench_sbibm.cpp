@@ -107,18 +107,6 @@ Arguments parse(int argc, char* argv[]) {
   return args;
 }
 
-double since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-Eigen::MatrixXd to_eigen(const osbi::Matrix<Scalar, Space>& samples) {
-  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples);
-  Eigen::MatrixXd out(host.extent(0), host.extent(1));
-  for (std::size_t i = 0; i < host.extent(0); ++i)
-    for (std::size_t j = 0; j < host.extent(1); ++j) out(i, j) = host(i, j);
-  return out;
-}
-
 /// SBC ranks and the expected coverage of the trained posterior on `rows` fresh prior-predictive pairs (rows whose
 /// simulation failed are left out): `CALIBRATION <task> <budget> <rows> <coverage error> <smallest KS p of the marginal
 /// ranks> <KS p of the density ranks> <seconds>`.
@@ -146,7 +134,7 @@ void calibrate(const Arguments& args, const std::string& name, const Task& task,
   for (std::size_t d = 0; d < d_theta; ++d)
     smallest = std::min(smallest, osbi::diagnostics::rank_uniformity_pvalue(ranks.marginal_column(d), ranks.draws));
   std::printf("CALIBRATION %s %zu %zu %.4f %.3g %.3g %.1f\n", name.c_str(), budget, kept, osbi::diagnostics::coverage_error(ranks), smallest,
-              osbi::diagnostics::rank_uniformity_pvalue(ranks.density, ranks.draws), since(start));
+              osbi::diagnostics::rank_uniformity_pvalue(ranks.density, ranks.draws), osbi::bench::seconds_since(start));
   std::fflush(stdout);
 }
 
@@ -159,7 +147,7 @@ void run(const Arguments& args, const std::string& name, const Task& task, std::
                                                                             : osbi::BoundedSupport::transform});
   auto start = std::chrono::steady_clock::now();
   const auto counts = npe.simulate(budget);
-  const double simulate_s = since(start);
+  const double simulate_s = osbi::bench::seconds_since(start);
   osbi::TrainingOptions options;
   options.batch_size = args.batch;
   options.learning_rate_decays = args.learning_rate_decays;
@@ -167,7 +155,7 @@ void run(const Arguments& args, const std::string& name, const Task& task, std::
   if (args.progress) options.progress = &std::cerr, options.progress_every = 10;
   start = std::chrono::steady_clock::now();
   const auto& report = npe.train(options);
-  const double train_s = since(start);
+  const double train_s = osbi::bench::seconds_since(start);
   std::fprintf(stderr, "[sbibm] %s %zu: %zu ok / %zu failed simulations, %zu epochs, best validation NLL %.4f, %.1f s\n",
                name.c_str(), budget, counts.ok, counts.total() - counts.ok, report.epochs, report.best_validation_loss,
                train_s);
@@ -175,12 +163,12 @@ void run(const Arguments& args, const std::string& name, const Task& task, std::
     const osbi::bench::SbibmObservation observation(args.data, name, k);
     osbi::RandomStream rng(seed, 100 + static_cast<std::uint64_t>(k));
     start = std::chrono::steady_clock::now();
-    const auto samples = to_eigen(npe.sample(observation.observation(), args.samples, rng));
-    const double sample_s = since(start);
+    const auto samples = osbi::bench::to_eigen(npe.sample(observation.observation(), args.samples, rng));
+    const double sample_s = osbi::bench::seconds_since(start);
     const Eigen::MatrixXd reference = observation.reference_samples();
     start = std::chrono::steady_clock::now();
     const double accuracy = osbi::diagnostics::c2st(reference, samples);
-    const double c2st_s = since(start);
+    const double c2st_s = osbi::bench::seconds_since(start);
     std::printf("RUN %s %zu %d %.5f %.2f %.2f %.2f %.2f %zu\n", name.c_str(), budget, k, accuracy, simulate_s, train_s,
                 sample_s, c2st_s, report.epochs);
     std::fflush(stdout);

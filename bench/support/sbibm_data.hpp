@@ -4,6 +4,9 @@
 
 #include <Eigen/Dense>
 
+#include <Kokkos_Core.hpp>
+
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +16,16 @@
 #include <vector>
 
 namespace osbi::bench {
+
+/// A matrix of samples (any Kokkos view, any space) as an Eigen matrix in double: what c2st compares.
+template <class View>
+Eigen::MatrixXd to_eigen(const View& samples) {
+  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples);
+  Eigen::MatrixXd out(host.extent(0), host.extent(1));
+  for (std::size_t i = 0; i < host.extent(0); ++i)
+    for (std::size_t j = 0; j < host.extent(1); ++j) out(i, j) = static_cast<double>(host(i, j));
+  return out;
+}
 
 /// The non-empty items of a comma-separated command-line value ("a,b,,c" → a, b, c).
 inline std::vector<std::string> split_list(const std::string& text) {

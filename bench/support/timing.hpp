@@ -33,6 +33,11 @@ double seconds_per_call(Step&& step, double min_seconds = 0.3, int repeats = 5, 
   return windows[windows.size() / 2];
 }
 
+/// Wall seconds since `start`.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 inline std::string kokkos_description() {
   return "Kokkos " + std::to_string(KOKKOS_VERSION / 10000) + "." + std::to_string(KOKKOS_VERSION / 100 % 100) + "." +
          std::to_string(KOKKOS_VERSION % 100) + ", default space " + Kokkos::DefaultExecutionSpace::name() + " (" +

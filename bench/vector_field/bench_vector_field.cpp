@@ -75,10 +75,6 @@ Arguments parse(int argc, char* argv[]) {
   return args;
 }
 
-double since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 Arguments g_arguments; // the options every estimator here is built with
 
 template <class Estimator>
@@ -138,14 +134,6 @@ auto make_npe(const Arguments& args) {
                    osbi::NpeOptions{.seed = args.seed, .bounded_support = osbi::BoundedSupport::reject});
 }
 
-Eigen::MatrixXd to_eigen(const osbi::Matrix<Scalar, Space>& samples) {
-  const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), samples);
-  Eigen::MatrixXd out(host.extent(0), host.extent(1));
-  for (std::size_t i = 0; i < host.extent(0); ++i)
-    for (std::size_t j = 0; j < host.extent(1); ++j) out(i, j) = host(i, j);
-  return out;
-}
-
 template <class Estimator>
 void sample_throughput(const std::string& name, const Arguments& args) {
   auto npe = make_npe<Estimator>(args);
@@ -161,7 +149,7 @@ void sample_throughput(const std::string& name, const Arguments& args) {
   for (int r = 0; r < (args.quick ? 1 : 3); ++r) {
     const auto start = std::chrono::steady_clock::now();
     npe.sample(observation.observation(), draws, rng);
-    times.push_back(since(start));
+    times.push_back(osbi::bench::seconds_since(start));
   }
   std::sort(times.begin(), times.end());
   const double seconds = times[times.size() / 2];
@@ -183,8 +171,8 @@ void whole_run(const std::string& name, const Arguments& args, bool with_steps) 
   training.stop_after_epochs = args.patience;
   const auto& report = npe.train(training);
   osbi::RandomStream rng(args.seed, 3);
-  const auto samples = to_eigen(npe.sample(observation.observation(), draws, rng));
-  const double seconds = since(start);
+  const auto samples = osbi::bench::to_eigen(npe.sample(observation.observation(), draws, rng));
+  const double seconds = osbi::bench::seconds_since(start);
   const double accuracy = osbi::diagnostics::c2st(reference, samples);
   std::printf("CASE run %s %.2f %.4f %zu\n", name.c_str(), seconds, accuracy, report.epochs);
   std::fflush(stdout);
@@ -193,8 +181,8 @@ void whole_run(const std::string& name, const Arguments& args, bool with_steps) 
   const auto measure = [&](const std::string& method, std::size_t steps, osbi::VectorFieldSamplerOptions sampler) {
     estimator.set_sampler(sampler);
     const auto begin = std::chrono::steady_clock::now();
-    const auto draws_k = to_eigen(npe.sample(observation.observation(), draws, rng));
-    const double rate = static_cast<double>(draws) / since(begin);
+    const auto draws_k = osbi::bench::to_eigen(npe.sample(observation.observation(), draws, rng));
+    const double rate = static_cast<double>(draws) / osbi::bench::seconds_since(begin);
     std::printf("CASE steps %s %s %zu %.4f %.1f\n", name.c_str(), method.c_str(), steps,
                 osbi::diagnostics::c2st(reference, draws_k), rate);
     std::fflush(stdout);
