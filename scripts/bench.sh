@@ -5,7 +5,7 @@
 # headline figure. Results are also kept under bench/results/<area>-<timestamp>/.
 #
 #   scripts/bench.sh nn       dense layers and the sbi MADE block vs our FMA peak and the PyTorch peer
-#   scripts/bench.sh npe      sbi-default MAF training-step throughput vs the PyTorch peer
+#   scripts/bench.sh npe      MAF / NSF training-step throughput vs the PyTorch peer and the real sbi 0.27
 #   scripts/bench.sh sbibm    NPE C2ST on the sbibm tasks vs the published NPE (--quick: 10⁴, obs 1..3; --estimator fmpe|npse), + npe
 #   scripts/bench.sh active   simulations to a target C2ST, NPE in rounds on the prior vs TSNPE's truncated prior (--quick)
 #   scripts/bench.sh online   buffers per sample; online vs offline time to accuracy (two_moons, PDE flagship)

@@ -7,7 +7,7 @@
 #include <osbi/simulator/two_moons.hpp>
 
 #include <support/dense_step.hpp>
-#include <support/maf_step.hpp>
+#include <support/flow_step.hpp>
 #include <support/timing.hpp>
 
 #include <Kokkos_Core.hpp>

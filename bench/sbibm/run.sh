@@ -27,5 +27,5 @@ python3 "$here/summarize.py" "$OSBI_BENCH_RESULTS" "$here/../../data/sbibm/main_
 npe_results="$OSBI_BENCH_RESULTS/npe"
 mkdir -p "$npe_results"
 OSBI_BENCH_BINARY="$(dirname "$OSBI_BENCH_BINARY")/osbi_bench_npe" OSBI_BENCH_RESULTS="$npe_results" \
-  "$here/../npe/run.sh" | tee "$npe_results/summary.txt" | grep -v '^RESULT' >&2 || true
+  "$here/../npe/run.sh" --quick | tee "$npe_results/summary.txt" | grep -v '^RESULT' >&2 || true
 grep '^RESULT' "$npe_results/summary.txt" || true
