@@ -8,6 +8,7 @@
 ///   osbi_example_02_online_advection_diffusion [--output DIR] [--grid N] [--budget SIMULATIONS]
 ///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--embedding mlp|transformer] [--offline] [--quick]
 ///       [--resume] [--mpi [--learners L]] [--max-replay-ratio R] [--warmup-arrivals N] [--workers W]
+///       [--plasticity KEEP [--plasticity-growth G]]
 ///
 /// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
 /// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
@@ -26,6 +27,9 @@
 /// model): rerun the same command with --resume.
 /// --max-replay-ratio / --warmup-arrivals: the pipeline's pacing (online/pacing.hpp): at most R samples trained per
 /// simulation arrived until the budget is spent, and a learning rate that ramps up over the first N arrivals.
+/// --plasticity KEEP: each time the arrivals double while simulations go on, the parameters move back toward their
+/// initial values, keeping the fraction KEEP of the way travelled (online/options.hpp's Plasticity; 1: off);
+/// --plasticity-growth: the arrivals' factor between two such pulls (default 2).
 /// --workers: simulation worker threads (default 1). bench/online's simulation-bound offline baseline runs 2, so that
 /// "simulate everything, then train" keeps both cores busy in its simulation phase.
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
@@ -94,6 +98,8 @@ struct Options {
   std::size_t workers = 1;
   double max_replay_ratio = 0;
   std::uint64_t warmup_arrivals = 0;
+  double plasticity_keep = 1.0;
+  double plasticity_growth = 2.0;
 };
 
 Options parse(int argc, char* argv[]) {
@@ -118,6 +124,8 @@ Options parse(int argc, char* argv[]) {
     else if (flag == "--max-replay-ratio") options.max_replay_ratio = std::stod(value());
     else if (flag == "--workers") options.workers = std::stoull(value());
     else if (flag == "--warmup-arrivals") options.warmup_arrivals = std::stoull(value());
+    else if (flag == "--plasticity") options.plasticity_keep = std::stod(value());
+    else if (flag == "--plasticity-growth") options.plasticity_growth = std::stod(value());
     else if (flag == "--quick") options.budget = 3'000, options.grid = 32, options.seconds = 60;
     else if (flag.rfind("--kokkos", 0) == 0) continue;
     else throw osbi::InvalidArgument("example 02", "unknown flag " + flag);
@@ -210,6 +218,8 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
   run.handle_interrupt = true;
   run.pacing.max_replay_ratio = options.max_replay_ratio;
   run.pacing.warmup_arrivals = options.warmup_arrivals;
+  run.plasticity.keep = options.plasticity_keep;
+  run.plasticity.growth = options.plasticity_growth;
   std::vector<std::array<double, 3>> validations; // step, seconds, validation loss
   const auto start = std::chrono::steady_clock::now();
   run.on_validation = [&](std::uint64_t step, double loss) {

@@ -15,6 +15,7 @@
 #include <osbi/train/gradient_reduction.hpp>
 #include <osbi/train/step.hpp>
 
+#include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
 #include <osbi/core/random_streams.hpp>
 #include <osbi/core/types.hpp>
@@ -167,6 +168,30 @@ public:
     m_staleness_sum += staleness / static_cast<double>(n), ++m_staleness_count;
     return loss;
   }
+
+  /// Plasticity's θ₀: a copy of `parameters` (the estimator's once it is prepared, or a checkpoint's θ₀).
+  void set_initial_parameters(const Vector<Scalar, Space>& parameters) {
+    require(parameters.extent(0) == estimator().parameters().extent(0), "osbi::online::OnlineTrainer",
+            "initial parameters: ", parameters.extent(0), " values for an estimator of ", estimator().parameters().extent(0));
+    m_initial_parameters = Vector<Scalar, Space>(label("online", "OnlineTrainer", "initial_parameters"), parameters.extent(0));
+    Kokkos::deep_copy(m_space, m_initial_parameters, parameters);
+    m_space.fence();
+  }
+
+  /// Plasticity: θ ← θ₀ + keep · (θ − θ₀), θ₀ from set_initial_parameters.
+  void shrink_toward_initial(double keep) {
+    require(m_initial_parameters.extent(0) == estimator().parameters().extent(0), "osbi::online::OnlineTrainer",
+            "shrink_toward_initial before set_initial_parameters");
+    const Vector<Scalar, Space> theta = estimator().parameters();
+    const Vector<Scalar, Space> initial = m_initial_parameters;
+    const auto fraction = static_cast<Scalar>(keep);
+    Kokkos::parallel_for(label("online", "OnlineTrainer", "shrink_toward_initial"),
+                         Kokkos::RangePolicy<Space>(m_space, 0, theta.extent(0)),
+                         KOKKOS_LAMBDA(const std::size_t i) { theta(i) = initial(i) + fraction * (theta(i) - initial(i)); });
+  }
+
+  /// θ₀ of Plasticity (empty when it is off): what a checkpoint keeps so that a resumed run pulls toward the same point.
+  const Vector<Scalar, Space>& initial_parameters() const { return m_initial_parameters; }
 
   /// Uploads the validation rows (θ raw, x; proposal log density and round per row) once.
   void set_validation(const std::vector<Scalar>& theta, const std::vector<Scalar>& x, const std::vector<double>& log_prob,
@@ -357,6 +382,7 @@ private:
   Vector<Scalar, Space> m_weights;
   typename Vector<Scalar, Space>::HostMirror m_host_weights;
   std::vector<SampleMetadata> m_metadata;
+  Vector<Scalar, Space> m_initial_parameters;
   std::size_t m_rows = 0;
   std::uint64_t m_arrivals_seen = 0;
 

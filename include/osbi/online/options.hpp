@@ -34,6 +34,17 @@ struct Pacing {
   std::uint64_t warmup_arrivals = 0;
 };
 
+/// Against primacy bias: a network fitted to the first few hundred rows and then to each new one stays worse than
+/// one trained on all rows from scratch (Ash & Adams 2020, warm starting; Nikishin et al. 2022, the primacy bias of
+/// reinforcement learning, whose replay ratios online SBI shares). Each time the arrivals grow by `growth` while the
+/// simulations go on — at train_after · growth^k arrivals, k = 1, 2, … — the parameters move back toward those the
+/// run started from: θ ← θ₀ + keep · (θ − θ₀) (Ash & Adams' shrink, with the initial values standing in for their
+/// perturbation; the optimizer's state is kept). Under MPI the learners agree on the step.
+struct Plasticity {
+  double keep = 1.0;   ///< fraction of θ − θ₀ kept at a milestone; 1: off (the default)
+  double growth = 2.0; ///< arrivals grow by this factor (> 1) between milestones
+};
+
 /// Prioritized replay made unbiased (Schaul et al. 2016): with a prioritized buffer, row i of a batch gets the
 /// weight (N·P(i))^(−β) (SampleMetadata::relative_draw_probability), divided by the batch's largest, through the
 /// loss's per-row weights (NllLoss takes their mean, WeightedNllLoss self-normalizes). β rises linearly from
@@ -64,6 +75,7 @@ struct PipelineOptions {
   std::size_t arrivals_per_step = 1;  ///< deterministic mode: new samples between consecutive batches
   Pacing pacing;                      ///< replay-ratio cap and learning-rate warm-up (none by default)
   PriorityCorrection priority_correction; ///< importance weights for a prioritized buffer (off by default)
+  Plasticity plasticity;              ///< pull toward the initial parameters as the arrivals grow (off by default)
   std::uint64_t seed = 0;
   std::ostream* progress = nullptr;   ///< a progress line every progress_seconds; null: silent
   double progress_seconds = 1.0;

@@ -59,7 +59,9 @@ namespace osbi::online {
  *
  * Pacing (options.pacing, online/pacing.hpp): a replay-ratio cap makes the trainer wait for arrivals before a batch
  * that would train more samples per arrival than allowed (until the buffer closes); a learning-rate warm-up scales
- * each step's rate by the arrivals so far.
+ * each step's rate by the arrivals so far. Plasticity (options.plasticity): at train_after · growth^k arrivals,
+ * while the simulations go on, the parameters are pulled back toward those of the prepared estimator
+ * (θ ← θ₀ + keep · (θ − θ₀)); checkpoints keep θ₀.
  *
  * Order of samples: the first validation_size accepted simulations form the validation set; the rest go to the
  * buffer. The first train_after buffer arrivals prepare the estimator (Posterior::prepare: z-scoring of θ in the
@@ -182,7 +184,7 @@ public:
     std::optional<CheckpointReader> file, local;
     std::optional<SimulationState<Scalar>> simulation;
     std::optional<TrainerCheckpoint<Scalar>> trainer;
-    std::vector<Scalar> parameters;
+    std::vector<Scalar> parameters, initial_parameters;
     std::exception_ptr error;
     if (m_transport.trains()) {
       try {
@@ -192,6 +194,12 @@ public:
         simulation = read_simulation_state<Scalar>(mine, theta_dim(), x_dim(), m_options.validation_size, part);
         trainer = read_trainer_state<Scalar>(*file, parameter_count, theta_dim(), x_dim(), part);
         parameters = file->get<Scalar>("parameters", {parameter_count}).data;
+        if (plastic()) {
+          if (!file->has("trainer/initial_parameters"))
+            throw DataError(part, path.string() + ": options.plasticity is on, but the checkpoint was written by a run without it "
+                                                  "(it holds no initial parameters to pull toward)");
+          initial_parameters = file->get<Scalar>("trainer/initial_parameters", {parameter_count}).data;
+        }
         read_buffer_state(mine, "buffer/", m_buffer);
         optim::read_optimizer_state(m_instances.train, *file, "optimizer/", m_optimizer);
       } catch (...) {
@@ -207,6 +215,11 @@ public:
     m_resumed = true;
     if (!m_transport.trains()) return;
     copy_in(parameters, estimator().parameters());
+    if (plastic()) {
+      const Vector<Scalar, Space> initial(label("online", "Pipeline", "resumed_initial"), parameter_count);
+      copy_in(initial_parameters, initial);
+      m_trainer.set_initial_parameters(initial);
+    }
     const Space& space = m_instances.train;
     const Vector<Scalar, Space> best(label("online", "Pipeline", "resumed_best"), parameter_count);
     copy_in(trainer->best_parameters, best);
@@ -295,6 +308,10 @@ private:
             "priority_correction.beta_start must lie in [0, 1], not ", options.priority_correction.beta_start);
     require(std::isfinite(options.pacing.max_replay_ratio) && options.pacing.max_replay_ratio >= 0, part,
             "pacing.max_replay_ratio must be finite and >= 0, not ", options.pacing.max_replay_ratio);
+    require(options.plasticity.keep >= 0 && options.plasticity.keep <= 1, part,
+            "plasticity.keep (the fraction of θ − θ₀ kept) must lie in [0, 1], not ", options.plasticity.keep);
+    require(options.plasticity.growth > 1 && std::isfinite(options.plasticity.growth), part,
+            "plasticity.growth (the arrivals' factor between milestones) must be finite and > 1, not ", options.plasticity.growth);
     if (options.deterministic) {
       require(options.pacing.max_replay_ratio == 0 && !options.pacing.replay_ratio_schedule, part,
               "deterministic mode fixes the arrivals per step (arrivals_per_step): its replay ratio is batch_size / "
@@ -308,6 +325,16 @@ private:
   }
 
   double elapsed() const { return detail::now_seconds() - m_start; }
+
+  bool plastic() const { return m_options.plasticity.keep != 1.0; }
+
+  /// Plasticity's next milestone above `arrivals`: the first train_after · growth^k, k ≥ 1.
+  std::uint64_t next_plasticity_milestone(std::uint64_t arrivals) const {
+    double milestone = static_cast<double>(std::max<std::size_t>(m_options.train_after, 1));
+    do milestone *= m_options.plasticity.growth;
+    while (milestone <= static_cast<double>(arrivals));
+    return static_cast<std::uint64_t>(std::ceil(milestone));
+  }
 
   bool paced() const { return m_options.pacing.max_replay_ratio > 0 || static_cast<bool>(m_options.pacing.replay_ratio_schedule); }
 
@@ -337,7 +364,9 @@ private:
       const auto [theta_rows, x_rows] = m_workers.warmup();
       m_trainer.upload(theta_rows, x_rows, m_options.train_after, u, x);
       m_posterior.prepare(m_instances.train, u, x);
+      if (plastic()) m_trainer.set_initial_parameters(estimator().parameters());
     }
+    if (plastic()) m_next_milestone = next_plasticity_milestone(m_buffer.arrivals());
     const auto validation = m_workers.validation_set();
     m_trainer.set_validation(validation.validation_theta, validation.validation_x, validation.validation_log_prob,
                              validation.validation_round);
@@ -370,6 +399,11 @@ private:
       if (checkpoint_due) {
         write_checkpoint();
         m_last_checkpoint = detail::now_seconds();
+      }
+      // Plasticity: agreed on by every learner (each counts its own buffer's arrivals), so they stay identical.
+      if (plastic() && m_transport.any(!m_workers.simulations_over() && m_buffer.arrivals() >= m_next_milestone)) {
+        m_trainer.shrink_toward_initial(m_options.plasticity.keep);
+        m_next_milestone = next_plasticity_milestone(m_buffer.arrivals());
       }
       if (paced()) wait_for_replay_room(counters.samples_trained);
       const std::size_t n = m_trainer.draw();
@@ -405,6 +439,7 @@ private:
       m_instances.train.fence();
       add_trainer_state(shared, m_trainer.counters(), m_trainer.early_stopping(), m_posterior.standardization());
       shared.add("parameters", estimator().parameters());
+      if (plastic()) shared.add("trainer/initial_parameters", m_trainer.initial_parameters());
       optim::add_optimizer_state(shared, "optimizer/", m_optimizer);
     });
   }
@@ -445,6 +480,7 @@ private:
   Trainer m_trainer;
   double m_start = 0, m_last_checkpoint = 0;
   bool m_resumed = false, m_ran = false;
+  std::uint64_t m_next_milestone = 0; // Plasticity's next arrival count
   std::uint64_t m_resumed_simulations = 0, m_resumed_samples = 0;
 };
 
