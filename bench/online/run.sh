@@ -6,11 +6,12 @@
 #   3. the PDE flagship (examples/02) run offline (--offline) and online at the same budget and grid:
 #      time until the validation NLL reaches a level both runs reach (the higher of the two best
 #      values + 0.5 nats), and the online run's trainer idle fraction;
-#   3b. the same online run paced (--max-replay-ratio 10: at most 10 samples trained per simulation arrived);
+#   3b. the same online run paced (--max-replay-ratio 10: at most 10 samples trained per simulation arrived), and
+#      plastic (--plasticity 0.5: each time the arrivals double, the parameters go half way back to their start);
 #   3c. the simulation-bound PDE: the flagship at grid OSBI_PDE_SIMBOUND_GRID (default 128: one solve ≈ 60 ms on a core,
 #      ~400× a training step's cost per sample) and budget OSBI_PDE_SIMBOUND_BUDGET (default 3000), offline with two
 #      simulation workers and two training threads (the whole machine in each phase) vs online (one worker, one
-#      training thread, at once), and online paced (--max-replay-ratio 20);
+#      training thread, at once), online paced (--max-replay-ratio 20) and online plastic (--plasticity 0.5);
 #   4. the flagship online with the patch-transformer embedding (--embedding transformer) at the same budget:
 #      its best validation NLL against the MLP embedding's (run 3's online run), and both wall times (#14).
 # Environment: OSBI_PDE_GRID (default 96), OSBI_PDE_BUDGET (default 10000). --quick: buffer + two_moons
@@ -42,13 +43,17 @@ for mode in offline online; do
     >> "$OSBI_BENCH_RESULTS/ours.txt"
 done
 sed -n "s/^VALIDATION /PDE_EMBEDDING mlp /p" "$OSBI_BENCH_RESULTS/pde-online.txt" >> "$OSBI_BENCH_RESULTS/ours.txt"
-"$flagship" --grid "$grid" --budget "$budget" --max-replay-ratio 10 --output "$OSBI_BENCH_RESULTS/pde-paced" \
-  > "$OSBI_BENCH_RESULTS/pde-paced.txt"
-sed -n "s/^VALIDATION /PDE paced /p; s/^IDLE /PDE_IDLE paced /p" "$OSBI_BENCH_RESULTS/pde-paced.txt" >> "$OSBI_BENCH_RESULTS/ours.txt"
-for mode in offline online paced; do
+for mode in paced plastic; do
+  flag=(--max-replay-ratio 10); [ "$mode" = plastic ] && flag=(--plasticity 0.5)
+  "$flagship" --grid "$grid" --budget "$budget" "${flag[@]}" --output "$OSBI_BENCH_RESULTS/pde-$mode" \
+    > "$OSBI_BENCH_RESULTS/pde-$mode.txt"
+  sed -n "s/^VALIDATION /PDE $mode /p; s/^IDLE /PDE_IDLE $mode /p" "$OSBI_BENCH_RESULTS/pde-$mode.txt" >> "$OSBI_BENCH_RESULTS/ours.txt"
+done
+for mode in offline online paced plastic; do
   flag=(); threads=1
   [ "$mode" = offline ] && flag=(--offline --workers 2) && threads=2
   [ "$mode" = paced ] && flag=(--max-replay-ratio 20)
+  [ "$mode" = plastic ] && flag=(--plasticity 0.5)
   OMP_NUM_THREADS=$threads "$flagship" --grid "$simbound_grid" --budget "$simbound_budget" \
     --output "$OSBI_BENCH_RESULTS/pde-simbound-$mode" "${flag[@]}" > "$OSBI_BENCH_RESULTS/pde-simbound-$mode.txt"
   sed -n "s/^VALIDATION /PDE_SIMBOUND $mode /p; s/^IDLE /PDE_SIMBOUND_IDLE $mode /p" "$OSBI_BENCH_RESULTS/pde-simbound-$mode.txt" \

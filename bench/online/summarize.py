@@ -2,15 +2,15 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Turns osbi_bench_online's lines (`BUFFER <kind> <producers> <ns>`, `TTA <task> <cost_ms> <mode> <seconds>
 <c2st>`) and the flagship's (`PDE <mode> <seconds> <validation NLL>`, `PDE_IDLE <mode> <fraction>`,
-`PDE_EMBEDDING <mlp|transformer> <seconds> <validation NLL>`, `PDE paced ...`, `PDE_SIMBOUND <mode> <seconds> <validation
+`PDE_EMBEDDING <mlp|transformer> <seconds> <validation NLL>`, `PDE paced|plastic ...`, `PDE_SIMBOUND <mode> <seconds> <validation
 NLL>`) into a table and the RESULT lines. Time to NLL: until the validation NLL reaches a level both runs of a pair
 reach (the higher of their best values + 0.5 nats). Standard library only."""
 import math, pathlib, sys
 
 results = pathlib.Path(sys.argv[1])
 buffers, tta, idle, header = {}, {}, None, ""
-pde = {"offline": [], "online": [], "paced": []}
-simbound = {"offline": [], "online": [], "paced": []}
+pde = {"offline": [], "online": [], "paced": [], "plastic": []}
+simbound = {"offline": [], "online": [], "paced": [], "plastic": []}
 simbound_idle = {}
 embedding = {}  # mlp / transformer -> [(seconds, validation NLL)]
 for line in (results / "ours.txt").read_text().splitlines():
@@ -66,9 +66,9 @@ def time_to_nll(name, runs, baseline="offline", other="online"):
 for case, runs, prefix in [("training-bound", pde, "online.pde"), ("simulation-bound", simbound, "online.pde_simbound")]:
     if not (runs["offline"] and runs["online"]):
         continue
-    for arm, name in [("online", ""), ("paced", ".paced")]:
+    for arm, name in [("online", ""), ("paced", ".paced"), ("plastic", ".plastic")]:
         if runs[arm]:
-            ratio, gap = time_to_nll(f"pde ({case}){', online paced' if name else ''}", runs, other=arm)
+            ratio, gap = time_to_nll(f"pde ({case}){', online ' + arm if name else ''}", runs, other=arm)
             lines.append(f"RESULT {prefix}{name}.time_to_nll_speedup_vs_offline {ratio:.3f}")
             lines.append(f"RESULT {prefix}{name}.final_val_nll_gap_vs_offline {gap:.3f}")
     if runs is simbound and simbound_idle:

@@ -6,7 +6,7 @@
         [--out docs/figures]
 
 writes
-  online_pde.png       validation NLL against wall time, offline / online / online paced, for the simulation-bound
+  online_pde.png       validation NLL against wall time, offline / online / online paced / plastic, for the simulation-bound
                        and the training-bound PDE (the flagship's VALIDATION lines);
   time_breakdown.png   where each PDE run's wall time went (metrics.csv): the simulation phase split into the trainer
                        training and the trainer waiting for data, then training after the last simulation arrived;
@@ -27,10 +27,10 @@ args = parser.parse_args()
 args.out.mkdir(parents=True, exist_ok=True)
 
 # The runs bench/online writes: folder name -> (case, arm).
-runs = {"pde-simbound-offline": ("simulation-bound", "offline"), "pde-simbound-online": ("simulation-bound", "online"),
-        "pde-simbound-paced": ("simulation-bound", "online paced"), "pde-offline": ("training-bound", "offline"),
-        "pde-online": ("training-bound", "online"), "pde-paced": ("training-bound", "online paced")}
-colors = {"offline": "tab:gray", "online": "tab:blue", "online paced": "tab:orange"}
+arms = {"offline": "offline", "online": "online", "paced": "online paced", "plastic": "online plastic"}
+runs = {f"pde-{prefix}{arm}": (case, label) for case, prefix in [("simulation-bound", "simbound-"), ("training-bound", "")]
+        for arm, label in arms.items()}
+colors = {"offline": "tab:gray", "online": "tab:blue", "online paced": "tab:orange", "online plastic": "tab:purple"}
 
 
 def validation(name):
