@@ -2,7 +2,7 @@
 /// \brief Online vs offline SBI, measured: time until the posterior is good enough, at an equal
 /// simulation budget, with a simulator of a given cost; and the buffers' overhead per sample.
 ///
-///   osbi_bench_online [--sections buffer,two_moons] [--costs 1,10] [--budget 10000] [--workers 4]
+///   osbi_bench_online [--sections buffer,two_moons,buffers] [--costs 1,10] [--budget 10000] [--workers 4]
 ///                     [--target 0.6] [--seed 1] [--data <repo>/data]
 ///
 /// two_moons: the simulator sleeps `cost` ms per simulation (a solver running elsewhere — another node
@@ -14,6 +14,14 @@
 /// reference) finds the first snapshot at or below the target (binary search over time, assuming the
 /// C2ST falls as training proceeds). Lines: `TTA <task> <cost_ms> <mode> <seconds> <c2st>` and
 /// `BUFFER <kind> <producers> <ns_per_sample>`.
+/// buffers: the online two_moons run at the last (dearest) cost with each buffer kind, all of
+/// capacity = budget (an equal budget): FIFO and FIRO consume each row once (first in first out / random out),
+/// the reservoir keeps and reuses every row, the prioritized buffer reuses rows by loss with its importance
+/// correction on. Lines: `TTA_BUFFER two_moons <cost_ms> <kind> <seconds to target> <c2st then> <run seconds>
+/// <final c2st>` (the final C2ST: the last snapshot's, at the run's own end, for a comparison at equal wall time).
+#include <osbi/buffer/fifo_buffer.hpp>
+#include <osbi/buffer/firo_buffer.hpp>
+#include <osbi/buffer/prioritized_buffer.hpp>
 #include <osbi/buffer/reservoir_buffer.hpp>
 #include <osbi/diagnostics/c2st.hpp>
 #include <osbi/flow/nsf.hpp>
@@ -42,7 +50,7 @@ using Space = Kokkos::Serial;
 using Scalar = float;
 
 struct Arguments {
-  std::vector<std::string> sections{"buffer", "two_moons"};
+  std::vector<std::string> sections{"buffer", "two_moons", "buffers"};
   std::vector<double> costs{1.0, 10.0};
   std::size_t budget = 10'000, workers = 4;
   double target = 0.6;
@@ -138,10 +146,11 @@ double snapshot_c2st(Pipeline& pipeline, const Snapshot& snapshot, const std::ve
 }
 
 struct TimeToAccuracy {
-  double seconds = std::numeric_limits<double>::infinity(), c2st = 1.0, run_seconds = 0;
+  double seconds = std::numeric_limits<double>::infinity(), c2st = 1.0, run_seconds = 0, final_c2st = 1.0;
   osbi::online::PipelineReport report;
 };
 
+template <class Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>>
 TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool online) {
   const osbi::TwoMoons<Scalar, Space> task;
   osbi::online::PipelineOptions options;
@@ -154,6 +163,7 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
   options.stop.plateau_patience = 20;
   options.stop.max_seconds = 600;
   options.restore_best = false;
+  options.priority_correction.enabled = osbi::PrioritizedSampleSource<Buffer>;
   osbi::BufferOptions buffer_options;
   buffer_options.capacity = args.budget;
   buffer_options.theta_dim = 2;
@@ -163,7 +173,6 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
   auto start = std::chrono::steady_clock::now();
   const auto clock = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   using Density = osbi::ConditionalNSF<Scalar, Space>;
-  using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>;
   Density* density = nullptr; // set below; the callback runs only inside run()
   double next = 0;
   options.on_validation = [&](std::uint64_t, double) {
@@ -181,6 +190,11 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
   TimeToAccuracy result;
   result.report = pipeline.run();
   result.run_seconds = clock();
+  // The parameters the run ends with (a consuming buffer's run may end before its first validation).
+  {
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), density->parameters());
+    snapshots.push_back({result.run_seconds, std::vector<Scalar>(host.data(), host.data() + host.extent(0))});
+  }
   const osbi::bench::SbibmObservation observation(args.data, "two_moons", 1);
   const auto x0 = observation.observation();
   const Eigen::MatrixXd reference = observation.reference_samples();
@@ -191,8 +205,9 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
     if (known[k] < 0) known[k] = snapshot_c2st(pipeline, snapshots[k], x0, reference, args.seed);
     return known[k];
   };
-  if (snapshots.empty() || value(snapshots.size() - 1) > args.target) {
-    if (!snapshots.empty()) result.c2st = value(snapshots.size() - 1);
+  if (!snapshots.empty()) result.final_c2st = value(snapshots.size() - 1);
+  if (snapshots.empty() || result.final_c2st > args.target) {
+    result.c2st = result.final_c2st;
     return result;
   }
   while (low < high) {
@@ -222,6 +237,27 @@ void run_two_moons(const Arguments& args) {
   }
 }
 
+template <class Buffer>
+void buffer_time_to_accuracy(const Arguments& args, const char* kind) {
+  const double cost = args.costs.back();
+  const auto r = time_to_accuracy<Buffer>(args, cost, true);
+  std::printf("two_moons cost %5.1f ms online, %-11s: C2ST <= %.2f after %7.1f s (C2ST %.3f); run %.1f s, %llu steps, %s, "
+              "final C2ST %.3f, trainer idle %.0f %%\n",
+              cost, kind, args.target, r.seconds, r.c2st, r.run_seconds, static_cast<unsigned long long>(r.report.final_metrics.steps),
+              std::string(osbi::online::stop_reason_name(r.report.reason)).c_str(), r.final_c2st,
+              100 * r.report.final_metrics.trainer_idle_fraction);
+  std::printf("TTA_BUFFER two_moons %g %s %.3f %.4f %.3f %.4f\n", cost, kind, r.seconds, r.c2st, r.run_seconds, r.final_c2st);
+  std::fflush(stdout);
+}
+
+void run_buffer_kinds(const Arguments& args) {
+  using namespace osbi;
+  buffer_time_to_accuracy<FifoBuffer<overflow::Block, Scalar>>(args, "fifo");
+  buffer_time_to_accuracy<FiroBuffer<overflow::Block, Scalar>>(args, "firo");
+  buffer_time_to_accuracy<ReservoirBuffer<overflow::Evict, Scalar>>(args, "reservoir");
+  buffer_time_to_accuracy<PrioritizedBuffer<overflow::Evict, Scalar>>(args, "prioritized");
+}
+
 } // namespace
 
 int main(int argc, char* argv[]) {
@@ -232,6 +268,7 @@ int main(int argc, char* argv[]) {
                 osbi::bench::kokkos_description().c_str(), args.workers, args.budget);
     if (wants(args, "buffer")) run_buffers();
     if (wants(args, "two_moons")) run_two_moons(args);
+    if (wants(args, "buffers")) run_buffer_kinds(args);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "osbi_bench_online: %s\n", error.what());
     return 1;

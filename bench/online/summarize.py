@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Turns osbi_bench_online's lines (`BUFFER <kind> <producers> <ns>`, `TTA <task> <cost_ms> <mode> <seconds>
 <c2st>`) and the flagship's (`PDE <mode> <seconds> <validation NLL>`, `PDE_IDLE <mode> <fraction>`,
+`TTA_BUFFER two_moons <cost_ms> <kind> <seconds> <c2st> <run seconds> <final c2st>`,
 `PDE_EMBEDDING <mlp|transformer> <seconds> <validation NLL>`, `PDE paced|plastic ...`, `PDE_SIMBOUND <mode> <seconds> <validation
 NLL>`) into a table and the RESULT lines. Time to NLL: until the validation NLL reaches a level both runs of a pair
 reach (the higher of their best values + 0.5 nats). Standard library only."""
@@ -9,6 +10,7 @@ import math, pathlib, sys
 
 results = pathlib.Path(sys.argv[1])
 buffers, tta, idle, header = {}, {}, None, ""
+buffer_kinds = {}  # kind -> (cost ms, seconds to target, c2st then, run seconds, final c2st)
 pde = {"offline": [], "online": [], "paced": [], "plastic": []}
 simbound = {"offline": [], "online": [], "paced": [], "plastic": []}
 simbound_idle = {}
@@ -19,6 +21,8 @@ for line in (results / "ours.txt").read_text().splitlines():
         header = line
     elif parts[:1] == ["BUFFER"]:
         buffers[(parts[1], int(parts[2]))] = float(parts[3])
+    elif parts[:1] == ["TTA_BUFFER"]:
+        buffer_kinds[parts[3]] = (float(parts[2]), *map(float, parts[4:8]))
     elif parts[:1] == ["TTA"]:
         tta[(parts[1], parts[2], parts[3])] = (float(parts[4]), float(parts[5]))
     elif parts[:1] == ["PDE"]:
@@ -50,6 +54,11 @@ for (task, cost) in sorted({(t, c) for t, c, _ in tta}):
     elif task == "pde":
         lines.append(f"RESULT online.pde.time_to_nll_speedup_vs_offline {ratio:.3f}")
 
+if buffer_kinds:
+    print("two_moons online, one buffer kind each (capacity = budget): time to the C2ST target, the run's wall time and "
+          "its final C2ST")
+    for kind, (cost, seconds, _, run_seconds, final) in buffer_kinds.items():
+        print(f"  {kind:<12} cost {cost:g} ms: target after {seconds:7.1f} s; run {run_seconds:6.1f} s, final C2ST {final:.3f}")
 
 def time_to_nll(name, runs, baseline="offline", other="online"):
     """Seconds until each run reaches the pair's common target, their ratio and the best-NLL gap (other − baseline)."""
