@@ -8,6 +8,10 @@
 ///   run    a whole two_moons 10⁴ run per flow (MAF, centered NSF): simulate, train with sbi's recipe (the default
 ///          TrainingOptions), 10 000 draws for observation 1, C2ST against the reference
 ///                                               → `RUN <flow> <wall s> <c2st> <epochs>`
+///   profile  where one step's time goes (MAF, NSF, centered NSF; batch 200 and 1 024): each Kokkos kernel label's
+///          wall time per step through Kokkos' tool callbacks (support/kernel_profile.hpp), over steps after the
+///          timed ones          → `PROFILE <flow> <batch> <label> <µs/step> <launches/step>` and
+///                                `PROFILE_STEP <flow> <batch> <µs/step> <µs/step inside kernels>`
 /// `--c2st a.npy b.npy …` instead scores other draws (the sbi peer's) against the same reference
 ///                                               → `C2ST <file stem> <c2st>`.
 #include <osbi/diagnostics/c2st.hpp>
@@ -67,6 +71,25 @@ void run_steps(const std::string& task_name, const Task& task, std::initializer_
     }
 }
 
+void profile_steps(const std::string& task_name, const auto& task) {
+  for (const StepFlow flow : {StepFlow::maf, StepFlow::nsf, StepFlow::centered_nsf})
+    for (const std::size_t batch : {std::size_t{200}, std::size_t{1024}}) {
+      const std::size_t steps = batch == 200 ? 400 : 80;
+      const auto timing = osbi::bench::flow_step_timing<Space>(flow, task, 10'000, batch, 0.3, 1, 20, steps);
+      const double per_step = 1e6 / static_cast<double>(steps);
+      double inside = 0;
+      for (const auto& kernel : timing.kernels) inside += kernel.seconds;
+      const std::string name = osbi::bench::flow_name(flow);
+      std::printf("%s %s batch %zu: %.1f µs/step, %.1f µs in %zu kernel labels\n", task_name.c_str(), name.c_str(), batch,
+                  timing.profiled_seconds * per_step, inside * per_step, timing.kernels.size());
+      std::printf("PROFILE_STEP %s %zu %.2f %.2f\n", name.c_str(), batch, timing.profiled_seconds * per_step, inside * per_step);
+      for (const auto& kernel : timing.kernels)
+        std::printf("PROFILE %s %zu %s %.2f %.2f\n", name.c_str(), batch, kernel.label.c_str(), kernel.seconds * per_step,
+                    static_cast<double>(kernel.calls) / static_cast<double>(steps));
+      std::fflush(stdout);
+    }
+}
+
 template <class Flow>
 void whole_run(const std::string& name, Flow flow, const osbi::bench::SbibmObservation& observation) {
   const osbi::TwoMoons<float, Space> task;
@@ -97,7 +120,7 @@ int main(int argc, char* argv[]) {
     } else if (key == "--sections" && i + 1 < argc) {
       sections = osbi::bench::split_list(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: osbi_bench_npe [--sections steps,run] [--c2st draws.npy ...]\n");
+      std::fprintf(stderr, "usage: osbi_bench_npe [--sections steps,run,profile] [--c2st draws.npy ...]\n");
       return 2;
     }
   }
@@ -121,6 +144,7 @@ int main(int argc, char* argv[]) {
     run_steps("two_moons", osbi::TwoMoons<float, Space>(), {StepFlow::maf, StepFlow::nsf, StepFlow::centered_nsf});
     run_steps("gaussian_linear", osbi::GaussianLinear<float, Space>(), {StepFlow::maf});
   }
+  if (wants("profile")) profile_steps("two_moons", osbi::TwoMoons<float, Space>());
   if (wants("run")) {
     whole_run("maf", osbi::sbi_default_maf<float, Space>(2, 2, 1), observation);
     whole_run("centered_nsf", osbi::centered_nsf<float, Space>(2, 2, 1), observation);

@@ -4,6 +4,7 @@
 #  1. training-step throughput of the MAF, the NSF and the centered NSF, ours (1 thread) and the PyTorch peer's
 #     MAF (../shared/bench/peer_torch_npe.py --sections throughput, 1 thread) interleaved ours, peer, ours (our
 #     figure is the mean of the two runs);
+#  1b. where one step's time goes, per Kokkos kernel label (our steps only, after their timing);
 #  2. unless --quick, a whole two_moons 10⁴ run (simulate, train, 10 000 draws, C2ST) of our MAF and centered NSF;
 #  3. the real sbi 0.27 (PyPI, torch on the CPU, one thread; peer_sbi_npe.py): its MAF and NSF steps and, unless
 #     --quick, its whole runs, whose draws we score with the same C2ST. Its environment is created on first use by
@@ -36,6 +37,7 @@ if [ "$have_peer" = 1 ]; then
   done
   "$OSBI_BENCH_BINARY" --sections steps > "$results/ours-2.txt"
 fi
+"$OSBI_BENCH_BINARY" --sections profile > "$results/profile.txt"
 [ "$quick" = 1 ] || "$OSBI_BENCH_BINARY" --sections run > "$results/ours-run.txt"
 if [ "${OSBI_SKIP_SBI:-0}" != 1 ]; then
   if py=$("$here/../vector_field/sbi_env.sh"); then

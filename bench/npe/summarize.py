@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Combines our npe throughput runs (ours-*.txt: `CASE <task> <batch> <samples/s>` for the MAF,
 `STEP <flow> <task> <batch> <samples/s> <flops/sample>` for every flow, `PEAK <GFLOP/s>`; ours-run.txt:
-`RUN <flow> <s> <c2st> <epochs>`) with the PyTorch peer (peer-<task>.json, section "throughput") and the real
+`RUN <flow> <s> <c2st> <epochs>`; profile.txt: `PROFILE_STEP <flow> <batch> <µs/step> <µs in kernels>`,
+`PROFILE <flow> <batch> <label> <µs/step> <launches/step>`) with the PyTorch peer (peer-<task>.json, section "throughput") and the real
 sbi 0.27 (sbi.jsonl from peer_sbi_npe.py; sbi-c2st.txt: our C2ST of its draws) into tables and the RESULT
 lines. Standard library only."""
 import json, pathlib, sys
@@ -57,6 +58,21 @@ if sbi_path.exists():
             sbi_runs[record["estimator"]] = dict(seconds=record["value"], epochs=record["epochs"],
                                                  c2st=sbi_c2st.get(stem, float("nan")))
 
+# Where a step's time goes: kernel labels grouped by what they do.
+groups = [("GEMM", lambda l: l.startswith("osbi::nn::gemm")),
+          ("spline", lambda l: "NSF::transform" in l),
+          ("optimizer", lambda l: l.startswith("osbi::optim")),
+          ("activations", lambda l: "activation" in l or "tanh" in l)]
+profile, profile_steps = {}, {}
+if (results / "profile.txt").exists():
+    for line in (results / "profile.txt").read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == ["PROFILE_STEP"]:
+            profile_steps[(parts[1], int(parts[2]))] = (float(parts[3]), float(parts[4]))
+        elif parts[:1] == ["PROFILE"]:
+            # Labels may hold spaces: the last two fields are the numbers.
+            profile.setdefault((parts[1], int(parts[2])), []).append((" ".join(parts[3:-2]), float(parts[-2]), float(parts[-1])))
+
 mean = lambda xs: sum(xs) / len(xs)
 peak = max(peaks) if peaks else None
 print(header)
@@ -89,6 +105,21 @@ if runs or sbi_runs:
         print(f"{'osbi ' + flow:<22} {run['seconds']:8.1f} {run['epochs']:7d} {run['c2st']:7.3f}")
     for name, run in sbi_runs.items():
         print(f"{'sbi ' + name:<22} {run['seconds']:8.1f} {run['epochs']:7d} {run['c2st']:7.3f}")
+if profile_steps:
+    names = [name for name, _ in groups] + ["other kernels", "outside kernels"]
+    print("where one training step's time goes (two_moons, one thread; % of the step):")
+    print(f"{'flow':<13} {'batch':>5} {'µs/step':>9} " + " ".join(f"{n:>15}" for n in names) + "   launches/step")
+    for key in sorted(profile_steps):
+        total, inside = profile_steps[key]
+        shares = dict.fromkeys(names, 0.0)
+        launches = 0.0
+        for label, micros, calls in profile.get(key, []):
+            name = next((n for n, match in groups if match(label)), "other kernels")
+            shares[name] += micros
+            launches += calls
+        shares["outside kernels"] = total - inside
+        print(f"{key[0]:<13} {key[1]:>5} {total:9.0f} " + " ".join(f"{100 * shares[n] / total:14.1f}%" for n in names)
+              + f"   {launches:.0f}")
 if ("two_moons", 200) in peer:
     print(f"RESULT npe.maf_sbi.train_speedup_vs_torch {mean(ours[('two_moons', 200)]) / peer[('two_moons', 200)]:.2f}")
 for flow in ("maf", "nsf"):

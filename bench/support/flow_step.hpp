@@ -3,6 +3,7 @@
 /// throughput and bench/npe/peer_sbi_npe.py time it (bench/npe on the host, bench/gpu on a device).
 #pragma once
 
+#include <support/kernel_profile.hpp>
 #include <support/timing.hpp>
 
 #include <osbi/core/random.hpp>
@@ -17,10 +18,12 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace osbi::bench {
 
@@ -37,11 +40,20 @@ inline std::string flow_name(StepFlow flow) {
   return "?";
 }
 
+/// What one timed run of the step yields: samples per second, and with profile_steps > 0 the kernels' totals
+/// over that many further steps.
+struct StepTiming {
+  double samples_per_second = 0;
+  std::vector<KernelProfile::Entry> kernels;
+  double profiled_seconds = 0;
+  std::size_t profiled_steps = 0;
+};
+
 namespace detail {
 
 template <class Space, class Task, class Flow>
-double flow_step_samples_per_second(const Task& task, Flow flow, std::size_t simulations, std::size_t batch,
-                                    double min_seconds, int repeats, int warmup) {
+StepTiming flow_step_timing(const Task& task, Flow flow, std::size_t simulations, std::size_t batch, double min_seconds,
+                            int repeats, int warmup, std::size_t profile_steps) {
   Space space;
   osbi::Matrix<float, Space> theta("theta", simulations, task.theta_dim()), x("x", simulations, task.x_dim());
   osbi::RandomStream rng(0);
@@ -57,21 +69,55 @@ double flow_step_samples_per_second(const Task& task, Flow flow, std::size_t sim
   osbi::NllLoss loss;
   const std::size_t batches = simulations / batch;
   std::size_t step = 0;
-  const double seconds = seconds_per_call(
-      [&] {
-        const std::size_t b = step++ % batches;
-        const auto rows = std::make_pair(b * batch, (b + 1) * batch);
-        osbi::TrainingBatch<float, Space> rows_batch;
-        rows_batch.theta = Kokkos::subview(theta, rows, Kokkos::ALL);
-        rows_batch.x = Kokkos::subview(x, rows, Kokkos::ALL);
-        osbi::training_step(flow, loss, adam, space, rows_batch, osbi::RandomStream(0).at(step));
-        space.fence();
-      },
-      min_seconds, repeats, warmup);
-  return static_cast<double>(batch) / seconds;
+  const auto one_step = [&] {
+    const std::size_t b = step++ % batches;
+    const auto rows = std::make_pair(b * batch, (b + 1) * batch);
+    osbi::TrainingBatch<float, Space> rows_batch;
+    rows_batch.theta = Kokkos::subview(theta, rows, Kokkos::ALL);
+    rows_batch.x = Kokkos::subview(x, rows, Kokkos::ALL);
+    osbi::training_step(flow, loss, adam, space, rows_batch, osbi::RandomStream(0).at(step));
+    space.fence();
+  };
+  StepTiming out;
+  out.samples_per_second = static_cast<double>(batch) / seconds_per_call(one_step, min_seconds, repeats, warmup);
+  if (profile_steps > 0) {
+    // After the timed runs, so that the callbacks' own cost (a clock read and a map update per launch) stays out of them.
+    KernelProfile::start();
+    const auto begin = std::chrono::steady_clock::now();
+    for (std::size_t k = 0; k < profile_steps; ++k) one_step();
+    out.profiled_seconds = seconds_since(begin);
+    out.kernels = KernelProfile::stop();
+    out.profiled_steps = profile_steps;
+  }
+  return out;
+}
+
+template <class Space, class Task, class Flow>
+double flow_step_samples_per_second(const Task& task, Flow flow, std::size_t simulations, std::size_t batch,
+                                    double min_seconds, int repeats, int warmup) {
+  return flow_step_timing<Space>(task, std::move(flow), simulations, batch, min_seconds, repeats, warmup, 0).samples_per_second;
 }
 
 } // namespace detail
+
+/// As flow_step_samples_per_second, then `profile_steps` more steps under KernelProfile.
+template <class Space, class Task>
+StepTiming flow_step_timing(StepFlow flow, const Task& task, std::size_t simulations, std::size_t batch, double min_seconds,
+                            int repeats, int warmup, std::size_t profile_steps) {
+  const std::size_t d = task.theta_dim(), c = task.x_dim();
+  switch (flow) {
+  case StepFlow::maf:
+    return detail::flow_step_timing<Space>(task, osbi::sbi_default_maf<float, Space>(d, c, 0), simulations, batch, min_seconds,
+                                           repeats, warmup, profile_steps);
+  case StepFlow::nsf:
+    return detail::flow_step_timing<Space>(task, osbi::sbi_default_nsf<float, Space>(d, c, 0), simulations, batch, min_seconds,
+                                           repeats, warmup, profile_steps);
+  case StepFlow::centered_nsf:
+    return detail::flow_step_timing<Space>(task, osbi::centered_nsf<float, Space>(d, c, 0), simulations, batch, min_seconds,
+                                           repeats, warmup, profile_steps);
+  }
+  return {};
+}
 
 /// Samples per second of the library's one training step (zero → NLL backward → clip at 5 → Adam) for a fresh
 /// `flow` (seed 0) over `simulations` draws of `task` (seed 0, z-scored by their moments; the centered NSF also
@@ -80,19 +126,7 @@ double flow_step_samples_per_second(const Task& task, Flow flow, std::size_t sim
 template <class Space, class Task>
 double flow_step_samples_per_second(StepFlow flow, const Task& task, std::size_t simulations, std::size_t batch,
                                     double min_seconds, int repeats, int warmup) {
-  const std::size_t d = task.theta_dim(), c = task.x_dim();
-  switch (flow) {
-  case StepFlow::maf:
-    return detail::flow_step_samples_per_second<Space>(task, osbi::sbi_default_maf<float, Space>(d, c, 0), simulations,
-                                                       batch, min_seconds, repeats, warmup);
-  case StepFlow::nsf:
-    return detail::flow_step_samples_per_second<Space>(task, osbi::sbi_default_nsf<float, Space>(d, c, 0), simulations,
-                                                       batch, min_seconds, repeats, warmup);
-  case StepFlow::centered_nsf:
-    return detail::flow_step_samples_per_second<Space>(task, osbi::centered_nsf<float, Space>(d, c, 0), simulations,
-                                                       batch, min_seconds, repeats, warmup);
-  }
-  return 0.0;
+  return flow_step_timing<Space>(flow, task, simulations, batch, min_seconds, repeats, warmup, 0).samples_per_second;
 }
 
 /// The sbi-default MAF's step (bench/gpu).
