@@ -13,6 +13,8 @@
 
 #include <support/test_seed.hpp>
 
+#include "online_test_support.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
@@ -61,12 +63,7 @@ struct Recorded {
 };
 
 Recorded run(const osbi::online::PipelineOptions& options, double simulation_seconds) {
-  osbi::BufferOptions buffer_options;
-  buffer_options.capacity = 20'000;
-  buffer_options.theta_dim = 2;
-  buffer_options.x_dim = 2;
-  buffer_options.seed = options.seed;
-  Buffer buffer(buffer_options);
+  Buffer buffer(osbi::online_test::buffer_options(20'000, options.seed));
   const Prior prior = Prior::diagonal({0.0, 0.0}, {1.0, 1.0});
   osbi::Posterior<Density> posterior(Density(2, 2), prior);
   Recorded out;

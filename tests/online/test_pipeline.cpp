@@ -13,6 +13,8 @@
 #include <support/files.hpp>
 #include <support/test_seed.hpp>
 
+#include "online_test_support.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
@@ -64,14 +66,7 @@ std::size_t replay_count(std::uint64_t seed, std::size_t budget, std::size_t bat
 
 Prior standard_prior() { return Prior::diagonal({0.0, 0.0}, {1.0, 1.0}); }
 
-osbi::BufferOptions buffer_options(std::size_t capacity, std::uint64_t seed) {
-  osbi::BufferOptions options;
-  options.capacity = capacity;
-  options.theta_dim = 2;
-  options.x_dim = 2;
-  options.seed = seed;
-  return options;
-}
+using osbi::online_test::buffer_options;
 
 std::vector<double> host_copy(const osbi::Vector<double, Space>& view) {
   const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);

@@ -70,12 +70,7 @@ osbi::online::PipelineOptions plastic_options() {
 }
 
 Recorded run(const osbi::online::PipelineOptions& options, const std::filesystem::path& resume_from = {}) {
-  osbi::BufferOptions buffer_options;
-  buffer_options.capacity = 5'000;
-  buffer_options.theta_dim = 2;
-  buffer_options.x_dim = 2;
-  buffer_options.seed = options.seed;
-  Buffer buffer(buffer_options);
+  Buffer buffer(osbi::online_test::buffer_options(5'000, options.seed));
   const Prior prior = Prior::diagonal({0.0, 0.0}, {1.0, 1.0});
   osbi::Posterior<Density> posterior(Density(2, 2), prior);
   Recorded out;
