@@ -22,10 +22,6 @@ os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import argparse
 import contextlib
-import json
-import math
-import platform
-import random
 import statistics
 import sys
 import tempfile
@@ -33,58 +29,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.nn.utils.clip_grad import clip_grad_norm_
 
-import sbi
-from sbi.inference import FMPE, NPSE
-from sbi.utils import BoxUniform
-from sbi.utils.torchutils import assert_all_finite
+# The shared helpers (bench/support/sbi_peer_common.py), after the thread variables above.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from sbi_peer_common import PRIOR, REPO, emit, save_records, seed, simulations, setup_run, train_samples_per_s  # noqa: E402
+from sbi.inference import FMPE, NPSE  # noqa: E402
 
-torch.set_num_threads(1)
-torch.set_num_interop_threads(1)
 
-REPO = Path(__file__).resolve().parents[2]
 INFERENCE = {"fmpe": FMPE, "npse": NPSE}
-PRIOR = BoxUniform(low=-torch.ones(2), high=torch.ones(2))
-records = []
-
-
-def emit(**record):
-    records.append(record)
-    print(json.dumps(record), flush=True)
-
-
-def seed(s):
-    random.seed(s)
-    np.random.seed(s)
-    torch.manual_seed(s)
-
-
-def two_moons(theta):
-    """sbibm's two_moons simulator (see data/sbibm/README.md)."""
-    n = theta.shape[0]
-    a = (torch.rand(n) - 0.5) * math.pi  # U(-pi/2, pi/2)
-    r = 0.1 + 0.01 * torch.randn(n)  # N(0.1, 0.01^2)
-    p = torch.stack((r * torch.cos(a) + 0.25, r * torch.sin(a)), dim=1)
-    z0 = (theta[:, 0] + theta[:, 1]) / math.sqrt(2.0)
-    z1 = (theta[:, 1] - theta[:, 0]) / math.sqrt(2.0)
-    return p + torch.stack((-z0.abs(), z1), dim=1)
-
-
-def simulations(n):
-    theta = PRIOR.sample((n,))
-    return theta, two_moons(theta)
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def train(inference, theta, x, **kwargs):
@@ -113,37 +65,12 @@ def bench_train_step(name, quick):
     theta, x = simulations(10_000)
     # The builder the trainer calls (z-scoring statistics from the data, default network).
     net = inference._build_neural_net(theta, x)
-    net.train()
-    optimizer = torch.optim.Adam(list(net.parameters()), lr=5e-4)
     batches = list(zip(theta.split(200), x.split(200)))  # already in random order (prior draws)
     emit(estimator=name, metric="default_network", value=str(net).replace("\n", " "),
          parameters=sum(p.numel() for p in net.parameters()))
-
-    def step(i):
-        # VectorFieldTrainer._train_epoch / _get_losses / _loss, single round, times=None:
-        theta_b, x_b = batches[i % len(batches)]
-        optimizer.zero_grad()
-        losses = net.loss(theta_b, x_b, times=None)
-        assert_all_finite(losses, "loss")
-        losses = torch.ones(len(x_b)) * losses  # default calibration kernel
-        loss = torch.mean(losses)
-        losses.sum().item()  # the trainer's running loss sum (a synchronisation point)
-        loss.backward()
-        clip_grad_norm_(net.parameters(), max_norm=5.0)
-        optimizer.step()
-
-    for i in range(20):  # warm-up
-        step(i)
-    min_time = 0.5 if quick else 2.0
-    rates = []
-    for _ in range(5):
-        steps, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < min_time:
-            step(steps)
-            steps += 1
-        rates.append(200 * steps / elapsed)
-    emit(estimator=name, metric="train_samples_per_s", value=statistics.median(rates),
-         batch=200, repeats=rates)
+    # VectorFieldTrainer._get_losses / _loss, single round: the estimator's loss with times=None.
+    rate, rates = train_samples_per_s(net, batches, lambda t, x: net.loss(t, x, times=None), quick)
+    emit(estimator=name, metric="train_samples_per_s", value=rate, batch=200, repeats=rates)
 
 
 def bench_sampling(name, quick, x0):
@@ -195,19 +122,12 @@ def main():
     args = parser.parse_args()
     out = (args.out or Path(tempfile.mkdtemp(prefix="osbi-sbi-peer-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    obs = args.data.resolve() / "two_moons" / "num_observation_1" / "observation.csv"
-    x0 = torch.tensor(np.loadtxt(obs, delimiter=",", skiprows=1), dtype=torch.float32)[None]
-    # sbi's default TensorBoard tracker writes ./sbi-logs: keep it in the results folder.
-    os.chdir(out)
-
-    emit(metric="environment", sbi=sbi.__version__, torch=torch.__version__, cpu=cpu_model(),
-         threads=torch.get_num_threads(), python=platform.python_version(), quick=args.quick,
-         out=str(out))
+    x0 = setup_run(args.data, out, args.quick)
     for name in ("fmpe", "npse") if args.estimator == "both" else (args.estimator,):
         bench_train_step(name, args.quick)
         bench_sampling(name, args.quick, x0)
         bench_two_moons(name, args.quick, x0, out)
-    (out / "sbi_peer.json").write_text(json.dumps(records, indent=1) + "\n")
+    save_records(out, "sbi_peer.json")
 
 
 if __name__ == "__main__":
