@@ -26,12 +26,14 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <cstdint>
 #include <span>
@@ -46,11 +48,13 @@ using Density = osbi::LinearGaussian<double, Space>;
 using Prior = osbi::Gaussian<double, Space>;
 using Adam = osbi::optim::Adam<double, Space>;
 
-/// x = θ + 0.5·ε; 2 % of the simulations throw (decided by the simulation's own first draw).
+/// x = θ + 0.5·ε; 2 % of the simulations throw (decided by the simulation's own first draw); each takes `seconds`.
 struct NoisySimulator {
+  double seconds = 0;
   std::size_t theta_dim() const { return 2; }
   std::size_t x_dim() const { return 2; }
   void simulate(std::span<const double> theta, std::span<double> x, osbi::RowRandom& rng) const {
+    if (seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     if (rng.uniform() < 0.02) throw std::runtime_error("solver diverged");
     for (std::size_t j = 0; j < 2; ++j) x[j] = theta[j] + 0.5 * rng.normal();
   }
@@ -78,12 +82,13 @@ struct Outcome {
 
 template <class Buffer>
 Outcome run_pipeline(const osbi::mpi::Roles& roles, const osbi::online::PipelineOptions& options, std::size_t capacity,
-                     const osbi::mpi::StreamOptions& stream = {}, const std::filesystem::path& resume_from = {}) {
+                     const osbi::mpi::StreamOptions& stream = {}, const std::filesystem::path& resume_from = {},
+                     NoisySimulator simulator = {}) {
   Buffer buffer(buffer_options(capacity));
   const Prior prior = standard_prior();
   osbi::Posterior<Density> posterior(Density(2, 2), prior);
   Adam adam(posterior.estimator().parameters().extent(0), {.learning_rate = 1e-2});
-  MpiPipeline<Buffer> pipeline(std::move(posterior), prior, NoisySimulator{}, buffer, std::move(adam), options, osbi::NllLoss{}, {},
+  MpiPipeline<Buffer> pipeline(std::move(posterior), prior, simulator, buffer, std::move(adam), options, osbi::NllLoss{}, {},
                                osbi::mpi::Transport(roles, stream));
   if (!resume_from.empty()) pipeline.resume(resume_from);
   Outcome out;
@@ -168,6 +173,37 @@ BOOST_AUTO_TEST_CASE(trains_data_parallel_and_accounts_for_every_simulation) {
       } else {
         // A simulation rank reports its group's share.
         BOOST_TEST(counts.finished == osbi::mpi::group_budget(budget, roles.group_count(), roles.group_index()));
+      }
+    }
+  }
+}
+
+// Plasticity's pulls come at arrival counts each learner sees at its own time: the learners agree on the step, so they
+// stay bitwise equal (and the run still learns).
+BOOST_AUTO_TEST_CASE(plasticity_keeps_the_learners_identical) {
+  for (const auto layout : mt::layouts(1)) {
+    BOOST_TEST_CONTEXT("learners " << layout.learners << " of " << mt::world_size() << " ranks") {
+      const osbi::mpi::Roles roles(MPI_COMM_WORLD, layout);
+      osbi::online::PipelineOptions options;
+      options.workers = 2;
+      options.seed = 10;
+      options.batch_size = 50;
+      options.train_after = 100;
+      options.validation_size = 100;
+      options.validate_every = 5;
+      options.restore_best = false;
+      options.stop.max_simulations = 2'000;
+      options.stop.epochs_after_budget = 20; // room to train after the last pull
+      options.plasticity.keep = 0.5;
+      // 0.1 ms a simulation: the trainer steps while the arrivals grow, so the milestones fall inside the run.
+      const Outcome outcome = run_pipeline<osbi::ReservoirBuffer<osbi::overflow::Evict, double>>(roles, options, 2'000, {}, {},
+                                                                                                 NoisySimulator{1e-4});
+      BOOST_TEST(learner_spread(outcome) == 0.0);
+      if (outcome.learner) {
+        BOOST_TEST(!outcome.report.plasticity_steps.empty());
+        BOOST_TEST(outcome.report.validation_loss.size() >= 2u);
+        if (outcome.report.validation_loss.size() >= 2u)
+          BOOST_TEST(outcome.report.validation_loss.back() < outcome.report.validation_loss.front() - 0.3);
       }
     }
   }

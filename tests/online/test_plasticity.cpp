@@ -53,6 +53,7 @@ struct RecordingAdam : osbi::optim::Adam<double, Space> {
 struct Recorded {
   std::vector<Parameters> before, after;
   Parameters final_parameters;
+  std::vector<std::uint64_t> plasticity_steps; // as the report gives them
 };
 
 osbi::online::PipelineOptions plastic_options() {
@@ -80,7 +81,7 @@ Recorded run(const osbi::online::PipelineOptions& options, const std::filesystem
   osbi::online::Pipeline<Prior, osbi::online_test::NoisyIdentity, Buffer, Density, osbi::NllLoss, RecordingAdam> pipeline(
       std::move(posterior), prior, osbi::online_test::NoisyIdentity{}, buffer, std::move(adam), options);
   if (!resume_from.empty()) pipeline.resume(resume_from);
-  pipeline.run();
+  out.plasticity_steps = pipeline.run().plasticity_steps;
   out.final_parameters = host_copy(pipeline.estimator().parameters());
   return out;
 }
@@ -103,7 +104,8 @@ BOOST_AUTO_TEST_CASE(the_parameters_are_pulled_toward_their_start_at_each_doubli
   const Recorded recorded = run(options);
   BOOST_TEST_REQUIRE(recorded.before.size() == 100u);
   // Milestones at 200, 400 and 800 arrivals: before the batches of steps 10, 30 and 70.
-  const std::vector<std::size_t> milestones{10, 30, 70};
+  const std::vector<std::uint64_t> milestones{10, 30, 70};
+  BOOST_TEST(recorded.plasticity_steps == milestones, boost::test_tools::per_element());
   const Parameters& initial = recorded.before[0]; // the prepared estimator's: no milestone before the first step
   for (std::size_t k = 1; k < recorded.before.size(); ++k) {
     const bool milestone = std::find(milestones.begin(), milestones.end(), k) != milestones.end();
@@ -119,12 +121,14 @@ BOOST_AUTO_TEST_CASE(the_parameters_are_pulled_toward_their_start_at_each_doubli
   off.plasticity.keep = 1.0;
   const Recorded plain = run(off);
   for (std::size_t k = 1; k < plain.before.size(); ++k) BOOST_TEST(plain.before[k] == plain.after[k - 1], "step " << k);
+  BOOST_TEST(plain.plasticity_steps.empty());
   // A growth of 3: milestones at 300 and 900 arrivals (steps 20 and 80).
   auto triple = options;
   triple.plasticity.growth = 3.0;
   const Recorded tripled = run(triple);
   for (std::size_t k = 1; k < tripled.before.size(); ++k)
     BOOST_TEST((tripled.before[k] != tripled.after[k - 1]) == (k == 20 || k == 80), "step " << k);
+  BOOST_TEST(tripled.plasticity_steps == (std::vector<std::uint64_t>{20, 80}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_resumed_run_pulls_toward_the_same_start) {
@@ -139,6 +143,7 @@ BOOST_AUTO_TEST_CASE(a_resumed_run_pulls_toward_the_same_start) {
   options.stop.max_steps = 100;
   const Recorded resumed = run(options, options.checkpoint);
   BOOST_TEST_REQUIRE(resumed.before.size() == 50u);
+  BOOST_TEST(resumed.plasticity_steps == (std::vector<std::uint64_t>{70}), boost::test_tools::per_element());
   BOOST_TEST(resumed.final_parameters == whole.final_parameters);
 }
 

@@ -125,6 +125,7 @@ struct PipelineReport {
   std::uint64_t best_step = 0;
   bool restored_best = false;                 ///< the density holds the best-validation parameters
   bool resumed = false;                       ///< the run continued from a checkpoint
+  std::vector<std::uint64_t> plasticity_steps; ///< steps before which Plasticity pulled toward θ₀ (this run() only)
 };
 
 } // namespace osbi::online

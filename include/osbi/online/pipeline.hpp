@@ -283,6 +283,7 @@ public:
     report.validation_loss = counters.validation_history;
     report.best_step = m_trainer.early_stopping().best_index();
     report.resumed = m_resumed;
+    report.plasticity_steps = m_plasticity_steps;
     if (m_options.restore_best && m_trainer.early_stopping().has_best()) {
       m_trainer.early_stopping().restore_best(m_instances.train, estimator().parameters());
       report.restored_best = true;
@@ -403,6 +404,7 @@ private:
       // Plasticity: agreed on by every learner (each counts its own buffer's arrivals), so they stay identical.
       if (plastic() && m_transport.any(!m_workers.simulations_over() && m_buffer.arrivals() >= m_next_milestone)) {
         m_trainer.shrink_toward_initial(m_options.plasticity.keep);
+        m_plasticity_steps.push_back(counters.steps);
         m_next_milestone = next_plasticity_milestone(m_buffer.arrivals());
       }
       if (paced()) wait_for_replay_room(counters.samples_trained);
@@ -480,7 +482,8 @@ private:
   Trainer m_trainer;
   double m_start = 0, m_last_checkpoint = 0;
   bool m_resumed = false, m_ran = false;
-  std::uint64_t m_next_milestone = 0; // Plasticity's next arrival count
+  std::uint64_t m_next_milestone = 0;           // Plasticity's next arrival count
+  std::vector<std::uint64_t> m_plasticity_steps; // and the steps it pulled before
   std::uint64_t m_resumed_simulations = 0, m_resumed_samples = 0;
 };
 
