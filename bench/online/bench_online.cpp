@@ -175,12 +175,15 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
   using Density = osbi::ConditionalNSF<Scalar, Space>;
   Density* density = nullptr; // set below; the callback runs only inside run()
   double next = 0;
+  const auto snapshot = [&](double now) {
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), density->parameters());
+    snapshots.push_back({now, std::vector<Scalar>(host.data(), host.data() + host.extent(0))});
+  };
   options.on_validation = [&](std::uint64_t, double) {
     const double now = clock();
     if (now < next) return;
     next = now + 1.0;
-    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), density->parameters());
-    snapshots.push_back({now, std::vector<Scalar>(host.data(), host.data() + host.extent(0))});
+    snapshot(now);
   };
   Buffer buffer(buffer_options);
   osbi::online::Pipeline pipeline(osbi::Posterior(osbi::sbi_default_nsf<Scalar, Space>(2, 2, args.seed), task.prior()),
@@ -190,11 +193,7 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
   TimeToAccuracy result;
   result.report = pipeline.run();
   result.run_seconds = clock();
-  // The parameters the run ends with (a consuming buffer's run may end before its first validation).
-  {
-    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), density->parameters());
-    snapshots.push_back({result.run_seconds, std::vector<Scalar>(host.data(), host.data() + host.extent(0))});
-  }
+  snapshot(result.run_seconds); // the parameters the run ends with (a consuming buffer's run may end before its first validation)
   const osbi::bench::SbibmObservation observation(args.data, "two_moons", 1);
   const auto x0 = observation.observation();
   const Eigen::MatrixXd reference = observation.reference_samples();
