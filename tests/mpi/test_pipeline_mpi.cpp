@@ -99,6 +99,21 @@ Outcome run_pipeline(const osbi::mpi::Roles& roles, const osbi::online::Pipeline
   return out;
 }
 
+/// The options of the data-parallel training cases: 2 workers per group, batches of 50, 100 validation rows checked
+/// every 5 steps, the last parameters kept.
+osbi::online::PipelineOptions data_parallel_options(std::uint64_t seed, std::size_t train_after, std::uint64_t budget) {
+  osbi::online::PipelineOptions options;
+  options.workers = 2;
+  options.seed = seed;
+  options.batch_size = 50;
+  options.train_after = train_after;
+  options.validation_size = 100;
+  options.validate_every = 5;
+  options.restore_best = false;
+  options.stop.max_simulations = budget;
+  return options;
+}
+
 /// The largest difference between any learner's parameters and learner 0's (learner 0 is world rank 0).
 double learner_spread(const Outcome& outcome) {
   std::vector<double> first = outcome.parameters;
@@ -143,15 +158,7 @@ BOOST_AUTO_TEST_CASE(trains_data_parallel_and_accounts_for_every_simulation) {
   for (const auto layout : mt::layouts(1)) {
     BOOST_TEST_CONTEXT("learners " << layout.learners << " of " << mt::world_size() << " ranks") {
       const osbi::mpi::Roles roles(MPI_COMM_WORLD, layout);
-      osbi::online::PipelineOptions options;
-      options.workers = 2;
-      options.seed = 9;
-      options.batch_size = 50;
-      options.train_after = 200;
-      options.validation_size = 100;
-      options.validate_every = 5;
-      options.restore_best = false;
-      options.stop.max_simulations = budget;
+      const auto options = data_parallel_options(9, 200, budget);
       const Outcome outcome = run_pipeline<osbi::FifoBuffer<osbi::overflow::Block, double>>(roles, options, 1'000);
       const auto& counts = outcome.report.accounting;
       // The learners account for every simulation of the budget, once: validation, buffer or failure.
@@ -184,15 +191,7 @@ BOOST_AUTO_TEST_CASE(plasticity_keeps_the_learners_identical) {
   for (const auto layout : mt::layouts(1)) {
     BOOST_TEST_CONTEXT("learners " << layout.learners << " of " << mt::world_size() << " ranks") {
       const osbi::mpi::Roles roles(MPI_COMM_WORLD, layout);
-      osbi::online::PipelineOptions options;
-      options.workers = 2;
-      options.seed = 10;
-      options.batch_size = 50;
-      options.train_after = 100;
-      options.validation_size = 100;
-      options.validate_every = 5;
-      options.restore_best = false;
-      options.stop.max_simulations = 2'000;
+      auto options = data_parallel_options(10, 100, 2'000);
       options.stop.epochs_after_budget = 20; // room to train after the last pull
       options.plasticity.keep = 0.5;
       // 0.1 ms a simulation: the trainer steps while the arrivals grow, so the milestones fall inside the run.
