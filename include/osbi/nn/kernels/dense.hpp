@@ -105,9 +105,14 @@ void dense_forward(const ExecutionSpace& space, const same_t<ConstMatrix<Scalar,
                    GemmAlgorithm algorithm = GemmAlgorithm::automatic) {
   detail::check_dense("osbi::nn::dense_forward", x, weight, y.extent(0), y.extent(1), bias.extent(0), mask.extent(0),
                       mask.extent(1), mask.data() != nullptr);
-  const epilogue::BiasActivation<Scalar, Activation> finish{bias.extent(0) != 0 ? bias.data() : nullptr};
-  gemm(space, x.extent(0), weight.extent(0), x.extent(1), operand(x), masked_operand(weight, mask).transposed(),
-       y.data(), static_cast<std::ptrdiff_t>(y.stride(0)), finish, workspace, algorithm);
+  const auto product = [&](const auto& finish) {
+    gemm(space, x.extent(0), weight.extent(0), x.extent(1), operand(x), masked_operand(weight, mask).transposed(),
+         y.data(), static_cast<std::ptrdiff_t>(y.stride(0)), finish, workspace, algorithm);
+  };
+  if (bias.extent(0) != 0)
+    product(epilogue::BiasActivation<Scalar, Activation>{bias.data()});
+  else
+    product(epilogue::Activate<Activation>{});
 }
 
 /// grad_x = grad_z · (weight ⊙ mask).

@@ -114,14 +114,28 @@ struct AccumulateMasked {
   }
 };
 
-/// C = activation(total + bias[column]) (bias may be null).
+/// C = activation(total + bias[column]); bias must not be null (Activate is the layer without one).
+/// Two types rather than a null test per element: `bias ? total + bias[column] : total` is control
+/// flow that kept GCC 12 from vectorizing the epilogue, and a scalar tanh per element cost four times
+/// the 200×50×50 product it finished (bench/npe's profile: half of the MAF step's GEMM time).
 template <class Scalar, class Activation>
 struct BiasActivation {
   static constexpr bool accumulates = false;
   static constexpr bool linear = false;
   const Scalar* bias;
   KOKKOS_INLINE_FUNCTION Scalar finish(std::size_t, std::size_t column, Scalar total) const {
-    return Activation::value(bias != nullptr ? total + bias[column] : total);
+    return Activation::value(total + bias[column]);
+  }
+};
+
+/// C = activation(total) (a layer without bias).
+template <class Activation>
+struct Activate {
+  static constexpr bool accumulates = false;
+  static constexpr bool linear = false;
+  template <class Scalar>
+  KOKKOS_INLINE_FUNCTION Scalar finish(std::size_t, std::size_t, Scalar total) const {
+    return Activation::value(total);
   }
 };
 
@@ -268,6 +282,20 @@ KOKKOS_INLINE_FUNCTION void write_tile(const Scalar (&acc)[MR][NR], std::size_t 
                                        std::size_t row0, std::size_t column0, Scalar* c, const OutputMap& output,
                                        const Epilogue& finish, bool first, bool last) {
   if (!output.swap_indices && output.column_stride == 1 && first && last) {
+    if (columns == std::size_t(NR)) {
+      // A full tile: loops of a compile-time length, so each row is a few vector stores (the runtime-length
+      // loop below paid an aliasing check and a remainder per row: most of a K = 4 product's time).
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t row = row0 + r;
+        Scalar* c_row = c + static_cast<std::ptrdiff_t>(row) * output.row_stride + column0;
+        if constexpr (Epilogue::accumulates) {
+          for (int cc = 0; cc < NR; ++cc) c_row[cc] += finish.finish(row, column0 + cc, acc[r][cc]);
+        } else {
+          for (int cc = 0; cc < NR; ++cc) c_row[cc] = finish.finish(row, column0 + cc, acc[r][cc]);
+        }
+      }
+      return;
+    }
     for (std::size_t r = 0; r < rows; ++r) {
       const std::size_t row = row0 + r;
       Scalar* c_row = c + static_cast<std::ptrdiff_t>(row) * output.row_stride + column0;
@@ -396,36 +424,39 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
           const bool first = block == 0, last = block + 1 == k_blocks;
           for (std::size_t q0 = q_begin; q0 < q_end; q0 += QC) {
             const std::size_t q1 = std::min(q_end, q0 + QC);
-            // Panel q holds columns q·NR.. as [k][NR], zero past n: the micro-kernel never branches.
+            // Panel q holds columns q·NR.. as [k][width], zero past n: the micro-kernel never branches.
+            // width is NR, or NR / 2 for a last panel of at most NR / 2 columns (a 50-wide layer's last
+            // 2 columns: half the wasted work of a full-width tile there; see half_panel below).
             for (std::size_t q = q0; q < q1; ++q) {
               Scalar* panel = packed_b + (q - q0) * NR * k_count;
               const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
+              const std::size_t width = columns <= std::size_t(NR / 2) ? std::size_t(NR / 2) : std::size_t(NR);
               if (b.mask == nullptr && b.column_stride == 1) {
                 // Row-major B: each panel row is a contiguous copy (vectorized) plus zeros.
                 for (std::size_t kk = 0; kk < k_count; ++kk) {
                   const Scalar* source = b.data + static_cast<std::ptrdiff_t>(k_begin + kk) * b.row_stride +
                                          static_cast<std::ptrdiff_t>(q * NR);
-                  Scalar* target = panel + kk * NR;
+                  Scalar* target = panel + kk * width;
                   if (columns == std::size_t(NR)) {
                     for (int cc = 0; cc < NR; ++cc) target[cc] = source[cc];
                   } else {
                     for (std::size_t cc = 0; cc < columns; ++cc) target[cc] = source[cc];
-                    for (std::size_t cc = columns; cc < std::size_t(NR); ++cc) target[cc] = Scalar(0);
+                    for (std::size_t cc = columns; cc < width; ++cc) target[cc] = Scalar(0);
                   }
                 }
               } else if (b_rows_contiguous) {
                 for (std::size_t kk = 0; kk < k_count; ++kk)
-                  for (int cc = 0; cc < NR; ++cc) {
+                  for (std::size_t cc = 0; cc < width; ++cc) {
                     const std::size_t column = q * NR + cc;
-                    panel[kk * NR + cc] = column < n ? b(k_begin + kk, column) : Scalar(0);
+                    panel[kk * width + cc] = column < n ? b(k_begin + kk, column) : Scalar(0);
                   }
               } else {
                 // Transposed B (Y = X·Wᵀ): read each column along its unit stride.
-                for (std::size_t cc = 0; cc < std::size_t(NR); ++cc) {
+                for (std::size_t cc = 0; cc < width; ++cc) {
                   if (cc < columns) {
-                    for (std::size_t kk = 0; kk < k_count; ++kk) panel[kk * NR + cc] = b(k_begin + kk, q * NR + cc);
+                    for (std::size_t kk = 0; kk < k_count; ++kk) panel[kk * width + cc] = b(k_begin + kk, q * NR + cc);
                   } else {
-                    for (std::size_t kk = 0; kk < k_count; ++kk) panel[kk * NR + cc] = Scalar(0);
+                    for (std::size_t kk = 0; kk < k_count; ++kk) panel[kk * width + cc] = Scalar(0);
                   }
                 }
               }
@@ -454,9 +485,17 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
                               static_cast<std::ptrdiff_t>(k_begin) * a.column_stride;
                 a_step = a.column_stride;
               }
-              Scalar acc[MR][NR];
-              micro_kernel<Scalar, MR, NR>(k_count, a_rows, a_step, packed_b + (q - q0) * NR * k_count, acc);
-              write_tile<Scalar, MR, NR>(acc, rows, columns, p * MR, q * NR, c, output, finish, first, last);
+              const Scalar* const panel = packed_b + (q - q0) * NR * k_count;
+              if (columns <= std::size_t(NR / 2)) {
+                // half_panel: the same products in the same order, on a tile half as wide.
+                Scalar acc[MR][NR / 2];
+                micro_kernel<Scalar, MR, NR / 2>(k_count, a_rows, a_step, panel, acc);
+                write_tile<Scalar, MR, NR / 2>(acc, rows, columns, p * MR, q * NR, c, output, finish, first, last);
+              } else {
+                Scalar acc[MR][NR];
+                micro_kernel<Scalar, MR, NR>(k_count, a_rows, a_step, panel, acc);
+                write_tile<Scalar, MR, NR>(acc, rows, columns, p * MR, q * NR, c, output, finish, first, last);
+              }
             }
           }
         }
