@@ -129,22 +129,29 @@ public:
   MaskedDenseLayer(std::size_t in, const MaskedWidth& shape) : MaskedDenseLayer(in, shape.output_dim, shape.mask) {}
 
   /// The mask as stored on the device (out × in, 0 or 1).
-  ConstMatrix<Scalar, ExecutionSpace> mask() const { return this->m_mask; }
+  ConstMatrix<Scalar, ExecutionSpace> mask() const { return m_full_mask; }
 
 private:
   template <class Entry>
   void upload(std::size_t in, std::size_t out, Entry entry) {
     Matrix<Scalar, ExecutionSpace> device(this->part() + "::mask", out, in);
     auto host = Kokkos::create_mirror_view(device);
+    bool all_ones = true;
     for (std::size_t o = 0; o < out; ++o)
       for (std::size_t i = 0; i < in; ++i) {
         const double value = static_cast<double>(entry(o, i));
         require(value == 0.0 || value == 1.0, this->part(), "mask(", o, ", ", i, ") = ", value, " must be 0 or 1");
         host(o, i) = static_cast<Scalar>(value);
+        all_ones = all_ones && value == 1.0;
       }
     Kokkos::deep_copy(device, host);
-    this->m_mask = device;
+    m_full_mask = device;
+    // A mask of ones changes nothing (w·1 = w exactly), so the kernels go without it: a MADE over two
+    // features has all-ones hidden masks, and the masked paths pack element by element.
+    if (!all_ones) this->m_mask = device;
   }
+
+  Matrix<Scalar, ExecutionSpace> m_full_mask;
 };
 
 /// Spec: a masked dense layer, e.g. nn::MaskedDense<64, init::TorchDefault, activation::Tanh>, whose mask is always
