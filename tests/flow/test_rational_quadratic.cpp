@@ -412,6 +412,16 @@ BOOST_AUTO_TEST_CASE(bad_options_and_shapes_are_rejected_and_nan_propagates) {
   BOOST_CHECK_THROW(Spline(options([](auto& o) { o.min_derivative = 1; })), osbi::InvalidArgument);
   BOOST_CHECK_THROW(Spline({}, 0.0), osbi::InvalidArgument);
   BOOST_CHECK_NO_THROW(Spline(options([](auto& o) { o.bins = 1; })));
+  // An evaluation keeps each softmax's exponentials in a local array of max_bins entries.
+  BOOST_CHECK_NO_THROW(Spline(options([](auto& o) {
+    o.bins = Spline::max_bins;
+    o.min_bin_width = o.min_bin_height = 1e-4;
+  })));
+  BOOST_CHECK_THROW(Spline(options([](auto& o) {
+                      o.bins = Spline::max_bins + 1;
+                      o.min_bin_width = o.min_bin_height = 1e-4;
+                    })),
+                    osbi::InvalidArgument);
 
   const Spline spline;
   osbi::Matrix<double, Space> x("x", 3, 2), y("y", 3, 2), l("l", 3, 2), p("p", 3, 2 * count), p_narrow("p", 3, count);
