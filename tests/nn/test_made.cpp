@@ -2,6 +2,7 @@
 /// \brief MaskedDenseLayer and the MADE helpers: nflows' degrees and masks, gradients (finite differences,
 /// exact zeros under the mask), forward against a reference, and the autoregressive property of a MADE.
 #include <osbi/nn/activations.hpp>
+#include <osbi/nn/dense.hpp>
 #include <osbi/nn/layer.hpp>
 #include <osbi/nn/masked_dense.hpp>
 #include <osbi/testing/gradient_check.hpp>
@@ -161,6 +162,29 @@ BOOST_AUTO_TEST_CASE(made_outputs_depend_only_on_inputs_of_lower_degree) {
   // The first output of each feature block sees nothing: a constant (its bias).
   for (std::size_t i = 0; i < features; ++i)
     BOOST_TEST(j(0, i) == 0.0);
+}
+
+// A mask of ones is not handed to the kernels (w·1 = w): the layer then is the dense layer, to the bit, and still
+// reports its mask.
+BOOST_AUTO_TEST_CASE(an_all_ones_mask_gives_the_dense_layer_bit_for_bit) {
+  const std::vector<std::uint8_t> ones(7 * 5, 1);
+  support::Bound<nn::MaskedDenseLayer<float, Space, act::Tanh>> masked(support::test_rng(206), std::size_t{5},
+                                                                       std::size_t{7}, ones);
+  support::Bound<nn::DenseLayer<float, Space, nn::init::TorchDefault, act::Tanh>> dense(
+      support::test_rng(206), std::size_t{5}, std::size_t{7});
+  BOOST_TEST(support::to_host_vector(masked.parameters) == support::to_host_vector(dense.parameters));
+  BOOST_TEST(support::to_host(masked.layer.mask()).values == as_double(ones));
+  const auto x = support::to_device<float>(support::random_host(37, 5, 207));
+  const auto grad_y = support::to_device<float>(support::random_host(37, 7, 208));
+  const auto y_masked = support::nan_matrix<float>(37, 7), y_dense = support::nan_matrix<float>(37, 7);
+  const auto gx_masked = support::nan_matrix<float>(37, 5), gx_dense = support::nan_matrix<float>(37, 5);
+  masked.layer.forward(Space(), x, y_masked);
+  dense.layer.forward(Space(), x, y_dense);
+  masked.layer.backward(Space(), grad_y, gx_masked);
+  dense.layer.backward(Space(), grad_y, gx_dense);
+  BOOST_TEST(support::to_host(y_masked).values == support::to_host(y_dense).values);
+  BOOST_TEST(support::to_host(gx_masked).values == support::to_host(gx_dense).values);
+  BOOST_TEST(support::to_host_vector(masked.gradients) == support::to_host_vector(dense.gradients));
 }
 
 BOOST_AUTO_TEST_CASE(masks_are_validated_and_eigen_masks_are_accepted) {
