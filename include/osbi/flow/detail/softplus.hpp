@@ -14,8 +14,8 @@ namespace osbi::detail {
 /*
  * softplus(a) = max(a, 0) + log1p(e) and σ(a) = softplus'(a) = (a >= 0 ? 1 : e) / (1 + e), both from
  * e = e^(−|a|) in (0, 1]: no overflow for any a. In float, e and log1p(e) come from the branch-free
- * approximations of nn/kernels/activation.hpp (within 2 ulp of expf and log1pf; the library calls were a
- * third of a spline's time); in double, from the library. The three functions below share that
+ * approximations of nn/kernels/activation.hpp (within 2 ulp of expf and log1pf; the library calls were over
+ * a quarter of a spline's time); in double, from the library. The three functions below share that
  * arithmetic, so softplus_and_sigmoid(a) equals {softplus(a), sigmoid(a)} to the bit.
  */
 
