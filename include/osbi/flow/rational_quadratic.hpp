@@ -217,14 +217,6 @@ private:
     Scalar x_low, width, y_low, height, d_low, d_high;
   };
 
-  /// e^x for x <= 0: the vectorizable float polynomial of the activations, the library exp in double.
-  KOKKOS_INLINE_FUNCTION static Scalar exp_nonpositive(Scalar x) {
-    if constexpr (std::is_same_v<Scalar, float>)
-      return nn::activation::fast_exp_nonpositive(x);
-    else
-      return math::exp(x);
-  }
-
   KOKKOS_INLINE_FUNCTION Axis make_axis(const Scalar* logits, Scalar minimum) const {
     Scalar max = m_logit_scale * logits[0];
     for (std::size_t k = 1; k < m_bins; ++k) {
@@ -236,7 +228,7 @@ private:
     // Two loops: the exponentials vectorize (in float through the branch-free polynomial, within 2 ulp of
     // expf), the sum keeps its order.
     for (std::size_t k = 0; k < m_bins; ++k)
-      axis.exponentials[k] = exp_nonpositive(m_logit_scale * logits[k] - max);
+      axis.exponentials[k] = nn::activation::exp_nonpositive(m_logit_scale * logits[k] - max);
     axis.sum = 0;
     for (std::size_t k = 0; k < m_bins; ++k)
       axis.sum += axis.exponentials[k];

@@ -21,10 +21,7 @@ namespace osbi::detail {
 
 template <class Scalar>
 KOKKOS_FORCEINLINE_FUNCTION Scalar exp_of_minus_abs(Scalar a) {
-  if constexpr (std::is_same_v<Scalar, float>)
-    return nn::activation::fast_exp_nonpositive(-math::fabs(a));
-  else
-    return math::exp(-math::fabs(a));
+  return nn::activation::exp_nonpositive(-math::fabs(a));
 }
 
 template <class Scalar>

@@ -134,6 +134,16 @@ KOKKOS_FORCEINLINE_FUNCTION float fast_exp_nonpositive(float input) {
   return select_float(input < -87.0f, 0.0f, y * scale);
 }
 
+/// e^x for x <= 0 in any Scalar: the polynomial above in float, the library exp in double (the softmaxes of
+/// attention and of the spline, softplus's e^(−|a|)).
+template <class Scalar>
+KOKKOS_FORCEINLINE_FUNCTION Scalar exp_nonpositive(Scalar x) {
+  if constexpr (std::is_same_v<Scalar, float>)
+    return fast_exp_nonpositive(x);
+  else
+    return math::exp(x);
+}
+
 struct Tanh {
   static constexpr bool needs_input = false;
   template <class Scalar>
@@ -168,8 +178,7 @@ struct GELU {
   }
   template <class Scalar>
   KOKKOS_FORCEINLINE_FUNCTION static Scalar gaussian(Scalar x) {
-    if constexpr (std::is_same_v<Scalar, float>) return fast_exp_nonpositive(-0.5f * x * x);
-    else return math::exp(Scalar(-0.5) * x * x);
+    return exp_nonpositive(Scalar(-0.5) * x * x);
   }
 };
 

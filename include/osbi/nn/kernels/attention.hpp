@@ -77,14 +77,6 @@ inline constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, ty
 template <class ExecutionSpace>
 inline constexpr int team_size = on_host<ExecutionSpace> ? 1 : 64;
 
-/// e^x for x <= 0 (softmax after subtracting the row maximum): the vectorizable float polynomial of
-/// the activations, the library exp in double.
-template <class Scalar>
-KOKKOS_INLINE_FUNCTION Scalar exp_nonpositive(Scalar x) {
-  if constexpr (std::is_same_v<Scalar, float>) return activation::fast_exp_nonpositive(x);
-  else return math::exp(x);
-}
-
 /// −∞ (HUGE_VAL is a constant in device code too, where std::numeric_limits needs nvcc's relaxed constexpr).
 template <class Scalar>
 KOKKOS_INLINE_FUNCTION constexpr Scalar minus_infinity() {
@@ -223,7 +215,7 @@ KOKKOS_INLINE_FUNCTION bool softmax_row(Scalar* __restrict__ p, const std::uint8
     for (std::size_t j = 0; j < keys; ++j) p[j] = 0;
     return false;
   }
-  for (std::size_t j = 0; j < keys; ++j) p[j] = exp_nonpositive(p[j] - maximum);
+  for (std::size_t j = 0; j < keys; ++j) p[j] = activation::exp_nonpositive(p[j] - maximum);
   const Scalar inverse_sum = Scalar(1) / row_sum(p, keys);
   for (std::size_t j = 0; j < keys; ++j) p[j] *= inverse_sum;
   return true;
