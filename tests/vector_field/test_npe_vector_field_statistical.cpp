@@ -51,8 +51,10 @@ void check_gaussian_linear(const std::string& what) {
   }
 }
 
-/// two_moons at 10⁴ simulations with the sbi-default network and the estimator's default sampler; C2ST against
-/// the reference posterior of observation 1.
+/// two_moons at 10⁴ simulations with the sbi-default network, the estimator's default sampler and its default
+/// training (sbi's recipe with the parameters' moving average, train/parameter_average.hpp); C2ST against the reference
+/// posterior of observation 1. The bar, 0.58 (the 0.62 tightened): with the average both measure 0.50–0.52
+/// (the NSF test: 0.567); without it FMPE measured 0.596 here and 0.67–0.70 at observations 1–10 (bench/sbibm).
 template <class Estimator>
 double two_moons_c2st(const std::string& what) {
   const auto start = std::chrono::steady_clock::now();
@@ -82,12 +84,12 @@ BOOST_AUTO_TEST_CASE(score_diffusion_recovers_the_gaussian_linear_posterior, *bo
 
 BOOST_AUTO_TEST_CASE(flow_matching_passes_c2st_on_two_moons, *boost::unit_test::label("statistical")) {
   const double accuracy = two_moons_c2st<osbi::FlowMatchingEstimator<float, Space>>("FMPE");
-  BOOST_TEST(accuracy <= 0.62);
+  BOOST_TEST(accuracy <= 0.58);
 }
 
 BOOST_AUTO_TEST_CASE(score_diffusion_passes_c2st_on_two_moons, *boost::unit_test::label("statistical")) {
   const double accuracy = two_moons_c2st<osbi::ScoreEstimator<float, Space>>("NPSE (VE)");
-  BOOST_TEST(accuracy <= 0.62);
+  BOOST_TEST(accuracy <= 0.58);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 #include <osbi/estimator/log_prob_estimator.hpp>
 #include <osbi/estimator/score_model.hpp>
 #include <osbi/estimator/velocity_model.hpp>
+#include <osbi/train/parameter_average.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
@@ -85,6 +86,8 @@ public:
   using Space = execution_space;
   using field_type = Field;
   static constexpr auto kind = Field::kind;
+  /// The field's moving-average default for train() (train/parameter_average.hpp): the embedding trains by its loss.
+  static constexpr double default_parameter_average_decay = osbi::default_parameter_average_decay<Field>();
 
   EmbeddedVectorField(std::size_t x_dim, Field field, std::uint64_t seed = 0) : Base(part, x_dim, std::move(field), seed) {}
 

@@ -12,6 +12,7 @@
 #include <osbi/train/dataset.hpp>
 #include <osbi/train/early_stopping.hpp>
 #include <osbi/train/gradient_reduction.hpp>
+#include <osbi/train/parameter_average.hpp>
 #include <osbi/train/step.hpp>
 
 #include <osbi/core/error.hpp>
@@ -28,6 +29,7 @@
 #include <cstdint>
 #include <iomanip>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <vector>
@@ -46,6 +48,10 @@ struct TrainingOptions {
   double learning_rate_decay = 0.2;
   std::size_t max_epochs = std::size_t(1) << 31;
   double clip_max_norm = 5.0;                   ///< <= 0 or inf: no clipping
+  /// > 0: validate, keep as best and return an exponential moving average of the parameters over the steps
+  /// (ParameterAverage, train/parameter_average.hpp); 0: the raw parameters (sbi's recipe). Unset: the estimator's
+  /// default_parameter_average_decay (0.999 for FMPE and NPSE, whose losses are stochastic; 0 for the flows).
+  std::optional<double> parameter_average_decay{};
   std::uint64_t seed = 0;
   std::ostream* progress = nullptr;             ///< one line per `progress_every` epochs; null: silent
   std::size_t progress_every = 1;
@@ -184,7 +190,10 @@ private:
  * partial batch dropped, as sbi's loaders do) through training_step (zero → loss → reduce → clip → step),
  * EarlyStopping after `stop_after_epochs` epochs without a better validation value (with optional learning-rate
  * decays), and the best parameters restored. The validation value is loss.value on the held-out rows with one
- * fixed random batch, so it is comparable across epochs for a stochastic loss too.
+ * fixed random batch, so it is comparable across epochs for a stochastic loss too. With a parameter-average decay
+ * > 0 (options.parameter_average_decay, or the estimator's default when unset) the moving average of the
+ * parameters is what is validated, kept and returned (after a learning-rate decay the raw parameters and the
+ * average restart from the best average).
  * Throws InvalidArgument if fewer than 2 finite rows remain or the options are out of range.
  *
  * train(estimator, theta, x[, options[, loss]]) is the common case: no weights or metadata, Adam at
@@ -241,6 +250,9 @@ TrainingReport train(EstimatorType& estimator,
                                          .learning_rate_decays = options.learning_rate_decays,
                                          .learning_rate_decay = options.learning_rate_decay});
   const StepOptions step{.clip_max_norm = options.clip_max_norm};
+  ParameterAverage<Scalar, Space> average(
+      space, estimator.parameters(),
+      options.parameter_average_decay.value_or(default_parameter_average_decay<EstimatorType>()));
 
   for (std::size_t epoch = 0; epoch < options.max_epochs; ++epoch) {
     detail::shuffle(train_rows, rng.next());
@@ -251,13 +263,18 @@ TrainingReport train(EstimatorType& estimator,
       const auto batch_index = Kokkos::subview(index, std::make_pair(b * batch, (b + 1) * batch));
       const TrainingBatch<Scalar, Space> rows_batch = gatherer.gather(space, batch_index, epoch + 1);
       epoch_loss += training_step(estimator, loss, optimizer, space, rows_batch, loss_rng.next(), step, reduction);
+      average.update(space, estimator.parameters());
       ++report.steps;
     }
+    // With averaging, the average is what is validated and kept; the raw parameters train on.
+    average.swap_in(space, estimator.parameters());
     const double value = validation_value(loss, estimator, space, validation, validation_rng);
     report.train_loss.push_back(epoch_loss / static_cast<double>(batches_per_epoch));
     report.validation_loss.push_back(value);
     report.epochs = epoch + 1;
     const StoppingVerdict verdict = stopping.observe(space, value, epoch + 1, estimator.parameters(), optimizer);
+    if (verdict == StoppingVerdict::decayed) average.restart(space, estimator.parameters());
+    else average.swap_out(space, estimator.parameters());
     report.best_validation_loss = stopping.best_value();
     report.best_epoch = stopping.best_index();
     report.learning_rate_decays = stopping.decays_taken();
