@@ -502,4 +502,26 @@ BOOST_AUTO_TEST_CASE(least_squares_fit_through_the_dense_kernels_reaches_the_sta
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_float_square_root_of_the_update_is_within_three_ulp) {
+  // The update's branch-free √v (detail::sqrt_nonnegative) against the double library over every 61st normal float,
+  // and its ends: 0 → 0, +∞ → +∞, NaN → NaN; double goes through the library's sqrt exactly.
+  double worst = 0;
+  float at = 0;
+  for (std::uint32_t bits = 0x00800000u; bits < 0x7f800000u; bits += 61) {
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    const double exact = std::sqrt(static_cast<double>(v));
+    const float nearest = static_cast<float>(exact);
+    const double ulp = static_cast<double>(std::nextafter(nearest, std::numeric_limits<float>::infinity()) - nearest);
+    const double error = std::abs(static_cast<double>(osbi::optim::detail::sqrt_nonnegative(v)) - exact) / ulp;
+    if (error > worst) worst = error, at = v;
+  }
+  BOOST_TEST_INFO("worst at " << at);
+  BOOST_TEST(worst <= 3.0);
+  BOOST_TEST(osbi::optim::detail::sqrt_nonnegative(0.0f) == 0.0f);
+  BOOST_TEST(osbi::optim::detail::sqrt_nonnegative(std::numeric_limits<float>::infinity()) == std::numeric_limits<float>::infinity());
+  BOOST_TEST(std::isnan(osbi::optim::detail::sqrt_nonnegative(std::numeric_limits<float>::quiet_NaN())));
+  BOOST_TEST(osbi::optim::detail::sqrt_nonnegative(2.0) == std::sqrt(2.0));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
