@@ -68,16 +68,7 @@ struct ParameterRecordingLoss {
 };
 
 /// θ = 0.4 + x + ε, 1 000 rows: 900 train in 9 batches of 100 per epoch.
-osbi::Dataset<double, Space> noisy_data() {
-  const std::size_t n = 1'000;
-  const std::vector<double> x = osbi::testing::normals(n, 131), noise = osbi::testing::normals(n, 132);
-  std::vector<double> theta(n);
-  for (std::size_t i = 0; i < n; ++i) theta[i] = 0.4 + x[i] + noise[i];
-  osbi::Dataset<double, Space> data;
-  data.theta = osbi::testing::device_matrix<double>(theta, n, 1);
-  data.x = osbi::testing::device_matrix<double>(x, n, 1);
-  return data;
-}
+osbi::Dataset<double, Space> noisy_data() { return osbi::train_test::shifted_normal_data(1'000, 0.4, 131, 132); }
 
 } // namespace
 

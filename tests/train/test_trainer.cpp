@@ -193,13 +193,7 @@ BOOST_AUTO_TEST_CASE(trains_the_estimator_archetype_with_the_loss_archetype_and_
   // rows' mean (standard error 0.0075) within the first epoch of 90 steps and then jitters around it by ≈ 0.011;
   // early stopping keeps the epoch closest to the 2 000 validation rows' mean (standard error 0.022), all of them near
   // the training mean. |μ − 0.7| < 0.1 is over 4 standard deviations of the sum: false failure probability < 1e-4.
-  const std::size_t n = 20'000;
-  const std::vector<double> x = osbi::testing::normals(n, 121), noise = osbi::testing::normals(n, 122);
-  std::vector<double> theta(n);
-  for (std::size_t i = 0; i < n; ++i) theta[i] = 0.7 + x[i] + noise[i];
-  osbi::Dataset<double, Space> data;
-  data.theta = osbi::testing::device_matrix<double>(theta, n, 1);
-  data.x = osbi::testing::device_matrix<double>(x, n, 1);
+  const auto data = osbi::train_test::shifted_normal_data(20'000, 0.7, 121, 122);
 
   osbi::testing::EstimatorArchetype estimator(-1.0);
   osbi::testing::LossArchetype loss(0.1);
@@ -222,13 +216,7 @@ BOOST_AUTO_TEST_CASE(trains_the_estimator_archetype_with_the_loss_archetype_and_
 
 BOOST_AUTO_TEST_CASE(learning_rate_decays_are_counted_and_reach_the_optimizer) {
   // Patience 1 with 2 decays of 0.5 on a converged problem: each plateau halves the rate, then the run stops.
-  const std::size_t n = 400;
-  const std::vector<double> x = osbi::testing::normals(n, 123), noise = osbi::testing::normals(n, 124);
-  std::vector<double> theta(n);
-  for (std::size_t i = 0; i < n; ++i) theta[i] = 0.3 + x[i] + noise[i];
-  osbi::Dataset<double, Space> data;
-  data.theta = osbi::testing::device_matrix<double>(theta, n, 1);
-  data.x = osbi::testing::device_matrix<double>(x, n, 1);
+  const auto data = osbi::train_test::shifted_normal_data(400, 0.3, 123, 124);
   osbi::testing::EstimatorArchetype estimator(0.3);
   osbi::testing::LossArchetype loss(0.5);
   Sgd optimizer(1, 0.5);

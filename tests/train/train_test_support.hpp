@@ -6,6 +6,7 @@
 #include <osbi/estimator/estimator.hpp>
 #include <osbi/loss/batch.hpp>
 #include <osbi/optim/optimizer.hpp>
+#include <osbi/train/dataset.hpp>
 #include <osbi/train/gradient_reduction.hpp>
 
 #include <osbi/core/error.hpp>
@@ -22,6 +23,19 @@
 #include <vector>
 
 namespace osbi::train_test {
+
+/// n rows of θ = offset + x + ε, one column each, x and ε standard normal from the test streams given: what the
+/// archetype estimator (a mean μ of θ − x) is fitted to; its optimum is offset.
+inline Dataset<double, DefaultExecutionSpace> shifted_normal_data(std::size_t n, double offset, std::uint64_t x_stream,
+                                                                  std::uint64_t noise_stream) {
+  const std::vector<double> x = testing::normals(n, x_stream), noise = testing::normals(n, noise_stream);
+  std::vector<double> theta(n);
+  for (std::size_t i = 0; i < n; ++i) theta[i] = offset + x[i] + noise[i];
+  Dataset<double, DefaultExecutionSpace> data;
+  data.theta = testing::device_matrix<double>(theta, n, 1);
+  data.x = testing::device_matrix<double>(x, n, 1);
+  return data;
+}
 
 /// θ ← θ − lr·g, recording the gradient of the last step: a user's optimizer, not Adam.
 template <class Scalar, class ExecutionSpace>
