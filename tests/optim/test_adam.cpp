@@ -10,6 +10,7 @@
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
 #include <osbi/core/types.hpp>
+#include <osbi/nn/kernels/activation.hpp>
 #include <osbi/nn/kernels/dense.hpp>
 
 #include <support/test_seed.hpp>
@@ -503,7 +504,7 @@ BOOST_AUTO_TEST_CASE(least_squares_fit_through_the_dense_kernels_reaches_the_sta
 }
 
 BOOST_AUTO_TEST_CASE(the_float_square_root_of_the_update_is_within_three_ulp) {
-  // The update's branch-free √v (detail::sqrt_nonnegative) against the double library over every 61st normal float,
+  // The update's branch-free √v (nn::activation::sqrt_nonnegative) against the double library over every 61st normal float,
   // and its ends: 0 → 0, +∞ → +∞, NaN → NaN; double goes through the library's sqrt exactly.
   double worst = 0;
   float at = 0;
@@ -513,15 +514,15 @@ BOOST_AUTO_TEST_CASE(the_float_square_root_of_the_update_is_within_three_ulp) {
     const double exact = std::sqrt(static_cast<double>(v));
     const float nearest = static_cast<float>(exact);
     const double ulp = static_cast<double>(std::nextafter(nearest, std::numeric_limits<float>::infinity()) - nearest);
-    const double error = std::abs(static_cast<double>(osbi::optim::detail::sqrt_nonnegative(v)) - exact) / ulp;
+    const double error = std::abs(static_cast<double>(osbi::nn::activation::sqrt_nonnegative(v)) - exact) / ulp;
     if (error > worst) worst = error, at = v;
   }
   BOOST_TEST_INFO("worst at " << at);
   BOOST_TEST(worst <= 3.0);
-  BOOST_TEST(osbi::optim::detail::sqrt_nonnegative(0.0f) == 0.0f);
-  BOOST_TEST(osbi::optim::detail::sqrt_nonnegative(std::numeric_limits<float>::infinity()) == std::numeric_limits<float>::infinity());
-  BOOST_TEST(std::isnan(osbi::optim::detail::sqrt_nonnegative(std::numeric_limits<float>::quiet_NaN())));
-  BOOST_TEST(osbi::optim::detail::sqrt_nonnegative(2.0) == std::sqrt(2.0));
+  BOOST_TEST(osbi::nn::activation::sqrt_nonnegative(0.0f) == 0.0f);
+  BOOST_TEST(osbi::nn::activation::sqrt_nonnegative(std::numeric_limits<float>::infinity()) == std::numeric_limits<float>::infinity());
+  BOOST_TEST(std::isnan(osbi::nn::activation::sqrt_nonnegative(std::numeric_limits<float>::quiet_NaN())));
+  BOOST_TEST(osbi::nn::activation::sqrt_nonnegative(2.0) == std::sqrt(2.0));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

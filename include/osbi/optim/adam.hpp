@@ -2,6 +2,7 @@
 /// \brief Adam (Kingma & Ba) and AdamW (Loshchilov & Hutter) with torch.optim.Adam/AdamW semantics: one fused kernel per step.
 #pragma once
 
+#include <osbi/nn/kernels/activation.hpp>
 #include <osbi/optim/optimizer.hpp>
 
 #include <osbi/core/error.hpp>
@@ -10,7 +11,6 @@
 
 #include <Kokkos_Core.hpp>
 
-#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -23,31 +23,12 @@ namespace osbi::optim {
 
 namespace detail {
 
-/// √v for v ≥ 0 with no branch and no library call, so that the update loop vectorizes: GCC keeps std::sqrt
-/// scalar unless -fno-math-errno (a negative argument must be able to set errno), and the step's sqrt and
-/// division then took a tenth of a vector-field training step. 1/√v from the exponent-halving guess and three
-/// Newton steps (relative error ~2e-7 for normal v: a few ulp), times v; 0 gives 0 and +∞ gives +∞. Float only:
-/// double keeps the library's.
-KOKKOS_FORCEINLINE_FUNCTION float sqrt_nonnegative(float v) {
-  float y = std::bit_cast<float>(0x5f375a86u - (std::bit_cast<std::uint32_t>(v) >> 1));
-  const float half_v = 0.5f * v;
-  y = y * (1.5f - half_v * y * y);
-  y = y * (1.5f - half_v * y * y);
-  y = y * (1.5f - half_v * y * y);
-  // v itself where v·y is not √v (+∞; NaN either way), by a bitwise select: a `?:` here kept the loop scalar.
-  const std::uint32_t keep_v = 0u - static_cast<std::uint32_t>(!(v <= 3.40282347e38f));
-  return std::bit_cast<float>((std::bit_cast<std::uint32_t>(v) & keep_v) | (std::bit_cast<std::uint32_t>(v * y) & ~keep_v));
-}
-
-template <class Scalar>
-KOKKOS_FORCEINLINE_FUNCTION Scalar sqrt_nonnegative(Scalar v) {
-  return math::sqrt(v);
-}
-
 enum class AdamDecay { none, l2, decoupled };
 
 /// One Adam update per parameter (Adam's class comment). A functor with the weight decay as a template argument:
-/// a run-time test of it inside the loop body ("control flow in loop") kept GCC's loop scalar.
+/// a run-time test of it inside the loop body ("control flow in loop") kept GCC's loop scalar, and so did
+/// std::sqrt (errno): float takes the branch-free square root of the activations (a tenth of a vector-field
+/// training step went to the scalar loop).
 template <class Scalar, class ExecutionSpace, AdamDecay Decay>
 struct AdamUpdate {
   Vector<Scalar, ExecutionSpace> theta, exp_avg, exp_avg_sq;
@@ -62,7 +43,7 @@ struct AdamUpdate {
     if constexpr (Decay == AdamDecay::l2) g = g + weight_decay * p;
     const Scalar m = exp_avg(i) * beta1 + one_minus_beta1 * g;
     const Scalar v = exp_avg_sq(i) * beta2 + one_minus_beta2 * g * g;
-    const Scalar denominator = sqrt_nonnegative(v) / bias_correction2_sqrt + epsilon;
+    const Scalar denominator = nn::activation::sqrt_nonnegative(v) / bias_correction2_sqrt + epsilon;
     exp_avg(i) = m;
     exp_avg_sq(i) = v;
     theta(i) = p + negative_step_size * (m / denominator);

@@ -144,6 +144,27 @@ KOKKOS_FORCEINLINE_FUNCTION Scalar exp_nonpositive(Scalar x) {
     return math::exp(x);
 }
 
+/// √v in float for v >= 0 with no branch and no library call: GCC keeps std::sqrt scalar unless -fno-math-errno (a
+/// negative argument must be able to set errno). 1/√v from the exponent-halving guess and three Newton steps, times v:
+/// within 3 ulp for normal v; 0 gives 0, +∞ gives +∞ (v itself where v·(1/√v) is not √v), NaN stays NaN.
+KOKKOS_FORCEINLINE_FUNCTION float fast_sqrt_nonnegative(float v) {
+  float y = std::bit_cast<float>(0x5f375a86u - (std::bit_cast<std::uint32_t>(v) >> 1));
+  const float half_v = 0.5f * v;
+  y = y * (1.5f - half_v * y * y);
+  y = y * (1.5f - half_v * y * y);
+  y = y * (1.5f - half_v * y * y);
+  return select_float(!(v <= 3.40282347e38f), v, v * y);
+}
+
+/// √v for v >= 0 in any Scalar: the iteration above in float, the library sqrt in double (Adam's update).
+template <class Scalar>
+KOKKOS_FORCEINLINE_FUNCTION Scalar sqrt_nonnegative(Scalar v) {
+  if constexpr (std::is_same_v<Scalar, float>)
+    return fast_sqrt_nonnegative(v);
+  else
+    return math::sqrt(v);
+}
+
 struct Tanh {
   static constexpr bool needs_input = false;
   template <class Scalar>
