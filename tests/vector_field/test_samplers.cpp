@@ -4,6 +4,7 @@
 #include <osbi/diffusion/score_estimator.hpp>
 #include <osbi/flow_matching/flow_matching_estimator.hpp>
 #include <osbi/vector_field/ode_solver.hpp>
+#include <osbi/vector_field/vector_field_network.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/core/random.hpp>
@@ -225,6 +226,113 @@ BOOST_AUTO_TEST_CASE(sampler_options_are_checked) {
   score_options.path.t_min = 0; // σ(0) = σ_min is fine for VE, but t must stay inside (0, 1]
   score_options.path.t_min = -0.1;
   BOOST_CHECK_THROW((osbi::ScoreEstimator<double, Space>(2, 2, score_options)), osbi::InvalidArgument);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(vector_field_shared_context)
+
+namespace {
+
+/// forward_shared(u, c, t) against forward(u, c broadcast, t broadcast) for a network away from its start (random
+/// parameters, so the output layer and the context and time branches all matter); the largest |difference| relative
+/// to the largest |output|.
+template <class Scalar>
+double shared_forward_difference() {
+  using Network = osbi::VectorFieldNetwork<Scalar, Space>;
+  const std::size_t n = 37, d = 3, k = 4;
+  osbi::VectorFieldNetworkOptions options;
+  options.hidden = 20;
+  options.blocks = 2;
+  options.time.features = 8;
+  Network network(d, k, options);
+  const auto parameters = osbi::testing::normals(network.parameter_count(), 31, 0.3);
+  const auto host_parameters = Kokkos::create_mirror_view(network.parameters());
+  for (std::size_t p = 0; p < parameters.size(); ++p) host_parameters(p) = static_cast<Scalar>(parameters[p]);
+  Kokkos::deep_copy(network.parameters(), host_parameters);
+  const auto u = osbi::testing::device_matrix<Scalar, Space>(osbi::testing::normals(n * d, 32), n, d);
+  const std::vector<double> c_values = osbi::testing::normals(k, 33);
+  std::vector<double> c_rows;
+  for (std::size_t i = 0; i < n; ++i) c_rows.insert(c_rows.end(), c_values.begin(), c_values.end());
+  const auto c_one = osbi::testing::device_matrix<Scalar, Space>(c_values, 1, k);
+  const auto c = osbi::testing::device_matrix<Scalar, Space>(c_rows, n, k);
+  const double t = 0.37;
+  const auto time = osbi::testing::device_vector<Scalar, Space>(std::vector<double>(n, t));
+  osbi::Matrix<Scalar, Space> expected("expected", n, d), shared("shared", n, d);
+  network.forward(Space(), u, c, time, expected);
+  network.forward_shared(Space(), u, c_one, t, shared);
+  // Nothing was kept for a backward pass.
+  osbi::Matrix<Scalar, Space> grad_u("grad_u", n, d);
+  BOOST_CHECK_THROW(network.backward(Space(), expected, grad_u), osbi::Error);
+  const auto a = osbi::testing::host_values(expected), b = osbi::testing::host_values(shared);
+  double scale = 0, worst = 0;
+  for (std::size_t e = 0; e < a.size(); ++e) {
+    scale = std::max(scale, std::abs(double(a[e])));
+    worst = std::max(worst, std::abs(double(a[e]) - double(b[e])));
+  }
+  BOOST_TEST(scale > 0.1); // the check compares something
+  return worst / scale;
+}
+
+/// Draws for one x₀ (the shared path) against draws for the same x₀ repeated per row (the per-row path).
+template <class Estimator>
+double shared_draws_difference(typename Estimator::Options options) {
+  const std::size_t n = 50, d = 2, k = 3;
+  options.network.hidden = 12;
+  options.network.blocks = 2;
+  options.network.time.features = 6;
+  Estimator estimator(d, k, options);
+  osbi::testing::randomize_network(estimator, osbi::testing::test_seed(), 0.3);
+  const std::vector<double> x0{0.3, -0.2, 0.5};
+  std::vector<double> x_rows;
+  for (std::size_t i = 0; i < n; ++i) x_rows.insert(x_rows.end(), x0.begin(), x0.end());
+  Matrix one("one", n, d), rows("rows", n, d);
+  const auto rng = osbi::RandomStream(osbi::testing::test_seed(), 9).next();
+  estimator.sample(Space(), osbi::testing::device_matrix<double, Space>(x0, 1, k), n, rng, one);
+  estimator.sample(Space(), osbi::testing::device_matrix<double, Space>(x_rows, n, k), rng, rows);
+  const auto a = osbi::testing::host_values(one), b = osbi::testing::host_values(rows);
+  double worst = 0;
+  for (std::size_t e = 0; e < a.size(); ++e) {
+    BOOST_TEST_REQUIRE(std::isfinite(a[e]));
+    worst = std::max(worst, std::abs(a[e] - b[e]));
+  }
+  return worst;
+}
+
+} // namespace
+
+// The shared path folds the context half of the merge layer into its bias: a different summation order, so equal
+// to rounding (double: 1e-12 relative; float: 1e-5, a few ulps through two blocks and their LayerNorms).
+BOOST_AUTO_TEST_CASE(shared_forward_equals_the_broadcast_forward) {
+  BOOST_TEST(shared_forward_difference<double>() <= 1e-12);
+  BOOST_TEST(shared_forward_difference<float>() <= 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(draws_for_one_observation_equal_draws_for_it_repeated) {
+  using Fmpe = osbi::FlowMatchingEstimator<double, Space>;
+  using Npse = osbi::ScoreEstimator<double, Space>;
+  auto fixed_step = Fmpe::Options{};
+  fixed_step.sampler.ode = fixed(osbi::OdeMethod::rk4, 20);
+  BOOST_TEST(shared_draws_difference<Fmpe>(fixed_step) <= 1e-9);
+  BOOST_TEST(shared_draws_difference<Fmpe>(Fmpe::Options{}) <= 1e-6); // dopri5: the step control sees rounding
+  auto euler_maruyama = Npse::Options{};
+  euler_maruyama.sampler.method = osbi::SamplingMethod::sde;
+  euler_maruyama.sampler.sde_steps = 40;
+  BOOST_TEST(shared_draws_difference<Npse>(euler_maruyama) <= 1e-9);
+}
+
+BOOST_AUTO_TEST_CASE(shared_forward_refuses_bad_input) {
+  osbi::VectorFieldNetworkOptions options;
+  options.hidden = 4;
+  options.blocks = 1;
+  options.time.features = 4;
+  osbi::VectorFieldNetwork<double, Space> network(2, 3, options);
+  Matrix u("u", 5, 2), out("out", 5, 2), c_one("c", 1, 3), c_two("c2", 2, 3), c_wide("cw", 1, 4), out_short("o", 4, 2);
+  BOOST_CHECK_THROW(network.forward_shared(Space(), u, c_two, 0.5, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.forward_shared(Space(), u, c_wide, 0.5, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.forward_shared(Space(), u, c_one, 0.5, out_short), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.forward_shared(Space(), u, c_one, std::nan(""), out), osbi::InvalidArgument);
+  BOOST_CHECK_NO_THROW(network.forward_shared(Space(), u, c_one, 0.5, out));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -666,23 +666,32 @@ private:
     return total / static_cast<double>(n);
   }
 
+  /// Whether every row of a field evaluation has the same context (sampling for one observation): the network then
+  /// evaluates the context and time once per call (VectorFieldNetwork::forward_shared) instead of once per row.
+  enum class SharedContext { no, yes };
+
   /// The field the samplers integrate: probability-flow velocity (or the reverse SDE drift) at (y, t).
   void evaluate_field(const Space& space, double t, const ConstMatrix<Scalar, Space>& y,
-                      const ConstMatrix<Scalar, Space>& context, FieldKind what, const Matrix<Scalar, Space>& out) {
+                      const ConstMatrix<Scalar, Space>& context, FieldKind what, const Matrix<Scalar, Space>& out,
+                      SharedContext shared = SharedContext::no) {
     const std::size_t n = y.extent(0);
     const auto mean = m_mean.rows(n), u = m_u.rows(n), net = m_net_out.rows(n);
     const Vector<Scalar, Space> time(m_time.rows(n).data(), n);
     const Baseline base = baseline(context);
     normalize_rows(space, m_options.path, base, t, y, mean, u, time);
-    m_network.forward(space, u, context, time, net);
+    if (shared == SharedContext::yes && n > 0)
+      m_network.forward_shared(space, u, Kokkos::subview(context, std::make_pair(0, 1), Kokkos::ALL), t, net);
+    else
+      m_network.forward(space, u, context, time, net);
     combine_field(space, m_options.path, base, t, what, y, mean, net, out);
   }
 
   struct SampleField {
     VectorFieldEstimator& estimator;
     ConstMatrix<Scalar, Space> context;
+    SharedContext shared;
     void operator()(const Space& space, double t, const ConstMatrix<Scalar, Space>& y, const Matrix<Scalar, Space>& out) {
-      estimator.evaluate_field(space, t, y, context, FieldKind::ode, out);
+      estimator.evaluate_field(space, t, y, context, FieldKind::ode, out, shared);
     }
   };
 
@@ -728,8 +737,9 @@ private:
     const Path path = m_options.path;
     initial_rows(space, path, baseline(context), rng.split(0), y);
     const VectorFieldSamplerOptions& sampler = m_options.sampler;
+    const SharedContext shared = broadcast ? SharedContext::yes : SharedContext::no;
     if (sampler.method == SamplingMethod::ode) {
-      SampleField field{*this, context};
+      SampleField field{*this, context, shared};
       m_last_solve = solve_ode<Scalar>(space, field, y, path.t_max, path.t_min, sampler.ode);
     } else {
       const double h = (path.t_max - path.t_min) / static_cast<double>(sampler.sde_steps);
@@ -737,7 +747,7 @@ private:
       m_last_solve = OdeSolveReport{sampler.sde_steps, sampler.sde_steps, 0};
       for (std::size_t step = 0; step < sampler.sde_steps; ++step) {
         const double t = path.t_max - h * static_cast<double>(step);
-        evaluate_field(space, t, y, context, FieldKind::sde_drift, drift);
+        evaluate_field(space, t, y, context, FieldKind::sde_drift, drift, shared);
         euler_maruyama_rows(space, rng.split(static_cast<std::uint32_t>(step + 1)), h,
                             std::sqrt(std::max(path_diffusion_squared(path, t), 0.0)), drift, y);
       }

@@ -13,6 +13,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -88,6 +89,8 @@ public:
     m_grad_time = Buffer(prefix + "grad_time", m_hidden);
     m_grad_merged = Buffer(prefix + "grad_merge_input", 2 * m_hidden);
     m_grad_half = Buffer(prefix + "grad_half", m_hidden);
+    m_merge_bias = Buffer(prefix + "shared_merge_bias", m_hidden);
+    m_shared_time = Vector<Scalar, Space>(label("vector_field", "VectorFieldNetwork", "shared_time"), 1);
 
     std::size_t count = 0;
     for_each_layer([&](auto& layer) { count += layer.parameter_count(); });
@@ -164,6 +167,57 @@ public:
       m_norms[k].forward(space, sum, m_hidden_states[k + 1].rows(n));
     }
     m_output_layer.forward(space, m_hidden_states.back().rows(n), out);
+  }
+
+  /// out (N × input_dim) = F(u, c, t) for N rows that share one context row c_one (1 × context_dim) and one time t:
+  /// what sampling for one observation evaluates at every solver stage. The same function as forward() with c and t
+  /// broadcast, but the context branch, the context half of the merge layer (folded into its bias) and the time
+  /// projection run once per call instead of once per row, and every activation is fused into its product. Nothing
+  /// is kept for a backward pass (backward() throws until the next forward()). Rounding differs from forward() by
+  /// float ulps: the merge layer's sum over [input | context] is formed as two partial sums.
+  void forward_shared(const Space& space, const ConstMatrix<Scalar, Space>& u, const ConstMatrix<Scalar, Space>& c_one,
+                      double t, const Matrix<Scalar, Space>& out) {
+    const std::size_t n = u.extent(0), h = m_hidden;
+    require_extent(u.extent(1), m_input_dim, part, "forward_shared: u's column count (input_dim)");
+    require_extent(c_one.extent(0), 1, part, "forward_shared: c_one's row count (one shared context row)");
+    require_extent(c_one.extent(1), m_context_dim, part, "forward_shared: c_one's column count (context_dim)");
+    require_extent(out.extent(0), n, part, "forward_shared: out's row count (u's row count)");
+    require_extent(out.extent(1), m_input_dim, part, "forward_shared: out's column count (input_dim)");
+    require(std::isfinite(t), part, "forward_shared: the time t = ", t, " must be finite");
+    m_has_forward = false;
+    if (n == 0) return;
+    using nn::kernels::operand;
+    using nn::kernels::epilogue::BiasActivation;
+    // Once per call: GELU(W_c c + b_c), the merge bias b_m + W_m[:, H:]·that, and τ(t).
+    const auto context_out = m_context_out.rows(1), merge_bias = m_merge_bias.rows(1);
+    nn::kernels::dense_forward<nn::activation::GELU>(space, c_one, m_context_layer.weight(), m_context_layer.bias(),
+                                                     context_out, m_workspace);
+    const auto merge_weight = m_merge_layer.weight();
+    const auto input_half = Kokkos::subview(merge_weight, Kokkos::ALL, std::make_pair(std::size_t{0}, h));
+    const auto context_half = Kokkos::subview(merge_weight, Kokkos::ALL, std::make_pair(h, 2 * h));
+    nn::kernels::gemm(space, 1, h, h, operand(context_out), operand(context_half).transposed(), merge_bias.data(),
+                      static_cast<std::ptrdiff_t>(h),
+                      BiasActivation<Scalar, nn::activation::Identity>{m_merge_layer.bias().data()}, m_workspace);
+    Kokkos::deep_copy(space, m_shared_time, static_cast<Scalar>(t));
+    const auto features = m_time_features.rows(1), tau = m_time_out.rows(1);
+    m_embedding.forward(space, m_shared_time, features);
+    nn::kernels::dense_forward(space, features, m_time_layer.weight(), m_time_layer.bias(), tau, m_workspace);
+    // Per row.
+    const auto input_out = m_input_out.rows(n), h0 = m_hidden_states[0].rows(n);
+    nn::kernels::dense_forward<nn::activation::GELU>(space, u, m_input_layer.weight(), m_input_layer.bias(), input_out,
+                                                     m_workspace);
+    nn::kernels::gemm(space, n, h, h, operand(input_out), operand(input_half).transposed(), h0.data(),
+                      static_cast<std::ptrdiff_t>(h), BiasActivation<Scalar, nn::activation::GELU>{merge_bias.data()},
+                      m_workspace);
+    for (std::size_t k = 0; k < m_blocks.size(); ++k) {
+      const auto state = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
+      nn::kernels::dense_forward<nn::activation::GELU>(space, state, m_blocks[k].weight(), m_blocks[k].bias(), a,
+                                                       m_workspace);
+      add_shared_time(space, a, tau, state, sum);
+      m_norms[k].forward(space, sum, m_hidden_states[k + 1].rows(n));
+    }
+    nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
+                               out, m_workspace);
   }
 
   /// Backward of the last forward (see the class comment); grad_c (N × context_dim, skipped when empty) is
@@ -276,6 +330,21 @@ public:
       out[k] = a[k] + b[k] + (c ? c[k] : Scalar(0));
     }
   };
+  /// out = a + τ + c with one row τ shared by every row (forward_shared's block sum, in forward()'s order).
+  struct SumSharedRow {
+    const Scalar *a, *shared, *c;
+    Scalar* out;
+    KOKKOS_INLINE_FUNCTION void row(std::size_t i, std::size_t width) const {
+      const Scalar* __restrict__ x = a + i * width;
+      const Scalar* __restrict__ y = shared;
+      const Scalar* __restrict__ z = c + i * width;
+      Scalar* __restrict__ o = out + i * width;
+      for (std::size_t j = 0; j < width; ++j) o[j] = x[j] + y[j] + z[j];
+    }
+    KOKKOS_INLINE_FUNCTION void entry(std::size_t i, std::size_t j, std::size_t width) const {
+      out[i * width + j] = a[i * width + j] + shared[j] + c[i * width + j];
+    }
+  };
   /// out += a.
   struct AddInto {
     const Scalar* a;
@@ -304,6 +373,12 @@ public:
                         const ConstMatrix<Scalar, Space>& c, const Matrix<Scalar, Space>& out) {
     for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::block_sum", out.extent(0), out.extent(1),
                    Sum{a.data(), b.data(), c.data(), out.data()});
+  }
+  static void add_shared_time(const Space& space, const ConstMatrix<Scalar, Space>& a,
+                              const ConstMatrix<Scalar, Space>& tau_one, const ConstMatrix<Scalar, Space>& c,
+                              const Matrix<Scalar, Space>& out) {
+    for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::block_sum_shared_time", out.extent(0),
+                   out.extent(1), SumSharedRow{a.data(), tau_one.data(), c.data(), out.data()});
   }
   static void add_two(const Space& space, const ConstMatrix<Scalar, Space>& a, const ConstMatrix<Scalar, Space>& b,
                       const Matrix<Scalar, Space>& out) {
@@ -358,6 +433,10 @@ private:
   Buffer m_input_out, m_context_out, m_merged_in, m_time_features, m_time_out;
   std::vector<Buffer> m_hidden_states, m_block_out, m_block_sum;
   Buffer m_grad_hidden, m_grad_sum, m_grad_block, m_grad_time, m_grad_merged, m_grad_half;
+  // forward_shared's own state: the folded merge bias, the shared time, and a workspace for its products.
+  Buffer m_merge_bias;
+  Vector<Scalar, Space> m_shared_time;
+  nn::kernels::GemmWorkspace<Scalar, Space> m_workspace;
   std::size_t m_batch = 0;
   bool m_has_forward = false;
 };
