@@ -10,7 +10,7 @@
 /// Estimators: centered-nsf (default: osbi::centered_nsf, sbi's NSF behind a learned conditional affine map,
 /// flow/conditionally_centered.hpp), nsf (sbi_default_nsf alone: what sbibm's NPE column ran), maf
 /// (sbi_default_maf), fmpe (FlowMatchingEstimator: sbi's vector-field MLP on the linear path, adaptive ODE sampler)
-/// and npse (ScoreEstimator: the same network on the VE SDE, 500 Euler–Maruyama steps), both from the conditional
+/// and npse (ScoreEstimator: the same network on the VE SDE, probability-flow ODE sampler), both from the conditional
 /// Gaussian baseline (vector_field/vector_field_estimator.hpp). --tail-bound sets the splines' box (z-scored units), --lr-decays the trainer's
 /// learning-rate decays (TrainingOptions::learning_rate_decays; 0 is sbi's recipe), --average the decay of the parameters'
 /// moving average (TrainingOptions::parameter_average_decay; 0, sbi's recipe, is none; unset, the estimator's default:

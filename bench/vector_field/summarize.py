@@ -6,7 +6,7 @@ RESULT vector_field.<fmpe|npse>.<train|sample>_speedup_vs_sbi (ours / sbi, both 
 import json, pathlib, sys
 
 results = pathlib.Path(sys.argv[1])
-ours, steps, header = {}, [], ""
+ours, steps, tolerances, header = {}, [], [], ""
 for line in (results / "ours.txt").read_text().splitlines():
     if line.startswith("osbi vector field benchmark"):
         header = line
@@ -30,6 +30,9 @@ for line in (results / "ours.txt").read_text().splitlines():
     elif parts[1] == "steps":
         steps.append(dict(estimator=parts[2], method=parts[3], steps=int(parts[4]), c2st=float(parts[5]),
                           rate=float(parts[6])))
+    elif parts[1] == "tolerance":
+        tolerances.append(dict(estimator=parts[2], tolerance=parts[3], evaluations=int(parts[4]), c2st=float(parts[5]),
+                               rate=float(parts[6])))
 
 peer, environment = {}, {}
 peer_file = results / "sbi.jsonl"
@@ -94,9 +97,15 @@ if "peak" in ours:
                      f"5x sbi would need {500 * theirs / ours['peak']:.0f} % of peak")
         print(line)
 if steps:
-    print(f"\n{'estimator':<10} {'sampler':<16} {'steps':>6} {'C2ST':>7} {'draws/s':>10}")
+    print(f"\n{'estimator':<10} {'sampler':<18} {'steps':>6} {'C2ST':>7} {'draws/s':>10}")
     for s in steps:
-        print(f"{s['estimator']:<10} {s['method']:<16} {s['steps'] or 'adaptive':>6} {s['c2st']:7.3f} {s['rate']:10.0f}")
+        method = s['method'] if s['steps'] else "dopri5 (sbi's tol)"
+        print(f"{s['estimator']:<10} {method:<18} {s['steps'] or 'adaptive':>6} {s['c2st']:7.3f} {s['rate']:10.0f}")
+if tolerances:
+    print(f"\n{'estimator':<10} {'dopri5 atol=rtol':<18} {'evals':>6} {'C2ST':>7} {'draws/s':>10}  (ours: 1e-4)")
+    for s in tolerances:
+        print(f"{s['estimator']:<10} {s['tolerance']:<18} {s['evaluations']:>6} {s['c2st']:7.3f} {s['rate']:10.0f}")
+if steps:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -110,7 +119,7 @@ if steps:
             right.plot([p[0] for p in points], [p[2] for p in points], "o-", label=label)
         for s in steps:
             if s["steps"] == 0:
-                left.axhline(s["c2st"], linestyle="--", alpha=0.5, label=f"{s['estimator']} (adaptive ODE)")
+                left.axhline(s["c2st"], linestyle="--", alpha=0.5, label=f"{s['estimator']} (adaptive ODE, sbi's tolerances)")
         left.set(xscale="log", xlabel="sampler steps", ylabel="C2ST (two_moons 10^4, obs 1)", title="quality")
         right.set(xscale="log", yscale="log", xlabel="sampler steps", ylabel="draws/s (one thread)", title="speed")
         left.legend(fontsize=8)

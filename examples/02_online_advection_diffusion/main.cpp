@@ -11,7 +11,8 @@
 ///       [--plasticity KEEP [--plasticity-growth G]]
 ///
 /// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
-/// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, 500 Euler–Maruyama steps), each
+/// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, drawn through its probability-flow
+/// ODE), each
 /// behind the same embedding and trained by its own loss; the validation loss printed is that loss.
 /// --embedding: the summary network, an MLP on the 1 024 block means (the default) or a vision transformer on them
 /// (4 × 4 patches → 64 tokens of width 32, learned positions, two pre-LayerNorm encoder blocks, then one linear map

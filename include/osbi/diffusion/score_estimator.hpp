@@ -13,7 +13,8 @@ namespace osbi {
 
 /// Score-diffusion posterior estimation: VectorFieldEstimator on an SDE — VarianceExploding (σ 1e-4 → 10, sbi's
 /// default), VariancePreserving or SubVariancePreserving (β 0.01 → 10) — trained by DenoisingScoreMatchingLoss,
-/// sampled by 500 Euler–Maruyama steps of the reverse SDE (or the probability-flow ODE: set_sampler).
+/// sampled through its probability-flow ODE (adaptive Dormand–Prince, atol = rtol = 1e-4; VectorFieldSamplerOptions)
+/// or, set_sampler, Euler–Maruyama on the reverse SDE (sbi's default: 500 steps).
 template <class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace, class Sde = VarianceExploding>
 using ScoreEstimator = VectorFieldEstimator<Scalar, ExecutionSpace, Sde>;
 
