@@ -18,8 +18,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <span>
@@ -413,6 +416,84 @@ BOOST_AUTO_TEST_CASE(a_killed_run_resumes_from_its_checkpoint_to_the_same_parame
   BOOST_TEST(host_copy(resumed.estimator().parameters()) == expected);
   BOOST_TEST(report.train_loss == reference.train_loss);
   BOOST_TEST(report.accounting.consistent());
+}
+
+// Parameter averaging online, as offline train(): the raw parameters take the same path bit for bit, and what is
+// validated, kept as best and returned is their moving average.
+BOOST_AUTO_TEST_CASE(parameter_averaging_validates_and_keeps_the_average_while_the_raw_path_is_unchanged) {
+  auto options = deterministic_options(osbi::testing::test_seed() + 2);
+  options.stop.max_steps = 300;
+  std::vector<std::vector<double>> plain_validated, averaged_validated;
+  std::function<std::vector<double>()> parameters_now;
+  options.on_validation = [&](std::uint64_t, double) { plain_validated.push_back(parameters_now()); };
+  auto plain_run = deterministic_pipeline(options);
+  parameters_now = [&] { return host_copy(plain_run.pipeline.estimator().parameters()); };
+  const auto plain = plain_run.pipeline.run();
+
+  options.parameter_average_decay = 0.9;
+  options.on_validation = [&](std::uint64_t, double) { averaged_validated.push_back(parameters_now()); };
+  auto averaged_run = deterministic_pipeline(options);
+  parameters_now = [&] { return host_copy(averaged_run.pipeline.estimator().parameters()); };
+  const auto averaged = averaged_run.pipeline.run();
+
+  BOOST_TEST(averaged.final_metrics.steps == 300u);
+  BOOST_TEST(averaged.train_loss == plain.train_loss); // the raw parameters' path
+  BOOST_TEST_REQUIRE(averaged_validated.size() == 12u);
+  BOOST_TEST_REQUIRE(plain_validated.size() == 12u);
+  for (std::size_t k = 0; k < averaged_validated.size(); ++k) {
+    BOOST_TEST_INFO("validation " << k);
+    BOOST_TEST((averaged_validated[k] != plain_validated[k])); // the average, not the raw parameters
+  }
+  BOOST_TEST((averaged.validation_loss != plain.validation_loss));
+  // The result is the best validated average.
+  BOOST_TEST_REQUIRE(averaged.restored_best);
+  const auto best = std::min_element(averaged.validation_loss.begin(), averaged.validation_loss.end());
+  const auto best_index = static_cast<std::size_t>(best - averaged.validation_loss.begin());
+  BOOST_TEST(host_copy(averaged_run.pipeline.estimator().parameters()) == averaged_validated[best_index]);
+}
+
+// The average and its update count travel in the checkpoint: a run resumed from the step-300 checkpoint of an
+// averaging run validates the same values and ends with the same parameters, bit for bit, as the run itself.
+BOOST_AUTO_TEST_CASE(an_averaging_run_resumes_with_its_average) {
+  const osbi::testing::ScratchDirectory scratch;
+  auto options = deterministic_options(osbi::testing::test_seed() + 3);
+  options.parameter_average_decay = 0.95;
+  options.checkpoint_every_steps = 50;
+  options.checkpoint = scratch.path / "run.ckpt";
+  const auto midway = scratch.path / "step300.ckpt";
+  // At validation 325 the file holds the checkpoint written after step 300 (none is due at 325).
+  options.on_validation = [&](std::uint64_t step, double) {
+    if (step == 325) std::filesystem::copy_file(options.checkpoint, midway);
+  };
+  auto reference_run = deterministic_pipeline(options);
+  const auto reference = reference_run.pipeline.run();
+  const auto expected = host_copy(reference_run.pipeline.estimator().parameters());
+  BOOST_TEST_REQUIRE(std::filesystem::exists(midway));
+
+  options.on_validation = nullptr;
+  options.checkpoint = scratch.path / "resumed.ckpt";
+  auto resumed_run = deterministic_pipeline(options);
+  resumed_run.pipeline.resume(midway);
+  const auto report = resumed_run.pipeline.run();
+  BOOST_TEST(report.resumed);
+  BOOST_TEST(report.final_metrics.steps == 600u);
+  BOOST_TEST(report.validation_loss == reference.validation_loss); // the average went on where it was
+  BOOST_TEST(report.train_loss == reference.train_loss);
+  BOOST_TEST(host_copy(resumed_run.pipeline.estimator().parameters()) == expected);
+
+  // A run without averaging resumes from it too (the average is ignored), and an averaging run from a checkpoint
+  // without one (its average starts from the parameters).
+  auto plain = options;
+  plain.parameter_average_decay = 0.0;
+  plain.checkpoint = scratch.path / "plain.ckpt";
+  auto plain_run = deterministic_pipeline(plain);
+  plain_run.pipeline.resume(midway);
+  BOOST_TEST(plain_run.pipeline.run().final_metrics.steps == 600u);
+  auto averaging_again = options;
+  averaging_again.checkpoint = scratch.path / "again.ckpt";
+  auto again_run = deterministic_pipeline(averaging_again);
+  again_run.pipeline.resume(plain.checkpoint);
+  BOOST_TEST(again_run.pipeline.run().resumed);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -13,6 +13,7 @@
 #include <osbi/optim/optimizer.hpp>
 #include <osbi/train/early_stopping.hpp>
 #include <osbi/train/gradient_reduction.hpp>
+#include <osbi/train/parameter_average.hpp>
 #include <osbi/train/step.hpp>
 
 #include <osbi/core/error.hpp>
@@ -63,6 +64,10 @@ BatchRandom loss_random(std::uint64_t seed, std::uint64_t step, const Reduction&
  * loss's per-row values back to a
  * PrioritizedSampleSource (shifted so the batch's lowest is 0). validate() computes the loss's value on the
  * validation set with one fixed random batch (streams::pipeline_validation) and applies EarlyStopping.
+ * With parameter averaging (options.parameter_average_decay, or the estimator's default when unset) every step
+ * updates an exponential moving average of the parameters, and validate() validates and keeps that average while
+ * the raw parameters train on (after a learning-rate decay both go on from the best average), as offline train().
+ * Data-parallel learners hold identical parameters, so their averages agree without communication.
  *
  * The statistics (steps, samples trained, losses, staleness, histories) are guarded by a mutex so a monitor
  * thread can read them while the trainer runs.
@@ -84,7 +89,9 @@ public:
         m_stopping(space, estimator().parameters(),
                    {.patience = options.stop.plateau_patience,
                     .learning_rate_decays = options.learning_rate_decays,
-                    .learning_rate_decay = options.learning_rate_decay}) {
+                    .learning_rate_decay = options.learning_rate_decay}),
+        m_average(space, estimator().parameters(),
+                  options.parameter_average_decay.value_or(default_parameter_average_decay<EstimatorType>())) {
     const std::size_t n = options.batch_size, d_theta = posterior.theta_dim(), d_x = posterior.x_dim();
     m_theta = Matrix<Scalar, Space>(label("online", "OnlineTrainer", "batch_theta"), n, d_theta);
     m_u = Matrix<Scalar, Space>(label("online", "OnlineTrainer", "batch_u"), n, d_theta);
@@ -157,6 +164,7 @@ public:
                                       loss_random(m_options.seed, step_index, m_reduction),
                                       StepOptions{.clip_max_norm = m_options.clip_max_norm}, m_reduction);
     if constexpr (PrioritizedSampleSource<Source>) update_priorities(batch, step_index);
+    m_average.update(m_space, estimator().parameters());
     m_space.fence();
     double staleness = 0;
     for (std::size_t i = 0; i < n; ++i) staleness += static_cast<double>(m_arrivals_seen - 1 - m_metadata[i].id);
@@ -224,19 +232,52 @@ public:
 
   bool has_validation() const { return m_validation_rows > 0; }
 
-  /// The loss's value on the validation set, applied to EarlyStopping; returns its verdict.
+  /// The loss's value on the validation set (of the parameters' moving average when averaging is on), applied to
+  /// EarlyStopping; returns its verdict. `inspect(value)` runs while the validated parameters are in the estimator.
+  template <class Inspect>
+  StoppingVerdict validate(const Inspect& inspect) {
+    const Vector<Scalar, Space> parameters = estimator().parameters();
+    m_average.swap_in(m_space, parameters);
+    StoppingVerdict verdict = StoppingVerdict::waiting;
+    try {
+      double value = validation_value(m_loss, estimator(), m_space, m_validation,
+                                      RandomStream(m_options.seed, streams::pipeline_validation).at(0));
+      // Data-parallel learners each hold their own validation rows: they stop on the mean, which they all see.
+      if constexpr (requires(Reduction& reduction) { reduction.average(value); }) value = m_reduction.average(value);
+      inspect(value);
+      // Under the statistics lock: the monitor reads the best value while this thread updates it.
+      const std::lock_guard lock(m_mutex);
+      const std::uint64_t steps = m_counters.steps;
+      m_counters.last_validation = value;
+      m_counters.validation_history.push_back(value);
+      m_counters.validation_steps.push_back(steps);
+      verdict = m_stopping.observe(m_space, value, steps, parameters, m_optimizer);
+    } catch (...) {
+      m_average.swap_out(m_space, parameters);
+      throw;
+    }
+    // After a decay early stopping put the best (averaged) parameters back: training and its average go on from them.
+    if (verdict == StoppingVerdict::decayed) m_average.restart(m_space, parameters);
+    else m_average.swap_out(m_space, parameters);
+    return verdict;
+  }
   StoppingVerdict validate() {
-    double value = validation_value(m_loss, estimator(), m_space, m_validation,
-                                    RandomStream(m_options.seed, streams::pipeline_validation).at(0));
-    // Data-parallel learners each hold their own validation rows: they stop on the mean, which they all see.
-    if constexpr (requires(Reduction& reduction) { reduction.average(value); }) value = m_reduction.average(value);
-    // Under the statistics lock: the monitor reads the best value while this thread updates it.
-    const std::lock_guard lock(m_mutex);
-    const std::uint64_t steps = m_counters.steps;
-    m_counters.last_validation = value;
-    m_counters.validation_history.push_back(value);
-    m_counters.validation_steps.push_back(steps);
-    return m_stopping.observe(m_space, value, steps, estimator().parameters(), m_optimizer);
+    return validate([](double) {});
+  }
+
+  /// The parameter average (disabled: `enabled()` false), for checkpoints.
+  const ParameterAverage<Scalar, Space>& parameter_average() const { return m_average; }
+  /// ā = the estimator's parameters (once the estimator is prepared from the first rows).
+  void restart_average() { m_average.restart(m_space, estimator().parameters()); }
+  /// A checkpoint's average and its update count.
+  void load_average(const ConstVector<Scalar, Space>& average, std::uint64_t updates) {
+    m_average.load(m_space, average, updates);
+  }
+  /// The estimator ends with the average (a run that did not restore a best validated one).
+  void adopt_average() {
+    if (!m_average.enabled()) return;
+    osbi::detail::copy_parameters(m_space, estimator().parameters(), m_average.average());
+    m_space.fence();
   }
 
   /// (θ raw, x) rows from host vectors to the estimator's space, θ mapped to the estimator's coordinates.
@@ -371,6 +412,7 @@ private:
   Space m_space;
   Reduction m_reduction;
   EarlyStopping<Scalar, Space> m_stopping;
+  ParameterAverage<Scalar, Space> m_average;
 
   Matrix<Scalar, Space> m_theta, m_u, m_x;
   Vector<Scalar, Space> m_row_loss;

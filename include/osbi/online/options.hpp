@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <ostream>
 
 namespace osbi::online {
@@ -64,6 +65,10 @@ struct PipelineOptions {
   std::size_t validation_size = 0;    ///< the first accepted simulations, held out (never trained on)
   std::size_t validate_every = 100;   ///< steps between validation losses
   bool restore_best = true;           ///< end with the parameters of the best validation loss
+  /// > 0: validate, keep as best and end with an exponential moving average of the parameters over the steps
+  /// (ParameterAverage, as offline train()); 0: the raw parameters. Unset: the estimator's
+  /// default_parameter_average_decay (0.999 for FMPE and NPSE, 0 for the flows).
+  std::optional<double> parameter_average_decay{};
   /// When the plateau rule's patience runs out with decays left: restore the best parameters, multiply the
   /// learning rate by learning_rate_decay and go on (EarlyStopping, as offline). 0: the plateau ends the run.
   std::size_t learning_rate_decays = 0;
@@ -84,8 +89,9 @@ struct PipelineOptions {
   std::size_t checkpoint_every_steps = 0;
   double checkpoint_every_seconds = 0;
   bool handle_interrupt = false;      ///< SIGINT (Ctrl-C) drains the run like request_stop()
-  /// Called on the trainer thread after each validation (step, validation loss); the estimator holds the
-  /// current parameters then (e.g. to snapshot them for a later C2ST). Must not call run() or resume().
+  /// Called on the trainer thread at each validation (step, validation loss); the estimator holds the parameters
+  /// just validated then (the moving average when parameter averaging is on), e.g. to snapshot them for a later
+  /// C2ST. Must not call run() or resume().
   std::function<void(std::uint64_t step, double validation_loss)> on_validation;
   std::size_t max_failure_records = 1000;
 };

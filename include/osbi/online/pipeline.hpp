@@ -215,6 +215,13 @@ public:
     m_resumed = true;
     if (!m_transport.trains()) return;
     copy_in(parameters, estimator().parameters());
+    if (trainer->parameter_average.empty()) {
+      m_trainer.restart_average();
+    } else {
+      const Vector<Scalar, Space> average(label("online", "Pipeline", "resumed_average"), parameter_count);
+      copy_in(trainer->parameter_average, average);
+      m_trainer.load_average(average, trainer->parameter_average_updates);
+    }
     if (plastic()) {
       const Vector<Scalar, Space> initial(label("online", "Pipeline", "resumed_initial"), parameter_count);
       copy_in(initial_parameters, initial);
@@ -287,6 +294,8 @@ public:
     if (m_options.restore_best && m_trainer.early_stopping().has_best()) {
       m_trainer.early_stopping().restore_best(m_instances.train, estimator().parameters());
       report.restored_best = true;
+    } else {
+      m_trainer.adopt_average(); // the run's result is the average when it averaged
     }
     return report;
   }
@@ -365,6 +374,7 @@ private:
       const auto [theta_rows, x_rows] = m_workers.warmup();
       m_trainer.upload(theta_rows, x_rows, m_options.train_after, u, x);
       m_posterior.prepare(m_instances.train, u, x);
+      m_trainer.restart_average();
       if (plastic()) m_trainer.set_initial_parameters(estimator().parameters());
     }
     if (plastic()) m_next_milestone = next_plasticity_milestone(m_buffer.arrivals());
@@ -421,8 +431,9 @@ private:
       m_trainer.step();
       const std::uint64_t steps = counters.steps + 1;
       if (!m_trainer.has_validation() || steps % m_options.validate_every != 0) continue;
-      const StoppingVerdict verdict = m_trainer.validate();
-      if (m_options.on_validation) m_options.on_validation(steps, m_trainer.progress().last_validation);
+      const StoppingVerdict verdict = m_trainer.validate([&](double value) {
+        if (m_options.on_validation) m_options.on_validation(steps, value);
+      });
       if (verdict == StoppingVerdict::stop) return StopReason::plateau;
     }
   }
@@ -439,7 +450,8 @@ private:
       if constexpr (!std::is_same_v<Space, Kokkos::DefaultHostExecutionSpace>)
         host_launch = std::unique_lock(detail::launch_mutex<Kokkos::DefaultHostExecutionSpace>());
       m_instances.train.fence();
-      add_trainer_state(shared, m_trainer.counters(), m_trainer.early_stopping(), m_posterior.standardization());
+      add_trainer_state(shared, m_trainer.counters(), m_trainer.early_stopping(), m_posterior.standardization(),
+                        m_trainer.parameter_average());
       shared.add("parameters", estimator().parameters());
       if (plastic()) shared.add("trainer/initial_parameters", m_trainer.initial_parameters());
       optim::add_optimizer_state(shared, "optimizer/", m_optimizer);

@@ -18,10 +18,10 @@
 namespace osbi::online {
 
 /*
- * Pipeline checkpoint, format 2 (io/checkpoint.hpp's container; the pipeline adds the buffer under "buffer/"
+ * Pipeline checkpoint, format 3 (io/checkpoint.hpp's container; the pipeline adds the buffer under "buffer/"
  * (buffer/buffer_checkpoint.hpp), the optimizer under "optimizer/" (optim/optimizer_checkpoint.hpp) and the
  * parameters as "parameters"):
- *   pipeline/format                 u64 2
+ *   pipeline/format                 u64 3
  *   pipeline/counters               u64 (9): frontier, finished, validation, failed_threw, failed_non_finite,
  *                                   timed_out, batches_drawn, validation_rows, arrivals
  *   pipeline/done                   u64 (k): finished simulations above the frontier
@@ -32,9 +32,11 @@ namespace osbi::online {
  *   trainer/early_stopping          u64 (4): best_index, since_best, decays_taken, has_best; .../best_value f64
  *   trainer/best_parameters         Scalar (P)
  *   trainer/standardization         f64 (2·(D_θ + D_x), or 0 for an estimator without z-scoring)
- * Format 1 (before the training seam) is refused with a DataError naming it.
+ *   trainer/parameter_average       Scalar (P) and .../updates u64: only when the run averaged its parameters
+ * Format 2 (before parameter averaging) reads as a checkpoint without an average (a resumed run that averages starts
+ * its average from the parameters); format 1 (before the training seam) is refused with a DataError naming it.
  */
-inline constexpr std::uint64_t pipeline_checkpoint_format = 2;
+inline constexpr std::uint64_t pipeline_checkpoint_format = 3;
 
 template <class Scalar>
 void add_simulation_state(CheckpointWriter& writer, const SimulationState<Scalar>& state, std::size_t theta_dim, std::size_t x_dim) {
@@ -57,8 +59,8 @@ SimulationState<Scalar> read_simulation_state(const CheckpointReader& reader, st
                                               std::size_t validation_size, std::string_view part) {
   const auto fail = [&](const std::string& what) { throw DataError(part, reader.path() + ": " + what); };
   const auto format = reader.get_scalar<std::uint64_t>("pipeline/format");
-  if (format != pipeline_checkpoint_format)
-    fail(osbi::detail::concat("pipeline checkpoint format ", format, ", this version reads format ",
+  if (format != pipeline_checkpoint_format && format != 2)
+    fail(osbi::detail::concat("pipeline checkpoint format ", format, ", this version reads formats 2 and ",
                               pipeline_checkpoint_format, (format == 1 ? " (written before the training seam)" : "")));
   const auto counters = reader.get<std::uint64_t>("pipeline/counters", {9}).data;
   SimulationState<Scalar> state;
@@ -83,7 +85,7 @@ SimulationState<Scalar> read_simulation_state(const CheckpointReader& reader, st
 
 template <class Scalar, class ExecutionSpace>
 void add_trainer_state(CheckpointWriter& writer, const TrainerCounters& counters, const EarlyStopping<Scalar, ExecutionSpace>& stopping,
-                       const Standardization& standardization) {
+                       const Standardization& standardization, const ParameterAverage<Scalar, ExecutionSpace>& average) {
   const std::vector<std::uint64_t> trainer{counters.steps, counters.samples_trained};
   writer.add_array("trainer/counters", trainer.data(), {trainer.size()});
   writer.add_array("trainer/train_loss", counters.train_history.data(), {counters.train_history.size()});
@@ -99,6 +101,10 @@ void add_trainer_state(CheckpointWriter& writer, const TrainerCounters& counters
   for (const auto* v : {&standardization.theta_mean, &standardization.theta_std, &standardization.x_mean, &standardization.x_std})
     statistics.insert(statistics.end(), v->begin(), v->end());
   writer.add_array("trainer/standardization", statistics.data(), {statistics.size()});
+  if (average.enabled()) {
+    writer.add("trainer/parameter_average", average.average());
+    writer.add_scalar<std::uint64_t>("trainer/parameter_average/updates", average.updates());
+  }
 }
 
 /// What read_trainer_state found (checked; applied by the caller once everything else is read too).
@@ -108,6 +114,8 @@ struct TrainerCheckpoint {
   EarlyStoppingState stopping;
   std::vector<Scalar> best_parameters;
   Standardization standardization;
+  std::vector<Scalar> parameter_average; ///< empty: the run that wrote it did not average
+  std::uint64_t parameter_average_updates = 0;
 };
 
 template <class Scalar>
@@ -141,6 +149,10 @@ TrainerCheckpoint<Scalar> read_trainer_state(const CheckpointReader& reader, std
     };
     out.standardization = {slice(0, theta_dim), slice(theta_dim, theta_dim), slice(2 * theta_dim, x_dim),
                            slice(2 * theta_dim + x_dim, x_dim)};
+  }
+  if (reader.has("trainer/parameter_average")) {
+    out.parameter_average = reader.get<Scalar>("trainer/parameter_average", {parameter_count}).data;
+    out.parameter_average_updates = reader.get_scalar<std::uint64_t>("trainer/parameter_average/updates");
   }
   return out;
 }

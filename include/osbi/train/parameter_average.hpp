@@ -29,7 +29,8 @@ namespace osbi {
  *   update(space, θ)   after a step;
  *   swap_in(space, θ)  θ is kept aside and replaced by ā (to validate, to keep as best);
  *   swap_out(space, θ) θ back as it was before swap_in;
- *   restart(space, θ)  ā = θ (after early stopping restored its best parameters: training goes on from there).
+ *   restart(space, θ)  ā = θ (after early stopping restored its best parameters: training goes on from there);
+ *   load(space, ā, t)  a checkpoint's average and update count.
  *
  * decay 0 disables it (every call is then a no-op: `enabled()` is false). Throws InvalidArgument unless decay ∈ [0, 1).
  */
@@ -84,6 +85,15 @@ public:
     require(m_swapped, part, "swap_out without swap_in");
     detail::copy_parameters(space, parameters, ConstVector<Scalar, ExecutionSpace>(m_held));
     m_swapped = false;
+  }
+
+  /// ā = `average` after `updates` updates (a checkpoint's), so the next update weighs it as the uninterrupted run would.
+  void load(const ExecutionSpace& space, const ConstVector<Scalar, ExecutionSpace>& average, std::uint64_t updates) {
+    if (!enabled()) return;
+    require(!m_swapped, part, "load while the average is swapped in");
+    require_extent(average.extent(0), m_average.extent(0), part, "load: the average's size");
+    detail::copy_parameters(space, m_average, average);
+    m_updates = updates;
   }
 
   /// ā = θ (and θ stays: the parameters early stopping restored are where training and its average go on from).
