@@ -308,6 +308,25 @@ BOOST_AUTO_TEST_CASE(shared_forward_equals_the_broadcast_forward) {
   BOOST_TEST(shared_forward_difference<float>() <= 1e-5);
 }
 
+// The fused block sum and layer norm of the shared path: the same bits as the sum followed by the layer's forward.
+BOOST_AUTO_TEST_CASE(the_fused_block_sum_and_layer_norm_equal_the_two_steps_bit_for_bit) {
+  using Network = osbi::VectorFieldNetwork<float, Space>;
+  const std::size_t n = 23, h = 37; // not a multiple of the host's eight partial sums
+  const auto a = osbi::testing::device_matrix<float, Space>(osbi::testing::normals(n * h, 41), n, h);
+  const auto c = osbi::testing::device_matrix<float, Space>(osbi::testing::normals(n * h, 42, 3.0), n, h);
+  const auto tau = osbi::testing::device_matrix<float, Space>(osbi::testing::normals(h, 43), 1, h);
+  Network::Norm norm(h);
+  const auto parameters = osbi::testing::device_vector<float, Space>(osbi::testing::normals(2 * h, 44));
+  osbi::Vector<float, Space> gradients("gradients", 2 * h);
+  norm.bind(parameters, gradients);
+  osbi::Matrix<float, Space> sum("sum", n, h), fused("fused", n, h), fused_sum("fused_sum", n, h), expected("expected", n, h);
+  Network::add_shared_time(Space(), a, tau, c, sum);
+  norm.forward(Space(), sum, expected);
+  Network::add_time_and_normalize(Space(), a, tau, c, norm, fused_sum, fused);
+  BOOST_TEST(osbi::testing::host_values(fused_sum) == osbi::testing::host_values(sum));
+  BOOST_TEST(osbi::testing::host_values(fused) == osbi::testing::host_values(expected));
+}
+
 BOOST_AUTO_TEST_CASE(draws_for_one_observation_equal_draws_for_it_repeated) {
   using Fmpe = osbi::FlowMatchingEstimator<double, Space>;
   using Npse = osbi::ScoreEstimator<double, Space>;

@@ -54,10 +54,10 @@ class VectorFieldNetwork {
   using Space = ExecutionSpace;
   using GeluDense = nn::DenseLayer<Scalar, Space, nn::init::TorchDefault, nn::activation::GELU>;
   using Linear = nn::DenseLayer<Scalar, Space>;
-  using Norm = nn::LayerNormLayer<Scalar, Space>;
   using Buffer = nn::detail::BatchBuffer<Scalar, Space>;
 
 public:
+  using Norm = nn::LayerNormLayer<Scalar, Space>;
   using scalar_type = Scalar;
   using execution_space = ExecutionSpace;
 
@@ -213,8 +213,7 @@ public:
       const auto state = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
       nn::kernels::dense_forward<nn::activation::GELU>(space, state, m_blocks[k].weight(), m_blocks[k].bias(), a,
                                                        m_workspace);
-      add_shared_time(space, a, tau, state, sum);
-      m_norms[k].forward(space, sum, m_hidden_states[k + 1].rows(n));
+      add_time_and_normalize(space, a, tau, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
     }
     nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
                                out, m_workspace);
@@ -379,6 +378,45 @@ public:
                               const Matrix<Scalar, Space>& out) {
     for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::block_sum_shared_time", out.extent(0),
                    out.extent(1), SumSharedRow{a.data(), tau_one.data(), c.data(), out.data()});
+  }
+  /// next = norm(a + τ + c) for forward_shared. Host: one pass per row, the row's sum staying in L1 for its statistics
+  /// and its normalization (three passes over the batch before); the arithmetic and its order are add_shared_time's
+  /// followed by LayerNormLayer::forward's (rowwise.hpp), so the bits are too. Devices: those two.
+  static void add_time_and_normalize(const Space& space, const ConstMatrix<Scalar, Space>& a,
+                                     const ConstMatrix<Scalar, Space>& tau_one, const ConstMatrix<Scalar, Space>& c,
+                                     Norm& norm, const Matrix<Scalar, Space>& sum, const Matrix<Scalar, Space>& next) {
+    if constexpr (nn::detail::host_space<Space>) {
+      using Accumulate = nn::kernels::accumulation_t<Scalar>;
+      const std::size_t rows = a.extent(0), columns = a.extent(1);
+      if (rows == 0) return;
+      const Accumulate inverse_count = Accumulate(1) / static_cast<Accumulate>(columns);
+      const Accumulate epsilon = static_cast<Accumulate>(norm.epsilon());
+      const Scalar *a_data = a.data(), *tau_data = tau_one.data(), *c_data = c.data(), *gain = norm.gain().data(),
+                   *bias = norm.bias().data();
+      Scalar *sum_data = sum.data(), *next_data = next.data();
+      Kokkos::parallel_for(
+          "osbi::vector_field::VectorFieldNetwork::block_sum_and_layer_norm", Kokkos::RangePolicy<Space>(space, 0, rows),
+          KOKKOS_LAMBDA(const std::size_t i) {
+            SumSharedRow{a_data, tau_data, c_data, sum_data}.row(i, columns);
+            const Scalar* __restrict__ s = sum_data + i * columns;
+            Scalar* __restrict__ y = next_data + i * columns;
+            const Accumulate mean = nn::kernels::detail::host_row_sum<Accumulate>(
+                                        columns, [&](const std::size_t j) { return static_cast<Accumulate>(s[j]); }) *
+                                    inverse_count;
+            const Accumulate squares = nn::kernels::detail::host_row_sum<Accumulate>(columns, [&](const std::size_t j) {
+              const Accumulate deviation = static_cast<Accumulate>(s[j]) - mean;
+              return deviation * deviation;
+            });
+            const Accumulate inv_std = Accumulate(1) / math::sqrt(squares * inverse_count + epsilon);
+            for (std::size_t j = 0; j < columns; ++j) {
+              const Accumulate normalized = (static_cast<Accumulate>(s[j]) - mean) * inv_std;
+              y[j] = static_cast<Scalar>(normalized * static_cast<Accumulate>(gain[j]) + static_cast<Accumulate>(bias[j]));
+            }
+          });
+    } else {
+      add_shared_time(space, a, tau_one, c, sum);
+      norm.forward(space, sum, next);
+    }
   }
   static void add_two(const Space& space, const ConstMatrix<Scalar, Space>& a, const ConstMatrix<Scalar, Space>& b,
                       const Matrix<Scalar, Space>& out) {

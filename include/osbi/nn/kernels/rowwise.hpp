@@ -121,18 +121,24 @@ void for_each_row(const ExecutionSpace& space, const std::string& label, std::si
 /// j ≡ l mod 8), added pairwise at the end: independent chains the compiler vectorizes, where one running sum is a
 /// chain of dependent adds (the vector-field network's LayerNorm spent ~14 % of its sampling time in those chains).
 /// The order is fixed, so Serial and OpenMP still agree bit for bit. Devices: the vector lanes' reduction.
+template <class Accumulate, class Term>
+KOKKOS_INLINE_FUNCTION Accumulate host_row_sum(std::size_t columns, const Term& term) {
+  constexpr std::size_t lanes = 8;
+  Accumulate partial[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= columns; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) partial[l] += term(j + l);
+  for (std::size_t l = 0; j < columns; ++j, ++l) partial[l] += term(j);
+  for (std::size_t width = lanes / 2; width > 0; width /= 2)
+    for (std::size_t l = 0; l < width; ++l) partial[l] += partial[l + width];
+  return partial[0];
+}
+
+/// host_row_sum on host spaces; the vector lanes' reduction on devices.
 template <class ExecutionSpace, class Accumulate, class Member, class Term>
 KOKKOS_INLINE_FUNCTION Accumulate row_sum(const Member& team, std::size_t columns, const Term& term) {
   if constexpr (RowTeams<ExecutionSpace>::host) {
-    constexpr std::size_t lanes = 8;
-    Accumulate partial[lanes] = {};
-    std::size_t j = 0;
-    for (; j + lanes <= columns; j += lanes)
-      for (std::size_t l = 0; l < lanes; ++l) partial[l] += term(j + l);
-    for (std::size_t l = 0; j < columns; ++j, ++l) partial[l] += term(j);
-    for (std::size_t width = lanes / 2; width > 0; width /= 2)
-      for (std::size_t l = 0; l < width; ++l) partial[l] += partial[l + width];
-    return partial[0];
+    return host_row_sum<Accumulate>(columns, term);
   } else {
     Accumulate sum;
     Kokkos::parallel_reduce(
