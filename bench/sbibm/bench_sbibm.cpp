@@ -6,6 +6,7 @@
 ///                    [--observations 1-10] [--samples 10000] [--estimator centered-nsf|nsf|maf|fmpe|npse]
 ///                    [--batch 200] [--support reject|transform] [--tail-bound 3] [--lr-decays 0] [--average D]
 ///                    [--seed 1] [--data <repo>/data] [--progress] [--calibration ROWS [--calibration-draws 1000]]
+///                    [--samplers ode:1e-4,ode:1e-6,sde:500,rk4:16]
 ///
 /// Estimators: centered-nsf (default: osbi::centered_nsf, sbi's NSF behind a learned conditional affine map,
 /// flow/conditionally_centered.hpp), nsf (sbi_default_nsf alone: what sbibm's NPE column ran), maf
@@ -65,6 +66,9 @@ struct Arguments {
   double tail_bound = 3.0;
   std::size_t learning_rate_decays = 0;
   std::optional<double> average{}; ///< unset: the estimator's default
+  /// fmpe/npse: after each observation's RUN line, the same trained estimator sampled again with each of these
+  /// (ode:T adaptive Dormand–Prince at atol = rtol = T; rk4:K fixed steps; sde:K Euler–Maruyama steps)
+  std::vector<std::string> samplers;
   std::uint64_t seed = 1;
   std::filesystem::path data = OSBI_REPOSITORY_DATA;
   bool progress = false;
@@ -97,6 +101,7 @@ Arguments parse(int argc, char* argv[]) {
     else if (key == "--batch") args.batch = std::stoul(value);
     else if (key == "--lr-decays") args.learning_rate_decays = std::stoul(value);
     else if (key == "--average") args.average = std::stod(value);
+    else if (key == "--samplers") args.samplers = osbi::bench::split_list(value);
     else if (key == "--tail-bound") args.tail_bound = std::stod(value);
     else if (key == "--seed") args.seed = std::stoull(value);
     else if (key == "--calibration") args.calibration = std::stoul(value);
@@ -143,6 +148,26 @@ void calibrate(const Arguments& args, const std::string& name, const Task& task,
   std::fflush(stdout);
 }
 
+/// ode:T, rk4:K or sde:K (see Arguments::samplers).
+osbi::VectorFieldSamplerOptions parse_sampler(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--samplers: " + text + " is not kind:value");
+  const std::string kind = text.substr(0, colon), value = text.substr(colon + 1);
+  osbi::VectorFieldSamplerOptions sampler;
+  if (kind == "ode") {
+    sampler.ode.absolute_tolerance = sampler.ode.relative_tolerance = std::stod(value);
+  } else if (kind == "rk4") {
+    sampler.ode.method = osbi::OdeMethod::rk4;
+    sampler.ode.steps = std::stoul(value);
+  } else if (kind == "sde") {
+    sampler.method = osbi::SamplingMethod::sde;
+    sampler.sde_steps = std::stoul(value);
+  } else {
+    throw std::invalid_argument("--samplers: the kind must be ode, rk4 or sde, not " + kind);
+  }
+  return sampler;
+}
+
 template <class Density, class Task>
 void run(const Arguments& args, const std::string& name, const Task& task, std::size_t budget, Density density) {
   const std::uint64_t seed = args.seed * 1'000'003ull + budget;
@@ -178,6 +203,19 @@ void run(const Arguments& args, const std::string& name, const Task& task, std::
     std::printf("RUN %s %zu %d %.5f %.2f %.2f %.2f %.2f %zu\n", name.c_str(), budget, k, accuracy, simulate_s, train_s,
                 sample_s, c2st_s, report.epochs);
     std::fflush(stdout);
+    if constexpr (requires { npe.estimator().set_sampler(osbi::VectorFieldSamplerOptions{}); }) {
+      const auto defaults = npe.estimator().options().sampler;
+      for (const std::string& sampler : args.samplers) {
+        npe.estimator().set_sampler(parse_sampler(sampler));
+        start = std::chrono::steady_clock::now();
+        const auto again = osbi::bench::to_eigen(npe.sample(observation.observation(), args.samples, rng));
+        const double again_s = osbi::bench::seconds_since(start);
+        std::printf("SAMPLER %s %zu %d %s %.5f %.2f\n", name.c_str(), budget, k, sampler.c_str(),
+                    osbi::diagnostics::c2st(reference, again), again_s);
+        std::fflush(stdout);
+      }
+      npe.estimator().set_sampler(defaults);
+    }
   }
   if (args.calibration > 0) calibrate(args, name, task, budget, seed, npe);
 }
