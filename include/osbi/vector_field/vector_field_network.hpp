@@ -309,13 +309,15 @@ public:
       out[i * width + j] = in[2 * i * width + offset + j];
     }
   };
-  /// out = a + b (+ c when c is not null): the block sum and the skip connection's gradient; out may not alias.
+  /// out = a + b (+ c when c is not null): the block sum and the skip connection's gradient; out may not alias. b's
+  /// rows are b_row_stride apart: the width, or 0 for one row shared by all (forward_shared's τ).
   struct Sum {
     const Scalar *a, *b, *c;
     Scalar* out;
+    std::size_t b_row_stride;
     KOKKOS_INLINE_FUNCTION void row(std::size_t i, std::size_t width) const {
       const Scalar* __restrict__ x = a + i * width;
-      const Scalar* __restrict__ y = b + i * width;
+      const Scalar* __restrict__ y = b + i * b_row_stride;
       Scalar* __restrict__ o = out + i * width;
       if (c) {
         const Scalar* __restrict__ z = c + i * width;
@@ -326,22 +328,7 @@ public:
     }
     KOKKOS_INLINE_FUNCTION void entry(std::size_t i, std::size_t j, std::size_t width) const {
       const std::size_t k = i * width + j;
-      out[k] = a[k] + b[k] + (c ? c[k] : Scalar(0));
-    }
-  };
-  /// out = a + τ + c with one row τ shared by every row (forward_shared's block sum, in forward()'s order).
-  struct SumSharedRow {
-    const Scalar *a, *shared, *c;
-    Scalar* out;
-    KOKKOS_INLINE_FUNCTION void row(std::size_t i, std::size_t width) const {
-      const Scalar* __restrict__ x = a + i * width;
-      const Scalar* __restrict__ y = shared;
-      const Scalar* __restrict__ z = c + i * width;
-      Scalar* __restrict__ o = out + i * width;
-      for (std::size_t j = 0; j < width; ++j) o[j] = x[j] + y[j] + z[j];
-    }
-    KOKKOS_INLINE_FUNCTION void entry(std::size_t i, std::size_t j, std::size_t width) const {
-      out[i * width + j] = a[i * width + j] + shared[j] + c[i * width + j];
+      out[k] = a[k] + b[i * b_row_stride + j] + (c ? c[k] : Scalar(0));
     }
   };
   /// out += a.
@@ -371,13 +358,13 @@ public:
   static void add_three(const Space& space, const ConstMatrix<Scalar, Space>& a, const ConstMatrix<Scalar, Space>& b,
                         const ConstMatrix<Scalar, Space>& c, const Matrix<Scalar, Space>& out) {
     for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::block_sum", out.extent(0), out.extent(1),
-                   Sum{a.data(), b.data(), c.data(), out.data()});
+                   Sum{a.data(), b.data(), c.data(), out.data(), out.extent(1)});
   }
   static void add_shared_time(const Space& space, const ConstMatrix<Scalar, Space>& a,
                               const ConstMatrix<Scalar, Space>& tau_one, const ConstMatrix<Scalar, Space>& c,
                               const Matrix<Scalar, Space>& out) {
     for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::block_sum_shared_time", out.extent(0),
-                   out.extent(1), SumSharedRow{a.data(), tau_one.data(), c.data(), out.data()});
+                   out.extent(1), Sum{a.data(), tau_one.data(), c.data(), out.data(), 0});
   }
   /// next = norm(a + τ + c) for forward_shared. Host: one pass per row, the row's sum staying in L1 for its statistics
   /// and its normalization (three passes over the batch before); the arithmetic and its order are add_shared_time's
@@ -397,7 +384,7 @@ public:
       Kokkos::parallel_for(
           "osbi::vector_field::VectorFieldNetwork::block_sum_and_layer_norm", Kokkos::RangePolicy<Space>(space, 0, rows),
           KOKKOS_LAMBDA(const std::size_t i) {
-            SumSharedRow{a_data, tau_data, c_data, sum_data}.row(i, columns);
+            Sum{a_data, tau_data, c_data, sum_data, 0}.row(i, columns);
             const Scalar* __restrict__ s = sum_data + i * columns;
             Scalar* __restrict__ y = next_data + i * columns;
             const Accumulate mean = nn::kernels::detail::host_row_sum<Accumulate>(
@@ -407,11 +394,9 @@ public:
               const Accumulate deviation = static_cast<Accumulate>(s[j]) - mean;
               return deviation * deviation;
             });
-            const Accumulate inv_std = Accumulate(1) / math::sqrt(squares * inverse_count + epsilon);
-            for (std::size_t j = 0; j < columns; ++j) {
-              const Accumulate normalized = (static_cast<Accumulate>(s[j]) - mean) * inv_std;
-              y[j] = static_cast<Scalar>(normalized * static_cast<Accumulate>(gain[j]) + static_cast<Accumulate>(bias[j]));
-            }
+            const Accumulate inv_std = nn::kernels::detail::layer_norm_inverse_std(squares, inverse_count, epsilon);
+            for (std::size_t j = 0; j < columns; ++j)
+              y[j] = nn::kernels::detail::layer_norm_value(s[j], mean, inv_std, gain[j], bias[j]);
           });
     } else {
       add_shared_time(space, a, tau_one, c, sum);
@@ -421,7 +406,7 @@ public:
   static void add_two(const Space& space, const ConstMatrix<Scalar, Space>& a, const ConstMatrix<Scalar, Space>& b,
                       const Matrix<Scalar, Space>& out) {
     for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::skip_gradient", out.extent(0), out.extent(1),
-                   Sum{a.data(), b.data(), nullptr, out.data()});
+                   Sum{a.data(), b.data(), nullptr, out.data(), out.extent(1)});
   }
   static void add_into(const Space& space, const ConstMatrix<Scalar, Space>& a, const Matrix<Scalar, Space>& out) {
     for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::time_gradient", out.extent(0), out.extent(1),

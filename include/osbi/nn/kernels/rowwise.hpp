@@ -134,6 +134,19 @@ KOKKOS_INLINE_FUNCTION Accumulate host_row_sum(std::size_t columns, const Term& 
   return partial[0];
 }
 
+/// Layer norm's 1/√(σ² + ε) from the row's sum of squared deviations, and its output (x − μ)·(1/σ)·gain + bias, in
+/// accumulation_t: shared by the kernels below and by fused callers (VectorFieldNetwork::forward_shared), so they
+/// agree bit for bit.
+template <class Accumulate>
+KOKKOS_INLINE_FUNCTION Accumulate layer_norm_inverse_std(Accumulate squares, Accumulate inverse_count, Accumulate epsilon) {
+  return Accumulate(1) / math::sqrt(squares * inverse_count + epsilon);
+}
+template <class Scalar, class Accumulate>
+KOKKOS_INLINE_FUNCTION Scalar layer_norm_value(Scalar x, Accumulate mean, Accumulate inv_std, Scalar gain, Scalar bias) {
+  const Accumulate normalized = (static_cast<Accumulate>(x) - mean) * inv_std;
+  return static_cast<Scalar>(normalized * static_cast<Accumulate>(gain) + static_cast<Accumulate>(bias));
+}
+
 /// host_row_sum on host spaces; the vector lanes' reduction on devices.
 template <class ExecutionSpace, class Accumulate, class Member, class Term>
 KOKKOS_INLINE_FUNCTION Accumulate row_sum(const Member& team, std::size_t columns, const Term& term) {
@@ -404,7 +417,7 @@ void layer_norm_statistics(const ExecutionSpace& space, const XView& x, const Me
         });
         Kokkos::single(Kokkos::PerThread(team), [&] {
           mean(row) = static_cast<Statistic>(row_mean);
-          inv_std(row) = static_cast<Statistic>(Accumulate(1) / math::sqrt(squares * inverse_count + eps));
+          inv_std(row) = static_cast<Statistic>(detail::layer_norm_inverse_std(squares, inverse_count, eps));
         });
       });
 }
@@ -435,9 +448,8 @@ void layer_norm_forward(const ExecutionSpace& space, const XView& x, const MeanV
       KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
         const Accumulate row_mean = mean(row), row_inv_std = inv_std(row);
         Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, x.extent(1)), [&](const std::size_t j) {
-          const Accumulate normalized = (static_cast<Accumulate>(x(row, j)) - row_mean) * row_inv_std;
-          y(row, j) =
-              static_cast<Scalar>(normalized * static_cast<Accumulate>(gain(j)) + static_cast<Accumulate>(bias(j)));
+          y(row, j) = detail::layer_norm_value(static_cast<Scalar>(x(row, j)), row_mean, row_inv_std,
+                                               static_cast<Scalar>(gain(j)), static_cast<Scalar>(bias(j)));
         });
       });
 }
