@@ -76,10 +76,12 @@ public:
     m_has_forward = true;
     if (batch == 0) return;
     if constexpr (Activation::needs_input) {
+      // The pre-activation buffer ends up holding f'(z): backward multiplies by it (see
+      // activation_forward_keeping_derivative).
       const Matrix<Scalar, ExecutionSpace> pre = m_pre_activation.rows(batch);
       kernels::dense_forward<activation::Identity>(space, input, m_weight, m_bias, pre, m_workspace, m_mask);
-      activation_forward<Activation, Scalar>(space, m_label_activation, pre, output);
-      m_pre = pre;
+      activation_forward_keeping_derivative<Activation, Scalar>(space, m_label_activation, pre, output);
+      m_derivative = pre;
     } else {
       kernels::dense_forward<Activation>(space, input, m_weight, m_bias, output, m_workspace, m_mask);
     }
@@ -102,7 +104,11 @@ public:
     ConstMatrix<Scalar, ExecutionSpace> grad_z = grad_output;
     if constexpr (!std::is_same_v<Activation, activation::Identity>) {
       const Matrix<Scalar, ExecutionSpace> buffer = m_grad_pre_activation.rows(m_batch);
-      activation_backward<Activation, Scalar>(space, m_label_activation_backward, m_pre, m_output, grad_output, buffer);
+      if constexpr (Activation::needs_input)
+        multiply_elementwise<Scalar>(space, m_label_activation_backward, grad_output, m_derivative, buffer);
+      else
+        activation_backward<Activation, Scalar>(space, m_label_activation_backward, m_derivative, m_output,
+                                                grad_output, buffer);
       grad_z = buffer;
     }
     kernels::dense_backward_parameters(space, grad_z, m_input, m_weight_gradient, m_bias_gradient, m_workspace, m_mask);
@@ -143,7 +149,8 @@ private:
   Vector<Scalar, ExecutionSpace> m_bias, m_bias_gradient;
   kernels::GemmWorkspace<Scalar, ExecutionSpace> m_workspace;
   BatchBuffer<Scalar, ExecutionSpace> m_pre_activation, m_grad_pre_activation;
-  ConstMatrix<Scalar, ExecutionSpace> m_input, m_output, m_pre;
+  ConstMatrix<Scalar, ExecutionSpace> m_input, m_output;
+  ConstMatrix<Scalar, ExecutionSpace> m_derivative; ///< f'(z) of the last forward, for activations that need z
   std::size_t m_batch = 0;
   bool m_has_forward = false;
 };
