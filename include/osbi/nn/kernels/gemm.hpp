@@ -443,7 +443,11 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
                                          static_cast<std::ptrdiff_t>(q * NR);
                   Scalar* target = panel + kk * width;
                   if (columns == std::size_t(NR)) {
-                    for (int cc = 0; cc < NR; ++cc) target[cc] = source[cc];
+                    // restrict: without it GCC copied element by element (B may alias the packed panel, as
+                    // far as it knows).
+                    Scalar* __restrict__ to = target;
+                    const Scalar* __restrict__ from = source;
+                    for (int cc = 0; cc < NR; ++cc) to[cc] = from[cc];
                   } else {
                     for (std::size_t cc = 0; cc < columns; ++cc) target[cc] = source[cc];
                     for (std::size_t cc = columns; cc < width; ++cc) target[cc] = Scalar(0);
@@ -455,6 +459,19 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
                     const std::size_t column = q * NR + cc;
                     panel[kk * width + cc] = column < n ? b(k_begin + kk, column) : Scalar(0);
                   }
+              } else if (b.mask == nullptr && columns == std::size_t(NR)) {
+                // Transposed B (Y = X·Wᵀ), a full panel: a panel row per k from NR source rows (they stay in L1
+                // across k). Going column by column instead wrote each element to a different cache line, one
+                // scalar store at a time: an eighth of a 200×100×100 forward on an AVX2 Zen.
+                const Scalar* columns_at[NR];
+                for (int cc = 0; cc < NR; ++cc)
+                  columns_at[cc] = b.data + static_cast<std::ptrdiff_t>(q * NR + cc) * b.column_stride +
+                                   static_cast<std::ptrdiff_t>(k_begin) * b.row_stride;
+                for (std::size_t kk = 0; kk < k_count; ++kk) {
+                  Scalar* target = panel + kk * NR;
+                  const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(kk) * b.row_stride;
+                  for (int cc = 0; cc < NR; ++cc) target[cc] = columns_at[cc][offset];
+                }
               } else {
                 // Transposed B (Y = X·Wᵀ): read each column along its unit stride.
                 for (std::size_t cc = 0; cc < width; ++cc) {
