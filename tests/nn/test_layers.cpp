@@ -40,6 +40,7 @@ using Space = osbi::DefaultExecutionSpace;
 using Activations = std::tuple<act::Identity, act::ReLU, act::Tanh, act::GELU, act::SiLU, act::ELU>;
 using Initializers = std::tuple<nn::init::TorchDefault, nn::init::XavierUniform, nn::init::KaimingNormal>;
 using Scalars = std::tuple<float, double>;
+using DerivativeKeepingActivations = std::tuple<act::GELU, act::SiLU>; // needs_input: dense.hpp keeps f'(z)
 
 template <class Activation>
 double reference_activation(double x) {
@@ -116,6 +117,36 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(dense_forward_matches_double_reference_on_edge_bat
     }
   };
   std::apply([&](auto... activations) { (check(activations), ...); }, Activations{});
+}
+
+// GELU and SiLU layers keep f'(z) from the forward pass for backward. Output and upstream-gradient views with padded
+// rows (not contiguous) take the general path, which must give the same numbers as contiguous ones.
+BOOST_AUTO_TEST_CASE_TEMPLATE(dense_padded_output_and_gradient_views_match_contiguous_ones, Activation,
+                              DerivativeKeepingActivations) {
+  using M = osbi::Matrix<double, Space>;
+  Bound<nn::DenseLayer<double, Space, nn::init::TorchDefault, Activation>> bound(test_rng(33), 5, 9);
+  const std::size_t batch = 7;
+  const auto input = osbi::testing::layers::to_device<double>(osbi::testing::layers::random_host(batch, 5, 34));
+  const auto upstream = osbi::testing::layers::to_device<double>(osbi::testing::layers::random_host(batch, 9, 35));
+  const auto run = [&](const M& output, const M& grad_output) {
+    Kokkos::deep_copy(grad_output, upstream);
+    Kokkos::deep_copy(bound.gradients, 0.0);
+    const M grad_input("grad_input", batch, 5);
+    bound.layer.forward(Space(), input, output);
+    bound.layer.backward(Space(), grad_output, grad_input);
+    Space().fence();
+    return std::make_tuple(osbi::testing::layers::to_host(output), osbi::testing::layers::to_host(grad_input),
+                           osbi::testing::layers::to_host_vector(bound.gradients));
+  };
+  const auto contiguous = run(M("y", batch, 9), M("grad_y", batch, 9));
+  const M padded_output(Kokkos::view_alloc("y", Kokkos::AllowPadding), batch, 9);
+  const M padded_grad(Kokkos::view_alloc("grad_y", Kokkos::AllowPadding), batch, 9);
+  if (padded_output.span_is_contiguous())
+    BOOST_TEST_MESSAGE("this Kokkos did not pad a " << batch << " x 9 view: the general path is not exercised");
+  const auto padded = run(padded_output, padded_grad);
+  BOOST_TEST((std::get<0>(padded).values == std::get<0>(contiguous).values));
+  BOOST_TEST((std::get<1>(padded).values == std::get<1>(contiguous).values));
+  BOOST_TEST((std::get<2>(padded) == std::get<2>(contiguous)));
 }
 
 BOOST_AUTO_TEST_CASE(dense_weight_and_bias_are_views_of_the_bound_slice) {

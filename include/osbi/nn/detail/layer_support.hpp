@@ -86,7 +86,7 @@ void activation_forward(const ExecutionSpace& space, const std::string& kernel_l
       });
 }
 
-/// In place over `z` (a contiguous batch of pre-activations): y = f(z) and z := f'(z, y), for a layer whose
+/// In place over `z` (a batch of pre-activations): y = f(z) and z := f'(z, y), for a layer whose
 /// activation needs its input (GELU, SiLU). The backward pass is then a product (multiply_elementwise) instead of a
 /// second evaluation of f' (for GELU an erf and an exp per element, a tenth of a vector-field training step); the
 /// derivative is the same function of the same z, so the gradients keep their bits.
@@ -95,7 +95,17 @@ void activation_forward_keeping_derivative(const ExecutionSpace& space, const st
                                            const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& z,
                                            const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& y) {
   if (z.extent(0) == 0 || z.extent(1) == 0) return;
-  require(z.span_is_contiguous() && y.span_is_contiguous(), kernel_label, "needs contiguous rows");
+  if (!z.span_is_contiguous() || !y.span_is_contiguous()) { // a strided output (a column slice of a larger matrix)
+    const Matrix<Scalar, ExecutionSpace> pre = z, out = y;
+    Kokkos::parallel_for(
+        kernel_label, Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {z.extent(0), z.extent(1)}),
+        KOKKOS_LAMBDA(const std::size_t row, const std::size_t column) {
+          const Scalar value = Activation::value(pre(row, column));
+          pre(row, column) = Activation::derivative(pre(row, column), value);
+          out(row, column) = value;
+        });
+    return;
+  }
   Scalar* pre = z.data();
   Scalar* output = y.data();
   if constexpr (host_space<ExecutionSpace>) {
@@ -120,7 +130,7 @@ void activation_forward_keeping_derivative(const ExecutionSpace& space, const st
   }
 }
 
-/// out = a ⊙ b elementwise over contiguous batches of one shape (a layer's upstream gradient times its kept
+/// out = a ⊙ b elementwise over batches of one shape (a layer's upstream gradient times its kept
 /// activation derivative).
 template <class Scalar, class ExecutionSpace>
 void multiply_elementwise(const ExecutionSpace& space, const std::string& kernel_label,
@@ -128,8 +138,15 @@ void multiply_elementwise(const ExecutionSpace& space, const std::string& kernel
                           const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& b,
                           const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& out) {
   if (out.extent(0) == 0 || out.extent(1) == 0) return;
-  require(a.span_is_contiguous() && b.span_is_contiguous() && out.span_is_contiguous(), kernel_label,
-          "needs contiguous rows");
+  if (!a.span_is_contiguous() || !b.span_is_contiguous() || !out.span_is_contiguous()) {
+    const ConstMatrix<Scalar, ExecutionSpace> x = a, w = b;
+    const Matrix<Scalar, ExecutionSpace> r = out;
+    Kokkos::parallel_for(
+        kernel_label,
+        Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
+        KOKKOS_LAMBDA(const std::size_t row, const std::size_t column) { r(row, column) = x(row, column) * w(row, column); });
+    return;
+  }
   const Scalar *left = a.data(), *right = b.data();
   Scalar* result = out.data();
   if constexpr (host_space<ExecutionSpace>) {
