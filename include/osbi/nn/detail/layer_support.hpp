@@ -95,7 +95,7 @@ void activation_forward_keeping_derivative(const ExecutionSpace& space, const st
                                            const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& z,
                                            const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& y) {
   if (z.extent(0) == 0 || z.extent(1) == 0) return;
-  if (!z.span_is_contiguous() || !y.span_is_contiguous()) { // a strided output (a column slice of a larger matrix)
+  if (!z.span_is_contiguous() || !y.span_is_contiguous()) { // padded rows (a view allocated with AllowPadding)
     const Matrix<Scalar, ExecutionSpace> pre = z, out = y;
     Kokkos::parallel_for(
         kernel_label, Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {z.extent(0), z.extent(1)}),
