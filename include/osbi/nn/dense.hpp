@@ -104,11 +104,9 @@ public:
     ConstMatrix<Scalar, ExecutionSpace> grad_z = grad_output;
     if constexpr (!std::is_same_v<Activation, activation::Identity>) {
       const Matrix<Scalar, ExecutionSpace> buffer = m_grad_pre_activation.rows(m_batch);
-      if constexpr (Activation::needs_input)
-        multiply_elementwise<Scalar>(space, m_label_activation_backward, grad_output, m_derivative, buffer);
-      else
-        activation_backward<Activation, Scalar>(space, m_label_activation_backward, m_derivative, m_output,
-                                                grad_output, buffer);
+      using Backward = std::conditional_t<Activation::needs_input, KeptDerivative, Activation>;
+      activation_backward<Backward, Scalar>(space, m_label_activation_backward, m_derivative, m_output, grad_output,
+                                            buffer);
       grad_z = buffer;
     }
     kernels::dense_backward_parameters(space, grad_z, m_input, m_weight_gradient, m_bias_gradient, m_workspace, m_mask);

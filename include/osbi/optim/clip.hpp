@@ -2,6 +2,8 @@
 /// \brief Global L2 gradient-norm clipping over a flat gradient buffer, as torch.nn.utils.clip_grad_norm_.
 #pragma once
 
+#include <osbi/nn/kernels/rowwise.hpp>
+
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
 #include <osbi/core/types.hpp>
@@ -32,23 +34,12 @@ struct SquareSums {
   KOKKOS_INLINE_FUNCTION void operator()(const std::size_t chunk) const {
     const std::size_t begin = chunk * clip_chunk;
     const std::size_t end = begin + clip_chunk < count ? begin + clip_chunk : count;
-    // Eight interleaved sums in a fixed order: one chain of dependent double adds ran at the add's latency
-    // (3 % of a vector-field training step for 76 k gradients); eight vectorize.
-    constexpr std::size_t lanes = 8;
-    double sums[lanes] = {};
-    std::size_t i = begin;
-    for (; i + lanes <= end; i += lanes)
-      for (std::size_t l = 0; l < lanes; ++l) {
-        const double value = static_cast<double>(values(i + l));
-        sums[l] += value * value;
-      }
-    for (std::size_t l = 0; i < end; ++i, ++l) {
-      const double value = static_cast<double>(values(i));
-      sums[l] += value * value;
-    }
-    for (std::size_t width = lanes / 2; width > 0; width /= 2)
-      for (std::size_t l = 0; l < width; ++l) sums[l] += sums[l + width];
-    partial(chunk) = sums[0];
+    // rowwise's eight interleaved sums in a fixed order: one chain of dependent double adds ran at the add's latency
+    // (3 % of a vector-field training step for 76 k gradients).
+    partial(chunk) = nn::kernels::detail::host_row_sum<double>(end - begin, [&](const std::size_t j) {
+      const double value = static_cast<double>(values(begin + j));
+      return value * value;
+    });
   }
 };
 

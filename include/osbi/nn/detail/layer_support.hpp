@@ -87,7 +87,7 @@ void activation_forward(const ExecutionSpace& space, const std::string& kernel_l
 }
 
 /// In place over `z` (a batch of pre-activations): y = f(z) and z := f'(z, y), for a layer whose
-/// activation needs its input (GELU, SiLU). The backward pass is then a product (multiply_elementwise) instead of a
+/// activation needs its input (GELU, SiLU). The backward pass is then a product (activation_backward<KeptDerivative>) instead of a
 /// second evaluation of f' (for GELU an erf and an exp per element, a tenth of a vector-field training step); the
 /// derivative is the same function of the same z, so the gradients keep their bits.
 template <class Activation, class Scalar, class ExecutionSpace>
@@ -130,39 +130,15 @@ void activation_forward_keeping_derivative(const ExecutionSpace& space, const st
   }
 }
 
-/// out = a ⊙ b elementwise over batches of one shape (a layer's upstream gradient times its kept
-/// activation derivative).
-template <class Scalar, class ExecutionSpace>
-void multiply_elementwise(const ExecutionSpace& space, const std::string& kernel_label,
-                          const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& a,
-                          const std::type_identity_t<ConstMatrix<Scalar, ExecutionSpace>>& b,
-                          const std::type_identity_t<Matrix<Scalar, ExecutionSpace>>& out) {
-  if (out.extent(0) == 0 || out.extent(1) == 0) return;
-  if (!a.span_is_contiguous() || !b.span_is_contiguous() || !out.span_is_contiguous()) {
-    const ConstMatrix<Scalar, ExecutionSpace> x = a, w = b;
-    const Matrix<Scalar, ExecutionSpace> r = out;
-    Kokkos::parallel_for(
-        kernel_label,
-        Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {out.extent(0), out.extent(1)}),
-        KOKKOS_LAMBDA(const std::size_t row, const std::size_t column) { r(row, column) = x(row, column) * w(row, column); });
-    return;
+/// The pseudo-activation whose derivative is its input: activation_backward with it and the kept f'(z) as x
+/// multiplies the upstream gradient by f'(z) (the backward of activation_forward_keeping_derivative).
+struct KeptDerivative {
+  static constexpr bool needs_input = true;
+  template <class Scalar>
+  KOKKOS_FORCEINLINE_FUNCTION static Scalar derivative(Scalar kept, Scalar) {
+    return kept;
   }
-  const Scalar *left = a.data(), *right = b.data();
-  Scalar* result = out.data();
-  if constexpr (host_space<ExecutionSpace>) {
-    const std::size_t columns = out.extent(1);
-    Kokkos::parallel_for(kernel_label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, out.extent(0)),
-                         KOKKOS_LAMBDA(const std::size_t row) {
-                           const Scalar* __restrict__ x = left + row * columns;
-                           const Scalar* __restrict__ w = right + row * columns;
-                           Scalar* __restrict__ r = result + row * columns;
-                           for (std::size_t j = 0; j < columns; ++j) r[j] = x[j] * w[j];
-                         });
-  } else {
-    Kokkos::parallel_for(kernel_label, Kokkos::RangePolicy<ExecutionSpace>(space, 0, out.extent(0) * out.extent(1)),
-                         KOKKOS_LAMBDA(const std::size_t k) { result[k] = left[k] * right[k]; });
-  }
-}
+};
 
 /// grad_x = grad_y ⊙ f'(x, y). When the activation does not need its input, `x` may be empty and y
 /// stands in for it (derivative() ignores that argument then).
