@@ -366,13 +366,14 @@ public:
     for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::block_sum_shared_time", out.extent(0),
                    out.extent(1), Sum{a.data(), tau_one.data(), c.data(), out.data(), 0});
   }
-  /// next = norm(a + τ + c) for forward_shared. Host: one pass per row, the row's sum staying in L1 for its statistics
-  /// and its normalization (three passes over the batch before); the arithmetic and its order are add_shared_time's
-  /// followed by LayerNormLayer::forward's (rowwise.hpp), so the bits are too. Devices: those two.
+  /// next = norm(a + τ + c) for forward_shared. Host: four rows at a time, each row's sum staying in L1 for its
+  /// statistics and its normalization; the arithmetic and its order are add_shared_time's followed by
+  /// LayerNormLayer::forward's host path (rowwise.hpp), so the bits are too. Devices: those two.
   static void add_time_and_normalize(const Space& space, const ConstMatrix<Scalar, Space>& a,
                                      const ConstMatrix<Scalar, Space>& tau_one, const ConstMatrix<Scalar, Space>& c,
                                      Norm& norm, const Matrix<Scalar, Space>& sum, const Matrix<Scalar, Space>& next) {
     if constexpr (nn::detail::host_space<Space>) {
+      namespace rowwise = nn::kernels::detail;
       using Accumulate = nn::kernels::accumulation_t<Scalar>;
       const std::size_t rows = a.extent(0), columns = a.extent(1);
       if (rows == 0) return;
@@ -381,22 +382,22 @@ public:
       const Scalar *a_data = a.data(), *tau_data = tau_one.data(), *c_data = c.data(), *gain = norm.gain().data(),
                    *bias = norm.bias().data();
       Scalar *sum_data = sum.data(), *next_data = next.data();
+      constexpr std::size_t block = rowwise::host_norm_rows;
       Kokkos::parallel_for(
-          "osbi::vector_field::VectorFieldNetwork::block_sum_and_layer_norm", Kokkos::RangePolicy<Space>(space, 0, rows),
-          KOKKOS_LAMBDA(const std::size_t i) {
-            Sum{a_data, tau_data, c_data, sum_data, 0}.row(i, columns);
-            const Scalar* __restrict__ s = sum_data + i * columns;
-            Scalar* __restrict__ y = next_data + i * columns;
-            const Accumulate mean = nn::kernels::detail::host_row_sum<Accumulate>(
-                                        columns, [&](const std::size_t j) { return static_cast<Accumulate>(s[j]); }) *
-                                    inverse_count;
-            const Accumulate squares = nn::kernels::detail::host_row_sum<Accumulate>(columns, [&](const std::size_t j) {
-              const Accumulate deviation = static_cast<Accumulate>(s[j]) - mean;
-              return deviation * deviation;
-            });
-            const Accumulate inv_std = nn::kernels::detail::layer_norm_inverse_std(squares, inverse_count, epsilon);
-            for (std::size_t j = 0; j < columns; ++j)
-              y[j] = nn::kernels::detail::layer_norm_value(s[j], mean, inv_std, gain[j], bias[j]);
+          "osbi::vector_field::VectorFieldNetwork::block_sum_and_layer_norm",
+          Kokkos::RangePolicy<Space>(space, 0, (rows + block - 1) / block), KOKKOS_LAMBDA(const std::size_t b) {
+            const std::size_t first = b * block, count = rows - first < block ? rows - first : block;
+            const Scalar* row_sums[block];
+            for (std::size_t r = 0; r < block; ++r) {
+              const std::size_t row = first + (r < count ? r : count - 1);
+              if (r < count) Sum{a_data, tau_data, c_data, sum_data, 0}.row(row, columns);
+              row_sums[r] = sum_data + row * columns;
+            }
+            Accumulate mean[block], inv_std[block];
+            rowwise::host_block_layer_norm_statistics(row_sums, columns, inverse_count, epsilon, mean, inv_std);
+            for (std::size_t r = 0; r < count; ++r)
+              rowwise::host_layer_norm_row(row_sums[r], next_data + (first + r) * columns, columns,
+                                           rowwise::normalize_by<Scalar>(mean[r], inv_std[r]), gain, bias);
           });
     } else {
       add_shared_time(space, a, tau_one, c, sum);

@@ -51,9 +51,12 @@ namespace osbi::nn::kernels {
  * few float ulps of the exact value whatever the row length (4097 features included). Layer-norm
  * statistics are two-pass (mean, then the mean of squared deviations) in that type: no cancellation
  * even when |mean| ≫ standard deviation. mean and inv_std may be stored in Scalar or in
- * accumulation_t<Scalar>; normalization is computed in accumulation_t either way. Stored in float,
- * the mean's rounding (half an ulp of |mean|) shifts x̂ by up to ulp(mean)·inv_std, which matters when
- * |mean| ≫ standard deviation; LayerNorm therefore keeps them in double (2 × 8 bytes per row).
+ * accumulation_t<Scalar>. Normalization runs in Scalar (eight floats to a vector) with the mean split
+ * into a high and a low Scalar part (detail::NormalizeBy), so x − mean keeps the stored mean's
+ * precision; the backward pass forms its products in Scalar and sums them in accumulation_t. Stored
+ * in float, the mean's rounding (half an ulp of |mean|) shifts x̂ by up to ulp(mean)·inv_std, which
+ * matters when |mean| ≫ standard deviation; LayerNorm therefore keeps them in double (2 × 8 bytes per
+ * row).
  *
  * Special values, chosen to match PyTorch:
  *   a row of only −∞ (or no entries)   log-sum-exp −∞; softmax and log-softmax NaN (0/0)
@@ -63,9 +66,10 @@ namespace osbi::nn::kernels {
  *   zero features                      layer norm: mean 0, inv_std 1/√ε (empty sums)
  *
  * Parallel shape (STYLE rule 8): one team per block of rows, TeamThreadRange over the block's rows,
- * ThreadVectorRange along each row. On host spaces a team is one thread with vector length one, and
- * layer norm's row sums run as eight interleaved partial sums (detail::row_sum) in a fixed order:
- * Serial and OpenMP give identical bits.
+ * ThreadVectorRange along each row. On host spaces a team is one thread with vector length one. Layer
+ * norm has host paths for rows whose entries are adjacent (the usual row-major batch): pointer loops
+ * GCC vectorizes, rows in blocks of four whose row sums interleave (detail::host_block_row_sums), in a
+ * fixed order that does not depend on the blocking: Serial and OpenMP give identical bits.
  */
 
 /// The type sums are accumulated in: at least double.
@@ -134,17 +138,135 @@ KOKKOS_INLINE_FUNCTION Accumulate host_row_sum(std::size_t columns, const Term& 
   return partial[0];
 }
 
-/// Layer norm's 1/√(σ² + ε) from the row's sum of squared deviations, and its output (x − μ)·(1/σ)·gain + bias, in
-/// accumulation_t: shared by the kernels below and by fused callers (VectorFieldNetwork::forward_shared), so they
-/// agree bit for bit.
+/// Layer norm's 1/√(σ² + ε) from the row's sum of squared deviations, in accumulation_t: shared by the kernels below
+/// and by fused callers (VectorFieldNetwork::forward_shared), so they agree bit for bit.
 template <class Accumulate>
 KOKKOS_INLINE_FUNCTION Accumulate layer_norm_inverse_std(Accumulate squares, Accumulate inverse_count, Accumulate epsilon) {
   return Accumulate(1) / math::sqrt(squares * inverse_count + epsilon);
 }
+
+/// A row's statistics as its normalization uses them, in Scalar: the mean split into a high and a low part (μ = high +
+/// low to accumulation_t's precision), so x − μ computed as (x − high) − low in Scalar loses nothing to the mean's
+/// rounding (half an ulp of |μ|, which matters when |μ| ≫ σ), and 1/σ rounded once. Scalar arithmetic is what lets the
+/// normalization run eight floats to a vector instead of four doubles with conversions on both sides. For double the
+/// low part is 0 and nothing changes.
+template <class Scalar>
+struct NormalizeBy {
+  Scalar mean_high, mean_low, inv_std;
+};
+template <class Scalar, class Statistic>
+KOKKOS_INLINE_FUNCTION NormalizeBy<Scalar> normalize_by(Statistic mean, Statistic inv_std) {
+  using Accumulate = std::conditional_t<(sizeof(Statistic) > sizeof(Scalar)), Statistic, Scalar>;
+  const Scalar high = static_cast<Scalar>(mean);
+  return {high, static_cast<Scalar>(static_cast<Accumulate>(mean) - static_cast<Accumulate>(high)),
+          static_cast<Scalar>(inv_std)};
+}
+/// x̂ = (x − μ)/σ: within a few ulps of the exact value whatever |μ|/σ.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar layer_norm_normalized(Scalar x, const NormalizeBy<Scalar>& by) {
+  return ((x - by.mean_high) - by.mean_low) * by.inv_std;
+}
+/// Layer norm's output x̂·gain + bias: shared by the kernels below and by fused callers.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION Scalar layer_norm_value(Scalar x, const NormalizeBy<Scalar>& by, Scalar gain, Scalar bias) {
+  return layer_norm_normalized(x, by) * gain + bias;
+}
+
+/// Whether a host view's rows (a vector: its entries) are adjacent in memory, so the host paths below can walk them
+/// through pointers: GCC vectorizes those loops, where ThreadVectorRange over a view's operator() stayed scalar.
+template <class View>
+bool host_entries_adjacent(const View& view) {
+  if constexpr (View::rank == 2)
+    return view.extent(1) <= 1 || view.stride(1) == 1;
+  else
+    return view.extent(0) <= 1 || view.stride(0) == 1;
+}
+
+/// Rows per block of the host layer-norm paths.
+inline constexpr std::size_t host_norm_rows = 4;
+
+/// Σ_j term(r, j) for the four rows r of a host block at once, in Accumulate: each row keeps four partial sums (lane l
+/// takes the j ≡ l mod 4 below the last multiple of 4, the rest one tail sum), added as ((0 + 1) + (2 + 3)) + tail.
+/// The rows' sums interleave, so their dependent add chains, and the square roots and divisions after them, overlap:
+/// a row at a time waited on them (layer norm ran at ~2.5 cycles an entry at 100 features). A row's sum does not depend
+/// on its block-mates, so any blocking of the rows gives the same bits.
+template <class Accumulate, class Term>
+KOKKOS_INLINE_FUNCTION void host_block_row_sums(std::size_t columns, const Term& term, Accumulate (&sums)[host_norm_rows]) {
+  constexpr std::size_t lanes = 4;
+  Accumulate partial[host_norm_rows][lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= columns; j += lanes)
+    for (std::size_t r = 0; r < host_norm_rows; ++r)
+      for (std::size_t l = 0; l < lanes; ++l) partial[r][l] += term(r, j + l);
+  for (std::size_t r = 0; r < host_norm_rows; ++r) {
+    Accumulate tail = 0;
+    for (std::size_t k = j; k < columns; ++k) tail += term(r, k);
+    sums[r] = ((partial[r][0] + partial[r][1]) + (partial[r][2] + partial[r][3])) + tail;
+  }
+}
+
+/// Two-pass layer-norm statistics of a host block's four rows (rows[r][0 .. columns)), in Accumulate.
 template <class Scalar, class Accumulate>
-KOKKOS_INLINE_FUNCTION Scalar layer_norm_value(Scalar x, Accumulate mean, Accumulate inv_std, Scalar gain, Scalar bias) {
-  const Accumulate normalized = (static_cast<Accumulate>(x) - mean) * inv_std;
-  return static_cast<Scalar>(normalized * static_cast<Accumulate>(gain) + static_cast<Accumulate>(bias));
+KOKKOS_INLINE_FUNCTION void host_block_layer_norm_statistics(const Scalar* const (&rows)[host_norm_rows],
+                                                             std::size_t columns, Accumulate inverse_count,
+                                                             Accumulate epsilon, Accumulate (&mean)[host_norm_rows],
+                                                             Accumulate (&inv_std)[host_norm_rows]) {
+  host_block_row_sums<Accumulate>(
+      columns, [&](std::size_t r, std::size_t j) { return static_cast<Accumulate>(rows[r][j]); }, mean);
+  for (std::size_t r = 0; r < host_norm_rows; ++r) mean[r] *= inverse_count;
+  Accumulate squares[host_norm_rows];
+  host_block_row_sums<Accumulate>(
+      columns,
+      [&](std::size_t r, std::size_t j) {
+        const Accumulate deviation = static_cast<Accumulate>(rows[r][j]) - mean[r];
+        return deviation * deviation;
+      },
+      squares);
+  for (std::size_t r = 0; r < host_norm_rows; ++r)
+    inv_std[r] = layer_norm_inverse_std(squares[r], inverse_count, epsilon);
+}
+
+/// Layer norm's backward row sums for a host block's four rows, in Accumulate: Σ_j ĝ and Σ_j ĝ·x̂ with ĝ = grad_y·gain
+/// and x̂ as the forward forms it, both products in Scalar; lanes and order as host_block_row_sums.
+template <class Scalar, class Accumulate>
+KOKKOS_INLINE_FUNCTION void host_block_layer_norm_backward_sums(
+    const Scalar* const (&x)[host_norm_rows], const Scalar* const (&grad_y)[host_norm_rows],
+    const Scalar* __restrict__ gain, const NormalizeBy<Scalar> (&by)[host_norm_rows], std::size_t columns,
+    Accumulate (&sum_g)[host_norm_rows], Accumulate (&sum_g_normalized)[host_norm_rows]) {
+  constexpr std::size_t lanes = 4;
+  Accumulate partial_g[host_norm_rows][lanes] = {}, partial_gx[host_norm_rows][lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= columns; j += lanes)
+    for (std::size_t r = 0; r < host_norm_rows; ++r)
+      for (std::size_t l = 0; l < lanes; ++l) {
+        const Scalar g = grad_y[r][j + l] * gain[j + l];
+        partial_g[r][l] += static_cast<Accumulate>(g);
+        partial_gx[r][l] += static_cast<Accumulate>(g * layer_norm_normalized(x[r][j + l], by[r]));
+      }
+  for (std::size_t r = 0; r < host_norm_rows; ++r) {
+    Accumulate tail_g = 0, tail_gx = 0;
+    for (std::size_t k = j; k < columns; ++k) {
+      const Scalar g = grad_y[r][k] * gain[k];
+      tail_g += static_cast<Accumulate>(g);
+      tail_gx += static_cast<Accumulate>(g * layer_norm_normalized(x[r][k], by[r]));
+    }
+    sum_g[r] = ((partial_g[r][0] + partial_g[r][1]) + (partial_g[r][2] + partial_g[r][3])) + tail_g;
+    sum_g_normalized[r] = ((partial_gx[r][0] + partial_gx[r][1]) + (partial_gx[r][2] + partial_gx[r][3])) + tail_gx;
+  }
+}
+
+/// y[j] = layer_norm_value(x[j], by, gain[j], bias[j]) over one host row; y may be x.
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION void host_layer_norm_row(const Scalar* x, Scalar* y, std::size_t columns,
+                                                const NormalizeBy<Scalar>& by, const Scalar* __restrict__ gain,
+                                                const Scalar* __restrict__ bias) {
+  if (x == y) {
+    for (std::size_t j = 0; j < columns; ++j) y[j] = layer_norm_value(y[j], by, gain[j], bias[j]);
+  } else {
+    const Scalar* __restrict__ in = x;
+    Scalar* __restrict__ out = y;
+    for (std::size_t j = 0; j < columns; ++j) out[j] = layer_norm_value(in[j], by, gain[j], bias[j]);
+  }
 }
 
 /// host_row_sum on host spaces; the vector lanes' reduction on devices.
@@ -405,6 +527,28 @@ void layer_norm_statistics(const ExecutionSpace& space, const XView& x, const Me
   const std::size_t columns = x.extent(1);
   // An empty row has mean 0 and variance 0 (its sums are empty), not 0/0.
   const Accumulate inverse_count = columns == 0 ? Accumulate(0) : Accumulate(1) / static_cast<Accumulate>(columns);
+  if constexpr (detail::RowTeams<ExecutionSpace>::host) {
+    if (detail::host_entries_adjacent(x)) {
+      // Blocks of four rows (see host_block_row_sums); a last, short block repeats its last row.
+      const std::size_t rows = x.extent(0), row_stride = rows > 1 ? x.stride(0) : 0;
+      const Scalar* const data = x.data();
+      constexpr std::size_t block = detail::host_norm_rows;
+      Kokkos::parallel_for(
+          "osbi::nn::rowwise::layer_norm_statistics", Kokkos::RangePolicy<ExecutionSpace>(space, 0, (rows + block - 1) / block),
+          KOKKOS_LAMBDA(const std::size_t b) {
+            const std::size_t first = b * block, count = rows - first < block ? rows - first : block;
+            const Scalar* row_data[block];
+            for (std::size_t r = 0; r < block; ++r) row_data[r] = data + (first + (r < count ? r : count - 1)) * row_stride;
+            Accumulate row_mean[block], row_inv_std[block];
+            detail::host_block_layer_norm_statistics(row_data, columns, inverse_count, eps, row_mean, row_inv_std);
+            for (std::size_t r = 0; r < count; ++r) {
+              mean(first + r) = static_cast<Statistic>(row_mean[r]);
+              inv_std(first + r) = static_cast<Statistic>(row_inv_std[r]);
+            }
+          });
+      return;
+    }
+  }
   detail::for_each_row(
       space, "osbi::nn::rowwise::layer_norm_statistics", x.extent(0),
       KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
@@ -436,20 +580,36 @@ void layer_norm_forward(const ExecutionSpace& space, const XView& x, const MeanV
                 "type, mean and inv_std hold it or accumulation_t of it, and y must be writable (see "
                 "osbi/nn/kernels/rowwise.hpp)");
   using Scalar = detail::scalar_of<XView>;
-  using Accumulate = accumulation_t<Scalar>;
   constexpr std::string_view step = "osbi::nn::layer_norm_forward";
   require_extent(mean.extent(0), x.extent(0), step, "mean's size (must equal x's row count)");
   require_extent(inv_std.extent(0), x.extent(0), step, "inv_std's size (must equal x's row count)");
   require_extent(gain.extent(0), x.extent(1), step, "gain's size (must equal x's column count)");
   require_extent(bias.extent(0), x.extent(1), step, "bias's size (must equal x's column count)");
   detail::check_same_shape(step, x.extent(0), x.extent(1), y.extent(0), y.extent(1), "y");
+  if constexpr (detail::RowTeams<ExecutionSpace>::host) {
+    if (detail::host_entries_adjacent(x) && detail::host_entries_adjacent(y) && detail::host_entries_adjacent(gain) &&
+        detail::host_entries_adjacent(bias)) {
+      const std::size_t columns = x.extent(1);
+      const std::size_t x_stride = x.extent(0) > 1 ? x.stride(0) : 0, y_stride = y.extent(0) > 1 ? y.stride(0) : 0;
+      const Scalar* const x_data = x.data();
+      Scalar* const y_data = y.data();
+      const Scalar *const gain_data = gain.data(), *const bias_data = bias.data();
+      Kokkos::parallel_for(
+          "osbi::nn::rowwise::layer_norm_forward", Kokkos::RangePolicy<ExecutionSpace>(space, 0, x.extent(0)),
+          KOKKOS_LAMBDA(const std::size_t row) {
+            detail::host_layer_norm_row(x_data + row * x_stride, y_data + row * y_stride, columns,
+                                        detail::normalize_by<Scalar>(mean(row), inv_std(row)), gain_data, bias_data);
+          });
+      return;
+    }
+  }
   detail::for_each_row(
       space, "osbi::nn::rowwise::layer_norm_forward", x.extent(0),
       KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
-        const Accumulate row_mean = mean(row), row_inv_std = inv_std(row);
+        const auto by = detail::normalize_by<Scalar>(mean(row), inv_std(row));
         Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, x.extent(1)), [&](const std::size_t j) {
-          y(row, j) = detail::layer_norm_value(static_cast<Scalar>(x(row, j)), row_mean, row_inv_std,
-                                               static_cast<Scalar>(gain(j)), static_cast<Scalar>(bias(j)));
+          y(row, j) = detail::layer_norm_value(static_cast<Scalar>(x(row, j)), by, static_cast<Scalar>(gain(j)),
+                                               static_cast<Scalar>(bias(j)));
         });
       });
 }
@@ -478,6 +638,44 @@ void layer_norm_backward_input(const ExecutionSpace& space, const XView& x, cons
   detail::check_same_shape(step, x.extent(0), x.extent(1), grad_x.extent(0), grad_x.extent(1), "grad_x");
   const std::size_t columns = x.extent(1);
   const Accumulate inverse_count = columns == 0 ? Accumulate(0) : Accumulate(1) / static_cast<Accumulate>(columns);
+  if constexpr (detail::RowTeams<ExecutionSpace>::host) {
+    if (detail::host_entries_adjacent(x) && detail::host_entries_adjacent(gain) &&
+        detail::host_entries_adjacent(grad_y) && detail::host_entries_adjacent(grad_x)) {
+      // Blocks of four rows as in layer_norm_statistics; the products in Scalar (x̂ as the forward forms it), their
+      // row sums in Accumulate.
+      const std::size_t rows = x.extent(0);
+      const std::size_t x_stride = rows > 1 ? x.stride(0) : 0, gy_stride = rows > 1 ? grad_y.stride(0) : 0,
+                        gx_stride = rows > 1 ? grad_x.stride(0) : 0;
+      const Scalar *const x_data = x.data(), *const gy_data = grad_y.data(), *const gain_data = gain.data();
+      Scalar* const gx_data = grad_x.data();
+      constexpr std::size_t block = detail::host_norm_rows;
+      Kokkos::parallel_for(
+          "osbi::nn::rowwise::layer_norm_backward_input",
+          Kokkos::RangePolicy<ExecutionSpace>(space, 0, (rows + block - 1) / block), KOKKOS_LAMBDA(const std::size_t b) {
+            const std::size_t first = b * block, count = rows - first < block ? rows - first : block;
+            const Scalar *xr[block], *gr[block];
+            detail::NormalizeBy<Scalar> by[block];
+            for (std::size_t r = 0; r < block; ++r) {
+              const std::size_t row = first + (r < count ? r : count - 1);
+              xr[r] = x_data + row * x_stride;
+              gr[r] = gy_data + row * gy_stride;
+              by[r] = detail::normalize_by<Scalar>(mean(row), inv_std(row));
+            }
+            Accumulate sum_g[block], sum_g_normalized[block];
+            detail::host_block_layer_norm_backward_sums(xr, gr, gain_data, by, columns, sum_g, sum_g_normalized);
+            for (std::size_t r = 0; r < count; ++r) {
+              const Scalar mean_g = static_cast<Scalar>(sum_g[r] * inverse_count),
+                           mean_g_normalized = static_cast<Scalar>(sum_g_normalized[r] * inverse_count);
+              const Scalar *const in = xr[r], *const g = gr[r];
+              Scalar* const out = gx_data + (first + r) * gx_stride;
+              for (std::size_t j = 0; j < columns; ++j)
+                out[j] = by[r].inv_std * ((g[j] * gain_data[j] - mean_g) -
+                                          detail::layer_norm_normalized(in[j], by[r]) * mean_g_normalized);
+            }
+          });
+      return;
+    }
+  }
   detail::for_each_row(
       space, "osbi::nn::rowwise::layer_norm_backward_input", x.extent(0),
       KOKKOS_LAMBDA(const detail::RowMember<ExecutionSpace>& team, const std::size_t row) {
