@@ -68,8 +68,9 @@ namespace osbi::nn::kernels {
  * Parallel shape (STYLE rule 8): one team per block of rows, TeamThreadRange over the block's rows,
  * ThreadVectorRange along each row. On host spaces a team is one thread with vector length one. Layer
  * norm has host paths for rows whose entries are adjacent (the usual row-major batch): pointer loops
- * GCC vectorizes, rows in blocks of four whose row sums interleave (detail::host_block_row_sums), in a
- * fixed order that does not depend on the blocking: Serial and OpenMP give identical bits.
+ * GCC vectorizes; the statistics take rows in blocks of four whose row sums interleave
+ * (detail::host_block_row_sums), the backward one row at a time; every row's sums have a fixed order
+ * that does not depend on the blocking: Serial and OpenMP give identical bits.
  */
 
 /// The type sums are accumulated in: at least double.
