@@ -73,13 +73,13 @@ struct Shape {
 // Edges of the 6 × (8 | 16 | 32 floats) register tile and of the 512-deep K block, in every role:
 // batch is m of the forward, in is k of the forward and n of the input gradient, out is n of the
 // forward and k of the input gradient, batch is k of the weight gradient. {600, 20, 120} is a weight
-// gradient whose transposed A is read in place over two K blocks (C too narrow to pack it); {600, 256, 257}
-// one large enough that its A is packed (a k block at a time, a last row panel of 5 rows, a last k chunk of 24);
-// {3000, 100, 20} a forward with an A larger than L2, run row panel outermost.
+// gradient whose transposed A is read in place over two K blocks (C too narrow to pack it); {1100, 256, 257}
+// one large enough that its A is packed a k block at a time (≥ 1 MiB; three K blocks, a last row panel of 5
+// rows, a last k chunk of 12); {3000, 100, 20} a forward with an A larger than L2, run row panel outermost.
 const Shape shapes[] = {{0, 3, 4},    {3, 0, 4},     {3, 4, 0},    {1, 1, 1},      {5, 7, 31},   {6, 32, 32},
                         {7, 33, 33},  {13, 15, 16},  {12, 17, 17}, {200, 52, 50},  {37, 64, 65}, {511, 9, 10},
                         {512, 10, 9}, {513, 3, 40},  {70, 1100, 3}, {4, 513, 1100}, {600, 20, 120},
-                        {600, 256, 257}, {3000, 100, 20}};
+                        {1100, 256, 257}, {3000, 100, 20}};
 
 /// A rows × columns matrix in Space's memory filled with `value`.
 template <class Scalar, class Space>
