@@ -389,7 +389,7 @@ public:
             const std::size_t first = b * block, count = rows - first < block ? rows - first : block;
             const Scalar* row_sums[block];
             for (std::size_t r = 0; r < block; ++r) {
-              const std::size_t row = rowwise::host_block_row(first, count, r);
+              const std::size_t row = rowwise::block_row(first, count, r);
               if (r < count) Sum{a_data, tau_data, c_data, sum_data, 0}.row(row, columns);
               row_sums[r] = sum_data + row * columns;
             }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <osbi/nn/kernels/activation.hpp>
+#include <osbi/nn/kernels/block_row.hpp>
 #include <osbi/nn/kernels/gemm.hpp>
 
 #include <osbi/core/error.hpp>
@@ -263,11 +264,6 @@ KOKKOS_INLINE_FUNCTION void softmax_backward_row(const Scalar* __restrict__ p, S
   for (std::size_t j = 0; j < keys; ++j) dp[j] = scale * p[j] * (dp[j] - centre);
 }
 
-/// Row r of a tile of `rows` (≤ MR) rows starting at `first`; past the tile, its last row again (results dropped).
-KOKKOS_INLINE_FUNCTION std::size_t tile_row(std::size_t first, std::size_t rows, int r) {
-  return first + (static_cast<std::size_t>(r) < rows ? static_cast<std::size_t>(r) : rows - 1);
-}
-
 template <class Scalar, class ExecutionSpace>
 struct Forward {
   using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
@@ -333,7 +329,7 @@ struct Forward {
       Scalar* p_rows[MR];
       Scalar* o_rows[MR];
       for (int r = 0; r < MR; ++r) {
-        const std::size_t i = tile_row(i0, rows, r);
+        const std::size_t i = detail::block_row(i0, rows, static_cast<std::size_t>(r));
         q_rows[r] = q.at(n, i, h, head_dim);
         p_rows[r] = p_block + i * keys;
         o_rows[r] = out.at(n, i, h, head_dim);
@@ -440,7 +436,7 @@ struct Backward {
       Scalar* ds_rows[MR];
       Scalar* dq_rows[MR];
       for (int r = 0; r < MR; ++r) {
-        const std::size_t i = tile_row(i0, rows, r);
+        const std::size_t i = detail::block_row(i0, rows, static_cast<std::size_t>(r));
         o_rows[r] = grad_out.at(n, i, h, head_dim);
         ds_rows[r] = score_gradient + i * keys;
         dq_rows[r] = grad_q.at(n, i, h, head_dim);
@@ -458,7 +454,7 @@ struct Backward {
       Scalar* dk_rows[MR];
       Scalar* dv_rows[MR];
       for (int r = 0; r < MR; ++r) {
-        const std::size_t j = tile_row(j0, rows, r);
+        const std::size_t j = detail::block_row(j0, rows, static_cast<std::size_t>(r));
         ds_columns[r] = score_gradient + j;
         p_columns[r] = p_block + j;
         dk_rows[r] = grad_k.at(n, j, h, head_dim);

@@ -2,6 +2,8 @@
 /// \brief C = op(A)·op(B) with a fused epilogue: the one matrix-multiply engine behind every dense layer.
 #pragma once
 
+#include <osbi/nn/kernels/block_row.hpp>
+
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
 #include <osbi/core/types.hpp>
@@ -532,7 +534,7 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
                 // Rows past m repeat the last row: valid memory, results discarded.
                 for (int r = 0; r < MR; ++r)
                   a_rows[r] = a.data +
-                              static_cast<std::ptrdiff_t>(p * MR + (std::size_t(r) < rows ? r : rows - 1)) * a.row_stride +
+                              static_cast<std::ptrdiff_t>(block_row(p * MR, rows, std::size_t(r))) * a.row_stride +
                               static_cast<std::ptrdiff_t>(k_begin) * a.column_stride;
                 a_step = a.column_stride;
               }

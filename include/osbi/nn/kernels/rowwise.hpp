@@ -3,6 +3,8 @@
 /// its backward.
 #pragma once
 
+#include <osbi/nn/kernels/block_row.hpp>
+
 #include <osbi/core/error.hpp>
 #include <osbi/core/kokkos_compat.hpp>
 #include <osbi/core/types.hpp>
@@ -185,12 +187,6 @@ bool host_entries_adjacent(const View& view) {
 
 /// Rows per block of the host layer-norm paths.
 inline constexpr std::size_t host_norm_rows = 4;
-
-/// Row r of the host block of rows [first, first + count): a short last block repeats its last row, so the block's
-/// sums always run over host_norm_rows rows (the repeats' results are dropped).
-KOKKOS_INLINE_FUNCTION std::size_t host_block_row(std::size_t first, std::size_t count, std::size_t r) {
-  return first + (r < count ? r : count - 1);
-}
 
 /// Σ_j term(r, j) for the four rows r of a host block at once, in Accumulate: each row keeps four partial sums (lane l
 /// takes the j ≡ l mod 4 below the last multiple of 4, the rest one tail sum), added as ((0 + 1) + (2 + 3)) + tail.
@@ -543,7 +539,7 @@ void layer_norm_statistics(const ExecutionSpace& space, const XView& x, const Me
   const Accumulate inverse_count = columns == 0 ? Accumulate(0) : Accumulate(1) / static_cast<Accumulate>(columns);
   if constexpr (detail::RowTeams<ExecutionSpace>::host) {
     if (detail::host_entries_adjacent(x)) {
-      // Blocks of four rows (see host_block_row_sums and host_block_row).
+      // Blocks of four rows (see host_block_row_sums); a short last block repeats its last row (block_row).
       const std::size_t rows = x.extent(0), row_stride = rows > 1 ? x.stride(0) : 0;
       const Scalar* const data = x.data();
       constexpr std::size_t block = detail::host_norm_rows;
@@ -552,7 +548,7 @@ void layer_norm_statistics(const ExecutionSpace& space, const XView& x, const Me
           KOKKOS_LAMBDA(const std::size_t b) {
             const std::size_t first = b * block, count = rows - first < block ? rows - first : block;
             const Scalar* row_data[block];
-            for (std::size_t r = 0; r < block; ++r) row_data[r] = data + detail::host_block_row(first, count, r) * row_stride;
+            for (std::size_t r = 0; r < block; ++r) row_data[r] = data + detail::block_row(first, count, r) * row_stride;
             Accumulate row_mean[block], row_inv_std[block];
             detail::host_block_layer_norm_statistics(row_data, columns, inverse_count, eps, row_mean, row_inv_std);
             for (std::size_t r = 0; r < count; ++r) {
