@@ -5,6 +5,7 @@
 /// pooling layer's invariance to the order of the tokens.
 #include <osbi/nn/activations.hpp>
 #include <osbi/nn/attention.hpp>
+#include <osbi/nn/kernels/attention.hpp>
 #include <osbi/nn/dense.hpp>
 #include <osbi/nn/layer.hpp>
 #include <osbi/nn/layer_norm.hpp>
@@ -22,6 +23,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -187,6 +190,116 @@ BOOST_AUTO_TEST_CASE(finite_differences_over_every_input_and_parameter) {
                                           << c.queries << " masked " << c.masked << ": " << report.summary());
     BOOST_TEST(report.inputs_checked == c.batch * c.tokens * c.width);
     BOOST_TEST(report.parameters_checked == layer.parameter_count());
+  }
+}
+
+/// The attention kernels' backward in double from Q, K, V (each n × tokens × heads·d, heads adjacent) and dO:
+/// S = QKᵀ/√d, P = softmax over the kept keys, dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √d, dQ = dS K,
+/// dK = dSᵀ Q, dV = Pᵀ dO. Returns {dQ, dK, dV} in the same layout.
+std::array<std::vector<double>, 3> attention_backward_reference(const std::vector<double>& q, const std::vector<double>& k,
+                                                                const std::vector<double>& v, const std::vector<double>& dO,
+                                                                const std::vector<std::uint8_t>& keep, std::size_t batch,
+                                                                std::size_t heads, std::size_t d, std::size_t M, std::size_t T) {
+  const std::size_t w = heads * d;
+  std::array<std::vector<double>, 3> out{std::vector<double>(batch * M * w, 0.0), std::vector<double>(batch * T * w, 0.0),
+                                         std::vector<double>(batch * T * w, 0.0)};
+  auto& [dq, dk, dv] = out;
+  const double scale = 1.0 / std::sqrt(double(d));
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t h = 0; h < heads; ++h)
+      for (std::size_t m = 0; m < M; ++m) {
+        auto at = [&](std::size_t tokens, std::size_t t, std::size_t e) { return (n * tokens + t) * w + h * d + e; };
+        std::vector<double> p(T, 0.0), dp(T, 0.0);
+        double maximum = -std::numeric_limits<double>::infinity();
+        for (std::size_t t = 0; t < T; ++t) {
+          for (std::size_t e = 0; e < d; ++e) p[t] += q[at(M, m, e)] * k[at(T, t, e)] * scale;
+          if (keep.empty() || keep[n * T + t]) maximum = std::max(maximum, p[t]);
+        }
+        if (std::isinf(maximum)) continue; // every key masked: P = 0, no gradient
+        double total = 0;
+        for (std::size_t t = 0; t < T; ++t) total += p[t] = (keep.empty() || keep[n * T + t]) ? std::exp(p[t] - maximum) : 0.0;
+        double centre = 0;
+        for (std::size_t t = 0; t < T; ++t) {
+          p[t] /= total;
+          for (std::size_t e = 0; e < d; ++e) dp[t] += dO[at(M, m, e)] * v[at(T, t, e)];
+          centre += p[t] * dp[t];
+        }
+        for (std::size_t t = 0; t < T; ++t) {
+          const double ds = p[t] * (dp[t] - centre) * scale;
+          for (std::size_t e = 0; e < d; ++e) {
+            dq[at(M, m, e)] += ds * k[at(T, t, e)];
+            dk[at(T, t, e)] += ds * q[at(M, m, e)];
+            dv[at(T, t, e)] += p[t] * dO[at(M, m, e)];
+          }
+        }
+      }
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(float_kernels_backward_matches_double_reference_on_wide_heads) {
+  // Head widths and token counts past the host micro-kernel's panel width (16 floats with AVX2, 32 with AVX-512):
+  // several panels, a partial last one, and the half-width panels of narrow heads; NaN-filled gradients before.
+  struct Shape {
+    std::size_t batch, heads, d, queries, keys;
+    bool masked;
+  };
+  const Shape shapes[] = {{2, 2, 20, 19, 19, false}, {2, 3, 8, 37, 37, true}, {3, 1, 40, 5, 70, true}, {1, 2, 16, 64, 64, false}};
+  using View = Kokkos::View<float*, Space>;
+  namespace kernels = osbi::nn::kernels;
+  for (const Shape& c : shapes) {
+    const std::size_t w = c.heads * c.d;
+    const HostMatrix q = layers::random_host(1, c.batch * c.queries * w, 61), k = layers::random_host(1, c.batch * c.keys * w, 62),
+                     v = layers::random_host(1, c.batch * c.keys * w, 63), dO = layers::random_host(1, c.batch * c.queries * w, 64);
+    const std::vector<std::uint8_t> keep = c.masked ? mask_pattern(c.batch, c.keys) : std::vector<std::uint8_t>{};
+    auto to_view = [](const std::vector<double>& values, double fill_if_empty, std::size_t size) {
+      View view("osbi::test::attention_operand", size);
+      auto host = Kokkos::create_mirror_view(view);
+      for (std::size_t i = 0; i < size; ++i) host(i) = values.empty() ? float(fill_if_empty) : float(values[i]);
+      Kokkos::deep_copy(view, host);
+      return view;
+    };
+    auto rounded = [](std::vector<double> values) { // what the float kernels see
+      for (double& x : values) x = double(float(x));
+      return values;
+    };
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const View vq = to_view(q.values, 0, q.values.size()), vk = to_view(k.values, 0, k.values.size()),
+               vv = to_view(v.values, 0, v.values.size()), vdo = to_view(dO.values, 0, dO.values.size());
+    const View out = to_view({}, nan, c.batch * c.queries * w), p("osbi::test::p", c.batch * c.heads * c.queries * c.keys);
+    const View dq = to_view({}, nan, c.batch * c.queries * w), dk = to_view({}, nan, c.batch * c.keys * w),
+               dv = to_view({}, nan, c.batch * c.keys * w);
+    Kokkos::View<std::uint8_t*, Space> keep_view("osbi::test::keep", keep.size());
+    if (!keep.empty()) {
+      auto host = Kokkos::create_mirror_view(keep_view);
+      for (std::size_t i = 0; i < keep.size(); ++i) host(i) = keep[i];
+      Kokkos::deep_copy(keep_view, host);
+    }
+    const kernels::AttentionShape shape{c.batch, c.heads, c.d, c.queries, c.keys};
+    const auto tokens = [&](const View& view, std::size_t count) {
+      return kernels::TokenOperand<const float>{view.data(), std::ptrdiff_t(count * w), std::ptrdiff_t(w)};
+    };
+    const auto writable = [&](const View& view, std::size_t count) {
+      return kernels::TokenOperand<float>{view.data(), std::ptrdiff_t(count * w), std::ptrdiff_t(w)};
+    };
+    kernels::attention_forward<float>(Space(), shape, tokens(vq, c.queries), tokens(vk, c.keys), tokens(vv, c.keys),
+                                      keep.empty() ? nullptr : keep_view.data(), p.data(), writable(out, c.queries));
+    kernels::attention_backward<float>(Space(), shape, tokens(vq, c.queries), tokens(vk, c.keys), tokens(vv, c.keys), p.data(),
+                                       tokens(vdo, c.queries), writable(dq, c.queries), writable(dk, c.keys),
+                                       writable(dv, c.keys));
+    const auto reference = attention_backward_reference(rounded(q.values), rounded(k.values), rounded(v.values),
+                                                        rounded(dO.values), keep, c.batch, c.heads, c.d, c.queries, c.keys);
+    const View got[3] = {dq, dk, dv};
+    const char* names[3] = {"dQ", "dK", "dV"};
+    for (int g = 0; g < 3; ++g) {
+      auto host = Kokkos::create_mirror_view(got[g]);
+      Kokkos::deep_copy(host, got[g]);
+      double largest = 0, error = 0;
+      for (std::size_t i = 0; i < reference[g].size(); ++i) largest = std::max(largest, std::abs(reference[g][i]));
+      for (std::size_t i = 0; i < reference[g].size(); ++i)
+        error = std::max(error, std::isfinite(host(i)) ? std::abs(double(host(i)) - reference[g][i]) : HUGE_VAL);
+      BOOST_TEST(error <= 2e-5 * largest, names[g] << " heads " << c.heads << " d " << c.d << " queries " << c.queries << " keys "
+                                                   << c.keys << ": error " << error << " of largest " << largest);
+    }
   }
 }
 

@@ -192,9 +192,16 @@ template <class Scalar>
 struct HostPanels {
   static constexpr int rows = HostTile<Scalar>::rows;
   static constexpr int columns = HostTile<Scalar>::columns;
-  static constexpr std::size_t count(std::size_t n) { return (n + columns - 1) / columns; }
+  /// Columns of each panel of a B `width` wide: the micro-kernel's NR, or NR / 2 when the whole of B fits in half a
+  /// panel (head_dim 8 on AVX2: full-width panels spent half their multiply-adds on zeros).
+  static constexpr std::size_t panel_width(std::size_t width) {
+    return width <= std::size_t(columns / 2) ? std::size_t(columns / 2) : std::size_t(columns);
+  }
+  static constexpr std::size_t count(std::size_t width) { return (width + panel_width(width) - 1) / panel_width(width); }
   /// Scalars of the panels of a B with `depth` rows (k) and `width` columns.
-  static constexpr std::size_t size(std::size_t depth, std::size_t width) { return count(width) * depth * columns; }
+  static constexpr std::size_t size(std::size_t depth, std::size_t width) {
+    return count(width) * depth * panel_width(width);
+  }
   /// 64 extra bytes per buffer, so each can start on a cache line.
   static constexpr std::size_t slack = 64 / sizeof(Scalar);
 };
@@ -205,68 +212,99 @@ KOKKOS_INLINE_FUNCTION Scalar* align_line(Scalar* pointer) {
   return pointer + ((64 - address % 64) % 64) / sizeof(Scalar);
 }
 
-/// Packs B (depth × width) into panels from its rows: B(kk, c) = row_at(kk)[c], each row `width` contiguous scalars
-/// (V or dO: a head's slice of a token). Contiguous copies, so the loads are vector loads of whole lines.
-template <class Scalar, class RowAt>
-KOKKOS_INLINE_FUNCTION void pack_rows(std::size_t depth, std::size_t width, const RowAt& row_at, Scalar* panels) {
-  constexpr int NR = HostPanels<Scalar>::columns;
-  for (std::size_t p = 0; p < HostPanels<Scalar>::count(width); ++p) {
-    const std::size_t column0 = p * NR;
-    const std::size_t columns = width - column0 < std::size_t(NR) ? width - column0 : std::size_t(NR);
+/// pack_rows with panels PW columns wide.
+template <int PW, class Scalar, class RowAt>
+KOKKOS_INLINE_FUNCTION void pack_rows_into(std::size_t depth, std::size_t width, const RowAt& row_at, Scalar* panels) {
+  for (std::size_t p = 0; p < (width + PW - 1) / PW; ++p) {
+    const std::size_t column0 = p * PW;
+    const std::size_t columns = width - column0 < std::size_t(PW) ? width - column0 : std::size_t(PW);
     for (std::size_t kk = 0; kk < depth; ++kk) {
       const Scalar* __restrict__ from = row_at(kk) + column0;
-      Scalar* __restrict__ to = panels + (p * depth + kk) * NR;
-      if (columns == std::size_t(NR)) {
-        for (int c = 0; c < NR; ++c) to[c] = from[c];
+      Scalar* __restrict__ to = panels + (p * depth + kk) * PW;
+      if (columns == std::size_t(PW)) {
+        for (int c = 0; c < PW; ++c) to[c] = from[c];
       } else {
         for (std::size_t c = 0; c < columns; ++c) to[c] = from[c];
-        for (std::size_t c = columns; c < std::size_t(NR); ++c) to[c] = Scalar(0);
+        for (std::size_t c = columns; c < std::size_t(PW); ++c) to[c] = Scalar(0);
       }
     }
   }
 }
 
-/// Packs B (depth × width) into panels from its columns: B(kk, j) = column_at(j)[kk] (Kᵀ or Vᵀ: column j is token
-/// j's head slice, `depth` contiguous scalars), each column read along its unit stride.
-template <class Scalar, class ColumnAt>
-KOKKOS_INLINE_FUNCTION void pack_columns(std::size_t depth, std::size_t width, const ColumnAt& column_at, Scalar* panels) {
+/// Packs B (depth × width) into panels (HostPanels' layout) from its rows: B(kk, c) = row_at(kk)[c], each row `width`
+/// contiguous scalars (V or dO: a head's slice of a token). Contiguous copies, so the loads are vector loads of whole
+/// lines.
+template <class Scalar, class RowAt>
+KOKKOS_INLINE_FUNCTION void pack_rows(std::size_t depth, std::size_t width, const RowAt& row_at, Scalar* panels) {
   constexpr int NR = HostPanels<Scalar>::columns;
-  for (std::size_t p = 0; p < HostPanels<Scalar>::count(width); ++p)
-    for (int c = 0; c < NR; ++c) {
-      const std::size_t j = p * NR + static_cast<std::size_t>(c);
-      Scalar* __restrict__ to = panels + p * depth * NR + c;
+  if (HostPanels<Scalar>::panel_width(width) == std::size_t(NR))
+    pack_rows_into<NR>(depth, width, row_at, panels);
+  else
+    pack_rows_into<NR / 2>(depth, width, row_at, panels);
+}
+
+/// pack_columns with panels PW columns wide.
+template <int PW, class Scalar, class ColumnAt>
+KOKKOS_INLINE_FUNCTION void pack_columns_into(std::size_t depth, std::size_t width, const ColumnAt& column_at,
+                                              Scalar* panels) {
+  for (std::size_t p = 0; p < (width + PW - 1) / PW; ++p)
+    for (int c = 0; c < PW; ++c) {
+      const std::size_t j = p * PW + static_cast<std::size_t>(c);
+      Scalar* __restrict__ to = panels + p * depth * PW + c;
       if (j < width) {
         const Scalar* __restrict__ from = column_at(j);
-        for (std::size_t kk = 0; kk < depth; ++kk) to[kk * NR] = from[kk];
+        for (std::size_t kk = 0; kk < depth; ++kk) to[kk * PW] = from[kk];
       } else {
-        for (std::size_t kk = 0; kk < depth; ++kk) to[kk * NR] = Scalar(0);
+        for (std::size_t kk = 0; kk < depth; ++kk) to[kk * PW] = Scalar(0);
       }
     }
 }
 
-/// C(r, c) = factor · Σ_k A(r, k) B(k, c) for the `rows` (≤ MR) rows at a_rows (stride a_step along k), all `width`
-/// columns of the packed B, written to c_rows[r][c] (overwritten).
-template <class Scalar>
-KOKKOS_INLINE_FUNCTION void panel_product(std::size_t rows, std::size_t depth, std::size_t width,
-                                          const Scalar* const (&a_rows)[HostPanels<Scalar>::rows], std::ptrdiff_t a_step,
-                                          const Scalar* panels, Scalar factor, Scalar* const (&c_rows)[HostPanels<Scalar>::rows]) {
-  constexpr int MR = HostPanels<Scalar>::rows, NR = HostPanels<Scalar>::columns;
-  Scalar acc[MR][NR];
-  for (std::size_t p = 0; p < HostPanels<Scalar>::count(width); ++p) {
-    detail::micro_kernel<Scalar, MR, NR>(depth, a_rows, a_step, panels + p * depth * NR, acc);
-    const std::size_t column0 = p * NR, columns = width - column0 < std::size_t(NR) ? width - column0 : std::size_t(NR);
-    if (columns == std::size_t(NR)) {
+/// Packs B (depth × width) into panels (HostPanels' layout) from its columns: B(kk, j) = column_at(j)[kk] (Kᵀ or Vᵀ:
+/// column j is token j's head slice, `depth` contiguous scalars), each column read along its unit stride.
+template <class Scalar, class ColumnAt>
+KOKKOS_INLINE_FUNCTION void pack_columns(std::size_t depth, std::size_t width, const ColumnAt& column_at, Scalar* panels) {
+  constexpr int NR = HostPanels<Scalar>::columns;
+  if (HostPanels<Scalar>::panel_width(width) == std::size_t(NR))
+    pack_columns_into<NR>(depth, width, column_at, panels);
+  else
+    pack_columns_into<NR / 2>(depth, width, column_at, panels);
+}
+
+/// panel_product on panels PW columns wide.
+template <int PW, class Scalar, int MR>
+KOKKOS_INLINE_FUNCTION void panel_product_of(std::size_t rows, std::size_t depth, std::size_t width,
+                                             const Scalar* const (&a_rows)[MR], std::ptrdiff_t a_step,
+                                             const Scalar* panels, Scalar factor, Scalar* const (&c_rows)[MR]) {
+  Scalar acc[MR][PW];
+  for (std::size_t p = 0; p < (width + PW - 1) / PW; ++p) {
+    detail::micro_kernel<Scalar, MR, PW>(depth, a_rows, a_step, panels + p * depth * PW, acc);
+    const std::size_t column0 = p * PW, columns = width - column0 < std::size_t(PW) ? width - column0 : std::size_t(PW);
+    if (columns == std::size_t(PW)) {
       // A compile-time length: vector stores. With a run-time one and factor 1, GCC made each row a `rep movs`
       // (slow to start): a quarter of the backward pass at head_dim 16 on an AVX2 Zen.
       for (std::size_t r = 0; r < rows; ++r) {
         Scalar* __restrict__ to = c_rows[r] + column0;
-        for (int c = 0; c < NR; ++c) to[c] = factor * acc[r][c];
+        for (int c = 0; c < PW; ++c) to[c] = factor * acc[r][c];
       }
     } else {
       for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t c = 0; c < columns; ++c) c_rows[r][column0 + c] = factor * acc[r][c];
     }
   }
+}
+
+/// C(r, c) = factor · Σ_k A(r, k) B(k, c) for the `rows` (≤ MR) rows at a_rows (stride a_step along k), all `width`
+/// columns of the packed B (HostPanels' layout), written to c_rows[r][c] (overwritten).
+template <class Scalar>
+KOKKOS_INLINE_FUNCTION void panel_product(std::size_t rows, std::size_t depth, std::size_t width,
+                                          const Scalar* const (&a_rows)[HostPanels<Scalar>::rows], std::ptrdiff_t a_step,
+                                          const Scalar* panels, Scalar factor, Scalar* const (&c_rows)[HostPanels<Scalar>::rows]) {
+  constexpr int NR = HostPanels<Scalar>::columns;
+  if (HostPanels<Scalar>::panel_width(width) == std::size_t(NR))
+    panel_product_of<NR>(rows, depth, width, a_rows, a_step, panels, factor, c_rows);
+  else
+    panel_product_of<NR / 2>(rows, depth, width, a_rows, a_step, panels, factor, c_rows);
 }
 
 /// Asks for the cache line at `address` ahead of its use (ForWriting: in the state a store needs, so the store does
