@@ -244,59 +244,44 @@ BOOST_AUTO_TEST_CASE(float_kernels_backward_matches_double_reference_on_wide_hea
     bool masked;
   };
   const Shape shapes[] = {{2, 2, 20, 19, 19, false}, {2, 3, 8, 37, 37, true}, {3, 1, 40, 5, 70, true}, {1, 2, 16, 64, 64, false}};
-  using View = Kokkos::View<float*, Space>;
   namespace kernels = osbi::nn::kernels;
   for (const Shape& c : shapes) {
     const std::size_t w = c.heads * c.d;
+    // Operands as 1 × (tokens·w) device rows (to_device rounds to float; the reference gets the same rounded values).
     const HostMatrix q = layers::random_host(1, c.batch * c.queries * w, 61), k = layers::random_host(1, c.batch * c.keys * w, 62),
                      v = layers::random_host(1, c.batch * c.keys * w, 63), dO = layers::random_host(1, c.batch * c.queries * w, 64);
-    const std::vector<std::uint8_t> keep = c.masked ? mask_pattern(c.batch, c.keys) : std::vector<std::uint8_t>{};
-    auto to_view = [](const std::vector<double>& values, double fill_if_empty, std::size_t size) {
-      View view("osbi::test::attention_operand", size);
-      auto host = Kokkos::create_mirror_view(view);
-      for (std::size_t i = 0; i < size; ++i) host(i) = values.empty() ? float(fill_if_empty) : float(values[i]);
-      Kokkos::deep_copy(view, host);
-      return view;
-    };
-    auto rounded = [](std::vector<double> values) { // what the float kernels see
+    const auto rounded = [](std::vector<double> values) {
       for (double& x : values) x = double(float(x));
       return values;
     };
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    const View vq = to_view(q.values, 0, q.values.size()), vk = to_view(k.values, 0, k.values.size()),
-               vv = to_view(v.values, 0, v.values.size()), vdo = to_view(dO.values, 0, dO.values.size());
-    const View out = to_view({}, nan, c.batch * c.queries * w), p("osbi::test::p", c.batch * c.heads * c.queries * c.keys);
-    const View dq = to_view({}, nan, c.batch * c.queries * w), dk = to_view({}, nan, c.batch * c.keys * w),
-               dv = to_view({}, nan, c.batch * c.keys * w);
-    Kokkos::View<std::uint8_t*, Space> keep_view("osbi::test::keep", keep.size());
-    if (!keep.empty()) {
-      auto host = Kokkos::create_mirror_view(keep_view);
-      for (std::size_t i = 0; i < keep.size(); ++i) host(i) = keep[i];
-      Kokkos::deep_copy(keep_view, host);
-    }
+    const auto vq = layers::to_device<float>(q), vk = layers::to_device<float>(k), vv = layers::to_device<float>(v),
+               vdo = layers::to_device<float>(dO);
+    const auto out = layers::nan_matrix<float>(1, c.batch * c.queries * w), dq = layers::nan_matrix<float>(1, c.batch * c.queries * w),
+               dk = layers::nan_matrix<float>(1, c.batch * c.keys * w), dv = layers::nan_matrix<float>(1, c.batch * c.keys * w),
+               p = layers::nan_matrix<float>(1, c.batch * c.heads * c.queries * c.keys);
+    const std::vector<std::uint8_t> keep = c.masked ? mask_pattern(c.batch, c.keys) : std::vector<std::uint8_t>{};
+    const Mask keep_mask = c.masked ? to_device_mask(keep, c.batch, c.keys) : Mask{};
     const kernels::AttentionShape shape{c.batch, c.heads, c.d, c.queries, c.keys};
-    const auto tokens = [&](const View& view, std::size_t count) {
-      return kernels::TokenOperand<const float>{view.data(), std::ptrdiff_t(count * w), std::ptrdiff_t(w)};
+    const auto tokens = [&](const auto& row, std::size_t count) {
+      return kernels::TokenOperand<const float>{row.data(), std::ptrdiff_t(count * w), std::ptrdiff_t(w)};
     };
-    const auto writable = [&](const View& view, std::size_t count) {
-      return kernels::TokenOperand<float>{view.data(), std::ptrdiff_t(count * w), std::ptrdiff_t(w)};
+    const auto writable = [&](const auto& row, std::size_t count) {
+      return kernels::TokenOperand<float>{row.data(), std::ptrdiff_t(count * w), std::ptrdiff_t(w)};
     };
     kernels::attention_forward<float>(Space(), shape, tokens(vq, c.queries), tokens(vk, c.keys), tokens(vv, c.keys),
-                                      keep.empty() ? nullptr : keep_view.data(), p.data(), writable(out, c.queries));
+                                      c.masked ? keep_mask.data() : nullptr, p.data(), writable(out, c.queries));
     kernels::attention_backward<float>(Space(), shape, tokens(vq, c.queries), tokens(vk, c.keys), tokens(vv, c.keys), p.data(),
                                        tokens(vdo, c.queries), writable(dq, c.queries), writable(dk, c.keys),
                                        writable(dv, c.keys));
     const auto reference = attention_backward_reference(rounded(q.values), rounded(k.values), rounded(v.values),
                                                         rounded(dO.values), keep, c.batch, c.heads, c.d, c.queries, c.keys);
-    const View got[3] = {dq, dk, dv};
+    const HostMatrix got[3] = {layers::to_host(dq), layers::to_host(dk), layers::to_host(dv)};
     const char* names[3] = {"dQ", "dK", "dV"};
     for (int g = 0; g < 3; ++g) {
-      auto host = Kokkos::create_mirror_view(got[g]);
-      Kokkos::deep_copy(host, got[g]);
       double largest = 0, error = 0;
       for (std::size_t i = 0; i < reference[g].size(); ++i) largest = std::max(largest, std::abs(reference[g][i]));
       for (std::size_t i = 0; i < reference[g].size(); ++i)
-        error = std::max(error, std::isfinite(host(i)) ? std::abs(double(host(i)) - reference[g][i]) : HUGE_VAL);
+        error = std::max(error, std::isfinite(got[g].values[i]) ? std::abs(got[g].values[i] - reference[g][i]) : HUGE_VAL);
       BOOST_TEST(error <= 2e-5 * largest, names[g] << " heads " << c.heads << " d " << c.d << " queries " << c.queries << " keys "
                                                    << c.keys << ": error " << error << " of largest " << largest);
     }
