@@ -91,6 +91,28 @@ struct BiasGradient {
       }
     }
   }
+
+  /// Items [first, last) on the host in one pass, row by row over their columns, so grad_z is read in address
+  /// order (item by item, each took one line of every row: a stride the prefetchers did not keep up with once
+  /// grad_z had left L2). Each column sums its rows in operator()'s order, so the bits are the same.
+  KOKKOS_INLINE_FUNCTION void run(std::size_t first, std::size_t last) const {
+    static_assert(on_host, "osbi::nn::kernels::detail::BiasGradient::run is the host path");
+    constexpr std::size_t slice = 256; // columns per pass: their running sums (1 KiB in float) stay in L1
+    const std::size_t batch = grad_z.extent(0), out = grad_bias.extent(0);
+    const std::size_t end = last * chunk < out ? last * chunk : out;
+    const std::ptrdiff_t stride = static_cast<std::ptrdiff_t>(grad_z.stride(0));
+    for (std::size_t c0 = first * chunk; c0 < end; c0 += slice) {
+      const std::size_t count = end - c0 < slice ? end - c0 : slice;
+      Scalar sums[slice] = {};
+      const Scalar* row = grad_z.data() + c0;
+      for (std::size_t r = 0; r < batch; ++r, row += stride) {
+        const Scalar* __restrict__ from = row;
+        Scalar* __restrict__ to = sums;
+        for (std::size_t j = 0; j < count; ++j) to[j] += from[j];
+      }
+      for (std::size_t j = 0; j < count; ++j) grad_bias(c0 + j) += sums[j];
+    }
+  }
 };
 
 } // namespace detail
