@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <limits>
 #include <numbers>
+#include <stdexcept>
 #include <vector>
 
 namespace {
@@ -152,6 +153,20 @@ struct FixedDraws {
   }
 };
 
+/// FixedDraws whose normalized log_prob is out of reach (as a rejection posterior's acceptance draws would be too
+/// slow) and whose log_prob_unnormalized is FixedDraws' log q minus a constant.
+struct UnnormalizedOnly : FixedDraws {
+  osbi::Vector<double, Space> log_prob(const osbi::ConstMatrix<double, Space>&, const std::vector<double>&) const {
+    throw std::logic_error("calibration_ranks should rank by log_prob_unnormalized");
+  }
+  osbi::Vector<double, Space> log_prob_unnormalized(const osbi::ConstMatrix<double, Space>& theta,
+                                                    const std::vector<double>& x0) const {
+    auto out = FixedDraws::log_prob(theta, x0);
+    for (std::size_t j = 0; j < theta.extent(0); ++j) out(j) -= 123.0;
+    return out;
+  }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(ranks_and_coverage_by_hand) {
@@ -168,6 +183,10 @@ BOOST_AUTO_TEST_CASE(ranks_and_coverage_by_hand) {
   const auto coverage = diagnostics::expected_coverage(ranks, {0.5, 0.51});
   BOOST_TEST(coverage[0] == 0.0);
   BOOST_TEST(coverage[1] == 1.0);
+  // A posterior with an unnormalized density is ranked by it (UnnormalizedOnly's log_prob throws): a constant
+  // changes no rank.
+  UnnormalizedOnly unnormalized;
+  BOOST_TEST(diagnostics::calibration_ranks(unnormalized, theta, x, 1, {.draws = 5}, rng).density[0] == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(the_uniformity_test_at_its_extremes) {

@@ -226,10 +226,36 @@ BOOST_AUTO_TEST_CASE(reject_mode_draws_inside_and_renormalizes_by_the_acceptance
   BOOST_TEST(log_q[3] == minus_infinity);
   BOOST_TEST(log_q[4] == minus_infinity);
 
+  // Unnormalized: the same density without − log(acceptance), −∞ at the same points.
+  const auto unnormalized = osbi::testing::host_values(posterior.log_prob_unnormalized(points, x0));
+  for (std::size_t i = 0; i < 5; ++i) {
+    BOOST_TEST_CONTEXT("point " << i) {
+      if (log_q[i] == minus_infinity)
+        BOOST_TEST(unnormalized[i] == minus_infinity);
+      else
+        BOOST_TEST(close(unnormalized[i], log_q[i] + std::log(acceptance), 1e-12));
+    }
+  }
+
   // The estimator models θ itself.
   osbi::Matrix<double, Space> u("u", 5, 1);
   posterior.to_estimator_space(Space(), points, u);
   BOOST_TEST(osbi::testing::host_values(u) == osbi::testing::host_values(points), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(the_unnormalized_log_prob_draws_no_acceptance_sample) {
+  // Two posteriors with one seed: if log_prob_unnormalized drew the acceptance sample for x0, the first would take
+  // x1's from a later stream position than the second does.
+  const auto make = [] {
+    return osbi::Posterior(osbi::testing::ConditionalDensityArchetype(0.0), osbi::testing::PriorArchetype{},
+                           osbi::PosteriorOptions{.bounded_support = osbi::BoundedSupport::reject,
+                                                  .seed = osbi::testing::test_seed()});
+  };
+  auto first = make(), second = make();
+  const auto points = osbi::testing::device_matrix<double>({0.1, 0.75}, 2, 1);
+  const auto unnormalized = osbi::testing::host_values(first.log_prob_unnormalized(points, {0.5}));
+  BOOST_TEST(close(unnormalized[0], -0.5 * 0.4 * 0.4 - 0.5 * std::log(2 * M_PI), 1e-12));
+  BOOST_TEST(first.acceptance({0.2}) == second.acceptance({0.2}));
 }
 
 BOOST_AUTO_TEST_CASE(reject_on_an_unbounded_prior_does_not_reject) {

@@ -61,8 +61,8 @@ struct NpeOptions {
  *   train(options[, loss[, optimizer]])
  *                        maps θ to the estimator's coordinates, z-scores and gives the data-dependent start
  *                        (Posterior::prepare), then trains on the whole dataset.
- *   posterior()          the Posterior: sample(x0, n, rng), log_prob(theta, x0), acceptance(x0) in θ space;
- *                        NPE's sample/log_prob/acceptance forward to it.
+ *   posterior()          the Posterior: sample(x0, n, rng), log_prob(theta, x0), log_prob_unnormalized(theta, x0),
+ *                        acceptance(x0) in θ space; NPE's sample/log_prob/acceptance forward to it.
  *
  * When the prior's support is bounded (see BoundedSupport): by default the estimator is trained on
  * u = T⁻¹(θ) (SupportTransform), so its samples T(u) never leave the support and log q(θ) =
@@ -218,6 +218,13 @@ public:
     requires LogProbEstimator<EstimatorType>
   {
     return m_posterior.log_prob(theta, x0);
+  }
+
+  /// log_prob up to a constant in θ (Posterior::log_prob_unnormalized: no acceptance draws).
+  Vector<Scalar, Space> log_prob_unnormalized(const ConstMatrix<Scalar, Space>& theta, const std::vector<double>& x0)
+    requires LogProbEstimator<EstimatorType>
+  {
+    return m_posterior.log_prob_unnormalized(theta, x0);
   }
 
 private:

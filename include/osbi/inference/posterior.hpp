@@ -61,6 +61,9 @@ struct PosteriorOptions {
  *     sample(x0, n, rng)      n draws, every one inside the prior's support.
  *     log_prob(theta, x0)     log q(θ | x₀), −∞ outside the support (a LogProbEstimator only): with `transform`
  *                             log q_u(T⁻¹θ) + log|dT⁻¹/dθ|; with `reject` log q(θ) − log(acceptance(x0)).
+ *     log_prob_unnormalized(theta, x0)   the same up to a constant in θ: with `reject` without the − log(acceptance),
+ *                             so no acceptance draws (sbi's norm_posterior = False); enough to compare densities at
+ *                             one x₀ (calibration's density ranks).
  *     acceptance(x0)          the mass of q(· | x₀) inside the support: 1 with `transform`, else estimated from
  *                             acceptance_draws draws (cached for the last x₀).
  */
@@ -166,8 +169,22 @@ public:
   Vector<Scalar, Space> log_prob(const ConstMatrix<Scalar, Space>& theta, const std::vector<double>& x0)
     requires LogProbEstimator<EstimatorType>
   {
-    require_extent(theta.extent(1), theta_dim(), part, "log_prob: theta's column count");
-    const auto context = observation(x0, "log_prob");
+    return log_density(theta, x0, true, "log_prob");
+  }
+
+  Vector<Scalar, Space> log_prob_unnormalized(const ConstMatrix<Scalar, Space>& theta, const std::vector<double>& x0)
+    requires LogProbEstimator<EstimatorType>
+  {
+    return log_density(theta, x0, false, "log_prob_unnormalized");
+  }
+
+  /// log_prob (normalized) or log_prob_unnormalized; public only because it holds device lambdas (CUDA's rule).
+  Vector<Scalar, Space> log_density(const ConstMatrix<Scalar, Space>& theta, const std::vector<double>& x0, bool normalized,
+                                    const char* step)
+    requires LogProbEstimator<EstimatorType>
+  {
+    require_extent(theta.extent(1), theta_dim(), part, std::string(step) + ": theta's column count");
+    const auto context = observation(x0, step);
     Space space;
     const std::size_t n = theta.extent(0);
     Matrix<Scalar, Space> u(label("inference", "Posterior", "log_prob_u"), n, theta_dim());
@@ -184,10 +201,12 @@ public:
     Scalar log_acceptance = 0;
     if (m_rejecting) {
       // The rejection posterior is q(θ) restricted to the support and divided by its mass there.
-      const double accepted = acceptance(x0);
-      require<Error>(accepted > 0, part, "log_prob: no draw of ", m_options.acceptance_draws,
-                     " fell inside the prior's support; the restricted posterior cannot be normalized");
-      log_acceptance = static_cast<Scalar>(std::log(accepted));
+      if (normalized) {
+        const double accepted = acceptance(x0);
+        require<Error>(accepted > 0, part, step, ": no draw of ", m_options.acceptance_draws,
+                       " fell inside the prior's support; the restricted posterior cannot be normalized");
+        log_acceptance = static_cast<Scalar>(std::log(accepted));
+      }
       m_estimator.log_prob(space, theta, x, out);
     } else {
       m_estimator.log_prob(space, u, x, out);
