@@ -104,9 +104,8 @@ struct BiasGradient {
     for (std::size_t c0 = first * chunk; c0 < end; c0 += slice) {
       const std::size_t count = end - c0 < slice ? end - c0 : slice;
       Scalar sums[slice] = {};
-      const Scalar* row = grad_z.data() + c0;
-      for (std::size_t r = 0; r < batch; ++r, row += stride) {
-        const Scalar* __restrict__ from = row;
+      for (std::size_t r = 0; r < batch; ++r) {
+        const Scalar* __restrict__ from = grad_z.data() + static_cast<std::ptrdiff_t>(r) * stride + c0;
         Scalar* __restrict__ to = sums;
         for (std::size_t j = 0; j < count; ++j) to[j] += from[j];
       }
