@@ -43,8 +43,9 @@ namespace osbi::diagnostics {
  *
  * calibration_ranks(posterior, θ, x, options, rng) draws and ranks. The posterior is anything with
  * sample(x0, n, rng) → a (n, D) Kokkos matrix and, for density ranks, log_prob(theta, x0) → a vector (osbi::Posterior
- * has both), or log_prob_unnormalized(theta, x0), used instead where present (a constant in θ changes no rank). θ and x are row-major host arrays of `rows` rows. Wrong widths throw DimensionMismatch; a NaN/±Inf in θ
- * or x, or in a draw or density, throws InvalidArgument naming the row.
+ * has both), or log_prob_unnormalized(theta, x0), used instead where present (a constant in θ changes no rank).
+ * θ and x are row-major host arrays of `rows` rows. Wrong widths throw DimensionMismatch; a NaN/±Inf in θ or x, or in
+ * a draw or density, throws InvalidArgument naming the row.
  */
 struct CalibrationOptions {
   std::size_t draws = 1'000;       ///< L: posterior draws per row (sbi's run_sbc default)
