@@ -68,33 +68,21 @@ struct BiasGradient {
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(std::size_t item) const {
-    const std::size_t out = grad_bias.extent(0), batch = grad_z.extent(0);
-    if constexpr (!on_host) {
+    if constexpr (on_host) {
+      run(item, item + 1);
+    } else {
+      const std::size_t out = grad_bias.extent(0), batch = grad_z.extent(0);
       const std::size_t column = item % out, first_row = (item / out) * device_rows;
       const std::size_t end_row = first_row + device_rows < batch ? first_row + device_rows : batch;
       Scalar sum = 0;
       for (std::size_t row = first_row; row < end_row; ++row) sum += grad_z(row, column);
       Kokkos::atomic_add(&grad_bias(column), sum);
-      return;
-    }
-    const std::size_t begin = item * chunk;
-    if (begin + chunk <= out) {
-      Scalar sum[chunk] = {};
-      for (std::size_t row = 0; row < batch; ++row)
-        for (std::size_t j = 0; j < chunk; ++j) sum[j] += grad_z(row, begin + j);
-      for (std::size_t j = 0; j < chunk; ++j) grad_bias(begin + j) += sum[j];
-    } else {
-      for (std::size_t column = begin; column < out; ++column) {
-        Scalar sum = 0;
-        for (std::size_t row = 0; row < batch; ++row) sum += grad_z(row, column);
-        grad_bias(column) += sum;
-      }
     }
   }
 
   /// Items [first, last) on the host in one pass, row by row over their columns, so grad_z is read in address
   /// order (item by item, each took one line of every row: a stride the prefetchers did not keep up with once
-  /// grad_z had left L2). Each column sums its rows in operator()'s order, so the bits are the same.
+  /// grad_z had left L2). Each column sums its rows in order, so one item or many give the same bits.
   KOKKOS_INLINE_FUNCTION void run(std::size_t first, std::size_t last) const {
     static_assert(on_host, "osbi::nn::kernels::detail::BiasGradient::run is the host path");
     constexpr std::size_t slice = 256; // columns per pass: their running sums (1 KiB in float) stay in L1

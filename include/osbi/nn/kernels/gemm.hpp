@@ -223,6 +223,17 @@ using SmallTeamTile = TeamTile<32, 32, 32, 2, 2>;
 
 namespace detail {
 
+/// Columns of C in column panel q (NR, fewer in the last) and the width of its packed panel: NR, or NR / 2 when
+/// they fit in half (the half_panel tiles of gemm_packed).
+template <int NR>
+KOKKOS_INLINE_FUNCTION std::size_t panel_columns(std::size_t n, std::size_t q) {
+  return n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
+}
+template <int NR>
+KOKKOS_INLINE_FUNCTION std::size_t packed_panel_width(std::size_t columns) {
+  return columns <= std::size_t(NR / 2) ? std::size_t(NR / 2) : std::size_t(NR);
+}
+
 /// acc[r][c] = Σ_k A(r, k) · b[k·NR + c], A row r at a_rows[r] + k·a_step (a packed panel has
 /// a_step = MR and a_rows[r] = panel + r; A read in place has its column stride, 1 when row-major):
 /// the register-tiled inner loop.
@@ -478,8 +489,8 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
               for (std::size_t kk = 0; kk < k_count; ++kk) {
                 const Scalar* const row = b.data + static_cast<std::ptrdiff_t>(k_begin + kk) * b.row_stride;
                 for (std::size_t q = q0; q < q1; ++q) {
-                  const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
-                  const std::size_t width = columns <= std::size_t(NR / 2) ? std::size_t(NR / 2) : std::size_t(NR);
+                  const std::size_t columns = panel_columns<NR>(n, q);
+                  const std::size_t width = packed_panel_width<NR>(columns);
                   Scalar* const target = packed_b + (q - q0) * NR * k_count + kk * width;
                   const Scalar* const source = row + static_cast<std::ptrdiff_t>(q * NR);
                   if (columns == std::size_t(NR)) {
@@ -493,8 +504,8 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
             } else {
               for (std::size_t q = q0; q < q1; ++q) {
                 Scalar* panel = packed_b + (q - q0) * NR * k_count;
-                const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
-                const std::size_t width = columns <= std::size_t(NR / 2) ? std::size_t(NR / 2) : std::size_t(NR);
+                const std::size_t columns = panel_columns<NR>(n, q);
+                const std::size_t width = packed_panel_width<NR>(columns);
                 if (b_rows_contiguous) {
                   for (std::size_t kk = 0; kk < k_count; ++kk)
                     for (std::size_t cc = 0; cc < width; ++cc) {
@@ -537,7 +548,7 @@ void gemm_packed(const ExecutionSpace& space, std::size_t m, std::size_t n, std:
             for (std::size_t tile = 0; tile < q_count * p_count; ++tile) {
               const std::size_t q = q0 + (rows_outermost ? tile % q_count : tile / p_count);
               const std::size_t p = p_begin + (rows_outermost ? tile / q_count : tile % p_count);
-              const std::size_t columns = n - q * NR < std::size_t(NR) ? n - q * NR : std::size_t(NR);
+              const std::size_t columns = panel_columns<NR>(n, q);
               const std::size_t rows = m - p * MR < std::size_t(MR) ? m - p * MR : std::size_t(MR);
               const Scalar* a_rows[MR];
               std::ptrdiff_t a_step = MR;
