@@ -75,11 +75,13 @@ struct Shape {
 // forward and k of the input gradient, batch is k of the weight gradient. {600, 20, 120} is a weight
 // gradient whose transposed A is read in place over two K blocks (C too narrow to pack it); {1100, 256, 257}
 // one large enough that its A is packed a k block at a time (≥ 1 MiB; three K blocks, a last row panel of 5
-// rows, a last k chunk of 12); {3000, 100, 20} a forward with an A larger than L2, run row panel outermost.
+// rows, a last k chunk of 12); {3000, 100, 20} a forward with an A larger than L2, run row panel outermost and
+// split over threads by rows. The last three are weight gradients split along K (k_chunk_count): 2 chunks at the
+// threshold, 4 chunks of 1 025 rows (K blocks of 342 and 341), 8 chunks of a transposed problem (in = 3: Cᵀ = Bᵀ·Aᵀ).
 const Shape shapes[] = {{0, 3, 4},    {3, 0, 4},     {3, 4, 0},    {1, 1, 1},      {5, 7, 31},   {6, 32, 32},
                         {7, 33, 33},  {13, 15, 16},  {12, 17, 17}, {200, 52, 50},  {37, 64, 65}, {511, 9, 10},
                         {512, 10, 9}, {513, 3, 40},  {70, 1100, 3}, {4, 513, 1100}, {600, 20, 120},
-                        {1100, 256, 257}, {3000, 100, 20}};
+                        {1100, 256, 257}, {3000, 100, 20}, {2048, 20, 30}, {4100, 40, 70}, {9000, 3, 33}};
 
 /// A rows × columns matrix in Space's memory filled with `value`.
 template <class Scalar, class Space>
@@ -314,15 +316,18 @@ BOOST_AUTO_TEST_CASE(split_k_rejects_an_overwriting_epilogue) {
 // belongs to exactly one block, no more blocks than threads, and a thread is idle only when there are
 // fewer tiles than threads or the grid does not divide.
 BOOST_AUTO_TEST_CASE(host_partition_covers_every_tile_once) {
+  for (const bool rows_first : {false, true})
   for (std::size_t threads = 1; threads <= 9; ++threads)
     for (std::size_t rows = 1; rows <= 12; ++rows)
       for (std::size_t columns = 1; columns <= 12; ++columns) {
-        BOOST_TEST_CONTEXT("threads " << threads << " row panels " << rows << " column panels " << columns) {
-          const auto part = osbi::nn::kernels::detail::host_partition(threads, rows, columns);
+        BOOST_TEST_CONTEXT("threads " << threads << " row panels " << rows << " column panels " << columns
+                                      << (rows_first ? " rows first" : "")) {
+          const auto part = osbi::nn::kernels::detail::host_partition(threads, rows, columns, rows_first);
           const std::size_t blocks = part.column_groups * part.row_groups;
           BOOST_TEST(blocks >= 1u);
           BOOST_TEST(blocks <= threads);
-          BOOST_TEST(blocks >= std::min(threads, columns)); // never fewer column blocks than possible
+          // never fewer blocks along the first-split side than possible
+          BOOST_TEST(blocks >= std::min(threads, rows_first ? rows : columns));
           std::vector<int> owners(rows * columns, 0);
           for (std::size_t g = 0; g < blocks; ++g) {
             const std::size_t q_begin = (g % part.column_groups) * part.group_columns;
@@ -348,6 +353,38 @@ BOOST_AUTO_TEST_CASE(serial_and_openmp_agree_bitwise) {
   std::size_t differ = 0;
   for (std::size_t i = 0; i < 100; ++i)
     for (std::size_t j = 0; j < 40; ++j) differ += y_serial(i, j) != y_host(i, j);
+  BOOST_TEST(differ == 0u);
+}
+
+// The partitions that depend on the thread count keep each entry's sums: a tall forward split by rows and a weight
+// gradient split along K (its chunk count depends on the shape only) give the same bits on Serial and OpenMP.
+BOOST_AUTO_TEST_CASE(serial_and_openmp_agree_bitwise_on_row_and_k_splits) {
+  std::mt19937_64 engine(osbi::testing::test_seed());
+  const std::size_t batch = 9000, in = 40, out = 24;
+  const auto x = random_matrix<float>(batch, in, engine), weight = random_matrix<float>(out, in, engine);
+  const auto grad_z = random_matrix<float>(batch, out, engine);
+  osbi::nn::kernels::GemmWorkspace<float, Kokkos::Serial> serial_workspace;
+  osbi::nn::kernels::GemmWorkspace<float, HostSpace> host_workspace;
+  auto y_serial = filled<float>(batch, out, 0.f), y_host = filled<float>(batch, out, 1.f);
+  auto gw_serial = filled<float>(out, in, 0.5f), gw_host = filled<float>(out, in, 0.5f);
+  osbi::Vector<float, Kokkos::Serial> gb_serial("gb_serial", out);
+  osbi::Vector<float, HostSpace> gb_host("gb_host", out);
+  const Kokkos::Serial serial;
+  osbi::nn::kernels::dense_forward(serial, x, weight, osbi::Vector<float, Kokkos::Serial>(), y_serial, serial_workspace);
+  osbi::nn::kernels::dense_forward(HostSpace(), x, weight, osbi::Vector<float, HostSpace>(), y_host, host_workspace);
+  osbi::nn::kernels::dense_backward_parameters(serial, grad_z, x, gw_serial, gb_serial, serial_workspace);
+  osbi::nn::kernels::dense_backward_parameters(HostSpace(), grad_z, x, gw_host, gb_host, host_workspace);
+  HostSpace().fence();
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < batch; ++i)
+    for (std::size_t j = 0; j < out; ++j) differ += y_serial(i, j) != y_host(i, j);
+  BOOST_TEST(differ == 0u);
+  BOOST_TEST(osbi::nn::kernels::detail::k_chunk_count<osbi::nn::kernels::epilogue::Accumulate>(out, in, batch) == 8u);
+  differ = 0;
+  for (std::size_t o = 0; o < out; ++o) {
+    differ += gb_serial(o) != gb_host(o);
+    for (std::size_t i = 0; i < in; ++i) differ += gw_serial(o, i) != gw_host(o, i);
+  }
   BOOST_TEST(differ == 0u);
 }
 
