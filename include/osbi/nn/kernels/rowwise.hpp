@@ -726,14 +726,18 @@ void layer_norm_backward_parameters(const ExecutionSpace& space, const XView& x,
   if constexpr (detail::RowTeams<ExecutionSpace>::host) {
     // Host: blocks of columns, the rows in order inside each block. The same sums in the same order as one thread
     // per column (bit-identical), but the loads are contiguous and vectorize across the block's columns; a thread
-    // per column walked the batch with a stride of a whole row, one scalar add at a time.
-    constexpr std::size_t block = 64;
+    // per column walked the batch with a stride of a whole row, one scalar add at a time. Blocks of up to 64
+    // columns, narrower when that gives every thread a block (a 64-wide layer was one block: one thread worked).
+    constexpr std::size_t widest = 64, narrowest = 16;
+    const std::size_t threads = static_cast<std::size_t>(space.concurrency() > 1 ? space.concurrency() : 1);
+    const std::size_t per_thread = ((columns + threads - 1) / threads + narrowest - 1) / narrowest * narrowest;
+    const std::size_t block = per_thread < widest ? per_thread : widest;
     const std::size_t blocks = (columns + block - 1) / block;
     Kokkos::parallel_for(
         "osbi::nn::rowwise::layer_norm_backward_parameters", Kokkos::RangePolicy<ExecutionSpace>(space, 0, blocks),
         KOKKOS_LAMBDA(const std::size_t b) {
           const std::size_t first = b * block, width = columns - first < block ? columns - first : block;
-          Accumulate sum_gain[block] = {}, sum_bias[block] = {};
+          Accumulate sum_gain[widest] = {}, sum_bias[widest] = {};
           for (std::size_t row = 0; row < rows; ++row) {
             const Accumulate row_mean = static_cast<Accumulate>(mean(row)),
                              row_inv_std = static_cast<Accumulate>(inv_std(row));
