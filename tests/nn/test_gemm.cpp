@@ -316,28 +316,29 @@ BOOST_AUTO_TEST_CASE(split_k_rejects_an_overwriting_epilogue) {
 // belongs to exactly one block, no more blocks than threads, and a thread is idle only when there are
 // fewer tiles than threads or the grid does not divide.
 BOOST_AUTO_TEST_CASE(host_partition_covers_every_tile_once) {
-  for (const bool rows_first : {false, true})
-  for (std::size_t threads = 1; threads <= 9; ++threads)
-    for (std::size_t rows = 1; rows <= 12; ++rows)
-      for (std::size_t columns = 1; columns <= 12; ++columns) {
-        BOOST_TEST_CONTEXT("threads " << threads << " row panels " << rows << " column panels " << columns
-                                      << (rows_first ? " rows first" : "")) {
-          const auto part = osbi::nn::kernels::detail::host_partition(threads, rows, columns, rows_first);
-          const std::size_t blocks = part.column_groups * part.row_groups;
-          BOOST_TEST(blocks >= 1u);
-          BOOST_TEST(blocks <= threads);
-          // never fewer blocks along the first-split side than possible
-          BOOST_TEST(blocks >= std::min(threads, rows_first ? rows : columns));
-          std::vector<int> owners(rows * columns, 0);
-          for (std::size_t g = 0; g < blocks; ++g) {
-            const std::size_t q_begin = (g % part.column_groups) * part.group_columns;
-            const std::size_t p_begin = (g / part.column_groups) * part.group_rows;
-            for (std::size_t q = q_begin; q < std::min(columns, q_begin + part.group_columns); ++q)
-              for (std::size_t p = p_begin; p < std::min(rows, p_begin + part.group_rows); ++p) ++owners[p * columns + q];
+  for (const bool rows_first : {false, true}) {
+    for (std::size_t threads = 1; threads <= 9; ++threads)
+      for (std::size_t rows = 1; rows <= 12; ++rows)
+        for (std::size_t columns = 1; columns <= 12; ++columns) {
+          BOOST_TEST_CONTEXT("threads " << threads << " row panels " << rows << " column panels " << columns
+                                        << (rows_first ? " rows first" : "")) {
+            const auto part = osbi::nn::kernels::detail::host_partition(threads, rows, columns, rows_first);
+            const std::size_t blocks = part.column_groups * part.row_groups;
+            BOOST_TEST(blocks >= 1u);
+            BOOST_TEST(blocks <= threads);
+            // never fewer blocks along the first-split side than possible
+            BOOST_TEST(blocks >= std::min(threads, rows_first ? rows : columns));
+            std::vector<int> owners(rows * columns, 0);
+            for (std::size_t g = 0; g < blocks; ++g) {
+              const std::size_t q_begin = (g % part.column_groups) * part.group_columns;
+              const std::size_t p_begin = (g / part.column_groups) * part.group_rows;
+              for (std::size_t q = q_begin; q < std::min(columns, q_begin + part.group_columns); ++q)
+                for (std::size_t p = p_begin; p < std::min(rows, p_begin + part.group_rows); ++p) ++owners[p * columns + q];
+            }
+            BOOST_TEST(std::count(owners.begin(), owners.end(), 1) == static_cast<std::ptrdiff_t>(rows * columns));
           }
-          BOOST_TEST(std::count(owners.begin(), owners.end(), 1) == static_cast<std::ptrdiff_t>(rows * columns));
         }
-      }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(serial_and_openmp_agree_bitwise) {
