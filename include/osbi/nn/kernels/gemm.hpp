@@ -434,10 +434,7 @@ void gemm_packed_launch(const ExecutionSpace& space, std::size_t m, std::size_t 
   const bool b_rows_contiguous = std::abs(b.column_stride) <= std::abs(b.row_stride);
 
   const std::size_t side_items = side_job.items();
-  const bool zero_c = k_chunks > 1;
   const std::size_t c_size = m * n;
-  const Scalar* const a_data = a.data;
-  const std::ptrdiff_t a_row_stride = a.row_stride, a_column_stride = a.column_stride;
 
   using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
   using ScratchView = Kokkos::View<Scalar*, typename ExecutionSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
@@ -457,7 +454,7 @@ void gemm_packed_launch(const ExecutionSpace& space, std::size_t m, std::size_t 
         const std::size_t k_blocks = k_length == 0 ? 1 : (k_length + KC - 1) / KC;
         const std::size_t k_step = k_chunks > 1 ? (k_length + k_blocks - 1) / k_blocks : KC;
         Scalar* const c_part = c + chunk * c_size;
-        if (zero_c)
+        if (k_chunks > 1)
           for (std::size_t i = 0; i < c_size; ++i) c_part[i] = Scalar(0);
         if constexpr (requires { side_job.run(first_item, last_item); }) {
           side_job.run(first_item, last_item);
@@ -559,10 +556,10 @@ void gemm_packed_launch(const ExecutionSpace& space, std::size_t m, std::size_t 
               } else {
                 // Rows past m repeat the last row: valid memory, results discarded.
                 for (int r = 0; r < MR; ++r)
-                  a_rows[r] = a_data +
-                              static_cast<std::ptrdiff_t>(block_row(p * MR, rows, std::size_t(r))) * a_row_stride +
-                              static_cast<std::ptrdiff_t>(k_begin) * a_column_stride;
-                a_step = a_column_stride;
+                  a_rows[r] = a.data +
+                              static_cast<std::ptrdiff_t>(block_row(p * MR, rows, std::size_t(r))) * a.row_stride +
+                              static_cast<std::ptrdiff_t>(k_begin) * a.column_stride;
+                a_step = a.column_stride;
               }
               const Scalar* const panel = packed_b + (q - q0) * NR * k_count;
               if (columns <= std::size_t(NR / 2)) {
