@@ -149,12 +149,14 @@ void calibrate(const Arguments& args, const std::string& name, const Task& task,
 }
 
 /// ode:T, rk4:K or sde:K (see Arguments::samplers).
-osbi::VectorFieldSamplerOptions parse_sampler(const std::string& text) {
+/// ode:T keeps the estimator's other defaults (`defaults`), e.g. flow matching's first step.
+osbi::VectorFieldSamplerOptions parse_sampler(const std::string& text, const osbi::VectorFieldSamplerOptions& defaults) {
   const auto colon = text.find(':');
   if (colon == std::string::npos) throw std::invalid_argument("--samplers: " + text + " is not kind:value");
   const std::string kind = text.substr(0, colon), value = text.substr(colon + 1);
   osbi::VectorFieldSamplerOptions sampler;
   if (kind == "ode") {
+    sampler = defaults;
     sampler.ode.absolute_tolerance = sampler.ode.relative_tolerance = std::stod(value);
   } else if (kind == "rk4") {
     sampler.ode.method = osbi::OdeMethod::rk4;
@@ -206,7 +208,7 @@ void run(const Arguments& args, const std::string& name, const Task& task, std::
     if constexpr (requires { npe.estimator().set_sampler(osbi::VectorFieldSamplerOptions{}); }) {
       const auto defaults = npe.estimator().options().sampler;
       for (const std::string& sampler : args.samplers) {
-        npe.estimator().set_sampler(parse_sampler(sampler));
+        npe.estimator().set_sampler(parse_sampler(sampler, defaults));
         start = std::chrono::steady_clock::now();
         const auto again = osbi::bench::to_eigen(npe.sample(observation.observation(), args.samples, rng));
         const double again_s = osbi::bench::seconds_since(start);

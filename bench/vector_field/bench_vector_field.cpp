@@ -191,13 +191,13 @@ void whole_run(const std::string& name, const Arguments& args, bool with_steps) 
     std::fflush(stdout);
   };
   const auto defaults = estimator.options().sampler;
-  osbi::VectorFieldSamplerOptions adaptive; // at sbi's tolerances
+  osbi::VectorFieldSamplerOptions adaptive = defaults; // at sbi's tolerances
   adaptive.ode.absolute_tolerance = 1e-6;
   adaptive.ode.relative_tolerance = 1e-5;
   measure("dopri5", 0, adaptive);
   // The adaptive probability-flow ODE at looser tolerances (atol = rtol): C2ST and draws/s against field evaluations.
   for (double tolerance : {1e-2, 1e-3, 1e-4}) {
-    osbi::VectorFieldSamplerOptions sampler;
+    osbi::VectorFieldSamplerOptions sampler = defaults;
     sampler.ode.absolute_tolerance = sampler.ode.relative_tolerance = tolerance;
     estimator.set_sampler(sampler);
     const auto begin = std::chrono::steady_clock::now();

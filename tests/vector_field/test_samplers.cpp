@@ -55,6 +55,15 @@ double decay_error(osbi::OdeSolverOptions options, double t0 = 0.0, double t1 = 
   return worst;
 }
 
+/// dy/dt = 1 in every entry, recording the time of each evaluation.
+struct RecordedConstant {
+  std::vector<double> times;
+  void operator()(const Space& space, double t, const osbi::ConstMatrix<double, Space>&, const Matrix& out) {
+    times.push_back(t);
+    Kokkos::deep_copy(space, out, 1.0);
+  }
+};
+
 osbi::OdeSolverOptions fixed(osbi::OdeMethod method, std::size_t steps) {
   osbi::OdeSolverOptions options;
   options.method = method;
@@ -159,6 +168,58 @@ BOOST_AUTO_TEST_CASE(dopri5_meets_its_tolerance_in_both_directions) {
   BOOST_TEST(report.accepted_steps < 1000u);
 }
 
+BOOST_AUTO_TEST_CASE(dopri5_crosses_a_constant_field_in_one_whole_interval_step) {
+  // Dormand–Prince is exact on y' = 1 and its error estimate is 0: the whole interval is one accepted step,
+  // 1 + 6 evaluations (the first derivative, then stages 2–7).
+  RecordedConstant field;
+  Matrix y = osbi::testing::device_matrix<double, Space>({0.5, -2.0}, 1, 2);
+  osbi::OdeSolverOptions options;
+  options.first_step = 1.0;
+  const auto report = osbi::solve_ode<double>(Space(), field, y, 0.0, 3.0, options);
+  BOOST_TEST(report.accepted_steps == 1u);
+  BOOST_TEST(report.rejected_steps == 0u);
+  BOOST_TEST(report.evaluations == 7u);
+  const auto values = osbi::testing::host_values(y);
+  BOOST_TEST(std::abs(values[0] - 3.5) < 1e-13);
+  BOOST_TEST(std::abs(values[1] - 1.0) < 1e-13);
+}
+
+BOOST_AUTO_TEST_CASE(the_automatic_first_step_follows_hairers_rule) {
+  // y' = 1 from y(0) = 1 at atol 1e-6, rtol 1e-5: entries scaled by 1.1e-5, so ‖y‖ = ‖f‖ = 1/1.1e-5, h₀ = 0.01;
+  // f does not change (‖f'‖ = 0), so h = min(100·h₀, (0.01·1.1e-5)^(1/5), 1) = 0.040563. The field is evaluated at
+  // t = 0 (f₀), t = h₀ (the Euler probe), then at the first step's second stage t = h/5.
+  RecordedConstant field;
+  Matrix y = osbi::testing::device_matrix<double, Space>({1.0}, 1, 1);
+  osbi::OdeSolverOptions options;
+  options.absolute_tolerance = 1e-6;
+  options.relative_tolerance = 1e-5;
+  const auto report = osbi::solve_ode<double>(Space(), field, y, 0.0, 1.0, options);
+  BOOST_TEST_REQUIRE(field.times.size() >= 3u);
+  BOOST_TEST(field.times[0] == 0.0);
+  BOOST_TEST(std::abs(field.times[1] - 0.01) < 1e-12);
+  BOOST_TEST(std::abs(field.times[2] / 0.2 - std::pow(0.01 * 1.1e-5, 0.2)) < 1e-12);
+  // Then steps of h, 10·h (the controller's largest growth) and the rest: 3 steps, 1 + 1 + 3·6 evaluations.
+  BOOST_TEST(report.accepted_steps == 3u);
+  BOOST_TEST(report.evaluations == 20u);
+  BOOST_TEST(std::abs(osbi::testing::host_values(y)[0] - 2.0) < 1e-13);
+  // Backwards the probe and the steps go down from t0.
+  RecordedConstant backwards;
+  Matrix z = osbi::testing::device_matrix<double, Space>({1.0}, 1, 1);
+  osbi::solve_ode<double>(Space(), backwards, z, 1.0, 0.0, options);
+  BOOST_TEST_REQUIRE(backwards.times.size() >= 3u);
+  BOOST_TEST(std::abs(backwards.times[1] - 0.99) < 1e-12);
+  BOOST_TEST(std::abs((1.0 - backwards.times[2]) / 0.2 - std::pow(0.01 * 1.1e-5, 0.2)) < 1e-12);
+  BOOST_TEST(std::abs(osbi::testing::host_values(z)[0] - 0.0) < 1e-13);
+}
+
+BOOST_AUTO_TEST_CASE(flow_matching_samples_with_a_whole_interval_first_step_and_score_models_with_the_automatic_one) {
+  using FlowMatching = osbi::FlowMatchingEstimator<double, Space>;
+  using Score = osbi::ScoreEstimator<double, Space>;
+  BOOST_TEST(FlowMatching::Options{}.sampler.ode.first_step == 1.0);
+  BOOST_TEST(Score::Options{}.sampler.ode.first_step == 0.0);
+  BOOST_TEST(FlowMatching::Options{}.log_prob.ode.first_step == 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(bad_options_are_refused) {
   BOOST_CHECK_THROW(decay_error(fixed(osbi::OdeMethod::rk4, 0)), osbi::InvalidArgument);
   osbi::OdeSolverOptions options;
@@ -168,6 +229,11 @@ BOOST_AUTO_TEST_CASE(bad_options_are_refused) {
   options.max_steps = 3;
   options.absolute_tolerance = options.relative_tolerance = 1e-12;
   BOOST_CHECK_THROW(decay_error(options), osbi::Error);
+  for (double first_step : {-0.1, 1.5, std::nan("")}) {
+    options = {};
+    options.first_step = first_step;
+    BOOST_CHECK_THROW(decay_error(options), osbi::InvalidArgument);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

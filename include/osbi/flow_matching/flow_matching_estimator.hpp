@@ -12,8 +12,8 @@
 namespace osbi {
 
 /// Flow-matching posterior estimation: VectorFieldEstimator on LinearPath (σ_min 1e-3), trained by FlowMatchingLoss,
-/// sampled with adaptive Dormand–Prince (atol = rtol = 1e-4; sbi 0.27: 1e-6 / 1e-5, see VectorFieldSamplerOptions),
-/// log_prob through the same ODE.
+/// sampled with adaptive Dormand–Prince (atol = rtol = 1e-4, the whole interval as the first trial step; sbi 0.27:
+/// 1e-6 / 1e-5, see VectorFieldSamplerOptions and default_sampler_options), log_prob through the same ODE.
 template <class Scalar = real_t, class ExecutionSpace = DefaultExecutionSpace>
 using FlowMatchingEstimator = VectorFieldEstimator<Scalar, ExecutionSpace, LinearPath>;
 

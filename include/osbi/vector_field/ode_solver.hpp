@@ -28,6 +28,12 @@ enum class OdeMethod { euler, heun, rk4, dopri5 };
  * no growth right after a rejected step), FSAL. So a row's
  * result depends slightly on its batch mates, within the tolerance. Rows that start non-finite (NaN input) stay
  * non-finite and do not take part in the step control.
+ *
+ * dopri5's first trial step: `first_step` × |t1 − t0|, or (0, the default) Hairer's automatic choice (HNW I, II.4;
+ * scipy's and torchdiffeq's select_initial_step, with the RMS norms of the step control): h₀ = 0.01·‖y‖/‖f‖, an Euler
+ * step of h₀ to estimate ‖f'‖, then h = min(100·h₀, (0.01 / max(‖f‖, ‖f'‖))^(1/5), |t1 − t0|), norms scaled by
+ * atol + rtol·|y|. It costs one field evaluation and keeps the first step from being a guess: a step far too small
+ * costs accepted steps while the controller grows it (at most 10× a step), one far too large a rejected step.
  */
 struct OdeSolverOptions {
   OdeMethod method = OdeMethod::dopri5;
@@ -35,6 +41,7 @@ struct OdeSolverOptions {
   double absolute_tolerance = 1e-6;        ///< dopri5
   double relative_tolerance = 1e-5;        ///< dopri5
   std::size_t max_steps = 10'000;          ///< dopri5: attempted steps before giving up (osbi::Error)
+  double first_step = 0;                   ///< dopri5: first trial step / |t1 − t0|, in (0, 1]; 0: automatic (above)
 };
 
 struct OdeSolveReport {
@@ -82,6 +89,24 @@ struct ErrorNorm {
   }
 };
 
+/// Σ over entries of (a − b)² / (atol + rtol·|y|)², one row per call (b empty: a alone); rows of y with a
+/// non-finite entry count 0, as in ErrorNorm.
+template <class Scalar, class Space>
+struct ScaledSquares {
+  ConstMatrix<Scalar, Space> y, a, b;
+  double atol, rtol;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i, double& total) const {
+    const std::size_t columns = y.extent(1);
+    for (std::size_t j = 0; j < columns; ++j)
+      if (!math::isfinite(double(y(i, j)))) return;
+    for (std::size_t j = 0; j < columns; ++j) {
+      const double value = double(a(i, j)) - (b.data() ? double(b(i, j)) : 0.0);
+      const double ratio = value / (atol + rtol * math::fabs(double(y(i, j))));
+      total += math::isfinite(ratio) ? ratio * ratio : 1e300;
+    }
+  }
+};
+
 template <class Scalar, class Space>
 void combine(const Space& space, const ConstMatrix<Scalar, Space>& y, double h, std::initializer_list<double> a,
              std::initializer_list<ConstMatrix<Scalar, Space>> k, const Matrix<Scalar, Space>& out) {
@@ -98,6 +123,32 @@ void combine(const Space& space, const ConstMatrix<Scalar, Space>& y, double h, 
   for (; s < 6; ++s) *views[s] = functor.k0;
   Kokkos::parallel_for("osbi::vector_field::solve_ode::combine",
                        Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>(space, {0, 0}, {y.extent(0), y.extent(1)}), functor);
+}
+
+/// Hairer's automatic first step (see solve_ode), |h|: one evaluation of `evaluate` at t0 + h₀ into `f1`, with
+/// `stage` as scratch. f0 = field(t0, y).
+template <class Scalar, class Space, class Evaluate>
+double automatic_first_step(const Space& space, Evaluate& evaluate, const Matrix<Scalar, Space>& y,
+                            const ConstMatrix<Scalar, Space>& f0, double t0, double span, const OdeSolverOptions& options,
+                            const Matrix<Scalar, Space>& stage, const Matrix<Scalar, Space>& f1) {
+  using C = ConstMatrix<Scalar, Space>;
+  const double entries = static_cast<double>(y.extent(0) * y.extent(1));
+  const auto rms = [&](const C& a, const C& b) {
+    double sum = 0;
+    Kokkos::parallel_reduce("osbi::vector_field::solve_ode::first_step", Kokkos::RangePolicy<Space>(space, 0, y.extent(0)),
+                            ScaledSquares<Scalar, Space>{y, a, b, options.absolute_tolerance, options.relative_tolerance},
+                            sum);
+    return std::sqrt(sum / entries);
+  };
+  const double interval = std::abs(span), direction = span > 0 ? 1.0 : -1.0;
+  const double norm_y = rms(C(y), C()), norm_f = rms(f0, C());
+  const double h0 = std::min(norm_y < 1e-5 || norm_f < 1e-5 ? 1e-6 : 0.01 * norm_y / norm_f, interval);
+  combine<Scalar>(space, C(y), direction * h0, {1.0}, {f0}, stage);
+  evaluate(t0 + direction * h0, C(stage), f1);
+  const double norm_second = rms(C(f1), f0) / h0, largest = std::max(norm_f, norm_second);
+  const double h1 = largest <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / largest, 0.2);
+  // NaN (a non-finite field everywhere) fails the step-size check of the first step, with its message.
+  return std::min({100 * h0, h1, interval});
 }
 
 } // namespace detail
@@ -117,6 +168,9 @@ OdeSolveReport solve_ode(const Space& space, Field& field, const Matrix<Scalar, 
   require(adaptive || options.steps > 0, part, "options.steps must be > 0 for a fixed-step method");
   require(!adaptive || (options.absolute_tolerance >= 0 && options.relative_tolerance > 0 && options.max_steps > 0),
           part, "dopri5 needs absolute_tolerance >= 0, relative_tolerance > 0 and max_steps > 0");
+  require(!adaptive || (options.first_step >= 0 && options.first_step <= 1), part,
+          "dopri5's first_step is a fraction of the interval in (0, 1], or 0 for the automatic choice, not ",
+          options.first_step);
   OdeSolveReport report;
   const std::size_t n = y.extent(0), dim = y.extent(1);
   if (n == 0 || dim == 0 || t0 == t1) return report;
@@ -170,11 +224,11 @@ OdeSolveReport solve_ode(const Space& space, Field& field, const Matrix<Scalar, 
   const double span = t1 - t0, direction = span > 0 ? 1.0 : -1.0;
   const double entries = static_cast<double>(n * dim);
   double t = t0;
-  // A first step of 1/100 of the interval: the controller corrects it within a step or two, and the fields here
-  // (network velocities) are smooth on that scale.
-  double h = 0.01 * span;
   bool rejected_last = false;
   evaluate(t, y, k1);
+  double h = direction * (options.first_step > 0 ? options.first_step * std::abs(span)
+                                                 : detail::automatic_first_step<Scalar>(space, evaluate, y, C(k1), t, span,
+                                                                                        options, stage, k2));
   while (direction * (t1 - t) > 0) {
     require<Error>(report.accepted_steps + report.rejected_steps < options.max_steps, part, "dopri5 took ",
                    options.max_steps, " steps without reaching t = ", t1, " (now at t = ", t, "); raise max_steps or the tolerances");
