@@ -149,14 +149,13 @@ void calibrate(const Arguments& args, const std::string& name, const Task& task,
 }
 
 /// ode:T, rk4:K or sde:K (see Arguments::samplers).
-/// ode:T keeps the estimator's other defaults (`defaults`), e.g. flow matching's first step.
+/// Each starts from the estimator's defaults (`defaults`), so ode:T keeps e.g. flow matching's first step.
 osbi::VectorFieldSamplerOptions parse_sampler(const std::string& text, const osbi::VectorFieldSamplerOptions& defaults) {
   const auto colon = text.find(':');
   if (colon == std::string::npos) throw std::invalid_argument("--samplers: " + text + " is not kind:value");
   const std::string kind = text.substr(0, colon), value = text.substr(colon + 1);
-  osbi::VectorFieldSamplerOptions sampler;
+  osbi::VectorFieldSamplerOptions sampler = defaults;
   if (kind == "ode") {
-    sampler = defaults;
     sampler.ode.absolute_tolerance = sampler.ode.relative_tolerance = std::stod(value);
   } else if (kind == "rk4") {
     sampler.ode.method = osbi::OdeMethod::rk4;

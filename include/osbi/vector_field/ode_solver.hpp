@@ -67,6 +67,14 @@ struct StageCombination {
   }
 };
 
+/// Whether row i of y is finite: the step control leaves out rows that started non-finite (a NaN input).
+template <class View>
+KOKKOS_INLINE_FUNCTION bool finite_row(const View& y, std::size_t i) {
+  for (std::size_t j = 0; j < y.extent(1); ++j)
+    if (!math::isfinite(double(y(i, j)))) return false;
+  return true;
+}
+
 /// Σ over entries of (h·Σ_s e_s·k_s / (atol + rtol·max(|y|, |y_new|)))², one row per call: an entry that turns
 /// non-finite counts as +∞ (the step is rejected); a row with a non-finite entry already (a NaN input) counts 0.
 template <class Scalar, class Space>
@@ -76,10 +84,8 @@ struct ErrorNorm {
   KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i, double& total) const {
     constexpr double e1 = 71.0 / 57600, e3 = -71.0 / 16695, e4 = 71.0 / 1920, e5 = -17253.0 / 339200,
                      e6 = 22.0 / 525, e7 = -1.0 / 40;
-    const std::size_t columns = y.extent(1);
-    for (std::size_t j = 0; j < columns; ++j)
-      if (!math::isfinite(double(y(i, j)))) return;
-    for (std::size_t j = 0; j < columns; ++j) {
+    if (!finite_row(y, i)) return;
+    for (std::size_t j = 0; j < y.extent(1); ++j) {
       const double error = h * (e1 * double(k0(i, j)) + e3 * double(k2(i, j)) + e4 * double(k3(i, j)) +
                                 e5 * double(k4(i, j)) + e6 * double(k5(i, j)) + e7 * double(k6(i, j)));
       const double scale = atol + rtol * math::fmax(math::fabs(double(y(i, j))), math::fabs(double(y_new(i, j))));
@@ -89,17 +95,15 @@ struct ErrorNorm {
   }
 };
 
-/// Σ over entries of (a − b)² / (atol + rtol·|y|)², one row per call (b empty: a alone); rows of y with a
-/// non-finite entry count 0, as in ErrorNorm.
+/// Σ over entries of (a − b)² / (atol + rtol·|y|)², one row per call (b empty: a alone); a row of y that is not
+/// finite_row counts 0, as in ErrorNorm.
 template <class Scalar, class Space>
 struct ScaledSquares {
   ConstMatrix<Scalar, Space> y, a, b;
   double atol, rtol;
   KOKKOS_INLINE_FUNCTION void operator()(const std::size_t i, double& total) const {
-    const std::size_t columns = y.extent(1);
-    for (std::size_t j = 0; j < columns; ++j)
-      if (!math::isfinite(double(y(i, j)))) return;
-    for (std::size_t j = 0; j < columns; ++j) {
+    if (!finite_row(y, i)) return;
+    for (std::size_t j = 0; j < y.extent(1); ++j) {
       const double value = double(a(i, j)) - (b.data() ? double(b(i, j)) : 0.0);
       const double ratio = value / (atol + rtol * math::fabs(double(y(i, j))));
       total += math::isfinite(ratio) ? ratio * ratio : 1e300;
