@@ -5,5 +5,6 @@
 
 #include <osbi/proposal/loss_driven.hpp>
 #include <osbi/proposal/proposal.hpp>
+#include <osbi/proposal/proposal_history.hpp>
 #include <osbi/proposal/proposal_mixture.hpp>
 #include <osbi/proposal/truncated_prior.hpp>

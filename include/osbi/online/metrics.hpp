@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <iomanip>
+#include <limits>
 #include <ostream>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace osbi::online {
@@ -126,6 +128,10 @@ struct PipelineReport {
   bool restored_best = false;                 ///< the density holds the best-validation parameters
   bool resumed = false;                       ///< the run continued from a checkpoint
   std::vector<std::uint64_t> plasticity_steps; ///< steps before which Plasticity pulled toward θ₀ (this run() only)
+  /// With importance_weights: (round, rows offered to the buffer and kept) per proposal version, and the mean over
+  /// steps of the batches' importance-weight effective sample size as a fraction of the batch (NaN: no step).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> proposal_rows;
+  double importance_effective_fraction = std::numeric_limits<double>::quiet_NaN();
 };
 
 } // namespace osbi::online

@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <span>
@@ -115,6 +116,32 @@ public:
   EstimatorType& estimator() { return m_posterior.estimator(); }
   EarlyStopping<Scalar, Space>& early_stopping() { return m_stopping; }
 
+  /// Importance weights of batch rows: raw θ (rows × D, row-major, on the host) → one weight >= 0 per row, any scale.
+  using ImportanceWeights = std::function<std::vector<double>(std::span<const Scalar> theta, std::size_t rows)>;
+
+  /// Every batch is weighted by `weights` of its rows (times prioritized replay's when that is on), divided by the
+  /// batch's largest; their effective sample size is averaged over the steps (importance_effective_fraction).
+  void set_importance_weights(ImportanceWeights weights) { m_importance = std::move(weights); }
+
+  /// Fixed weights of the validation rows (after set_validation; one per row, >= 0, a positive largest).
+  void set_validation_weights(const std::vector<double>& weights) {
+    require_extent(weights.size(), m_validation_rows, "osbi::online::OnlineTrainer", "the validation weights' count (validation rows)");
+    if (m_validation_rows == 0) return;
+    const double largest = checked_largest(weights, "validation");
+    Vector<Scalar, Space> w(label("online", "OnlineTrainer", "validation_weights"), m_validation_rows);
+    const auto host = Kokkos::create_mirror_view(w);
+    for (std::size_t i = 0; i < m_validation_rows; ++i) host(i) = static_cast<Scalar>(weights[i] / largest);
+    Kokkos::deep_copy(m_space, w, host);
+    m_space.fence();
+    m_validation.weights = w;
+  }
+
+  /// The mean over the weighted steps of (Σw)²/(Σw²)/rows of the importance weights (1: all equal); NaN before any.
+  double importance_effective_fraction() const {
+    const std::lock_guard lock(m_mutex);
+    return m_importance_steps ? m_importance_fraction_sum / static_cast<double>(m_importance_steps) : std::numeric_limits<double>::quiet_NaN();
+  }
+
   /// Takes up to batch_size rows from the source (waits as the source does); 0 when it is closed and dry.
   std::size_t draw() {
     const std::size_t n = m_options.batch_size, d_theta = m_posterior.theta_dim(), d_x = m_posterior.x_dim();
@@ -154,8 +181,8 @@ public:
     batch.arrival = Kokkos::subview(m_arrival, rows);
     batch.uses = Kokkos::subview(m_uses, rows);
     const std::uint64_t step_index = progress().steps;
-    if (m_options.priority_correction.enabled) {
-      fill_replay_weights(n, step_index);
+    if (m_options.priority_correction.enabled || m_importance) {
+      fill_weights(n, step_index);
       batch.weights = Kokkos::subview(m_weights, rows);
     }
     // The warm-up scales this step's rate only: decays and checkpoints see the optimizer's own.
@@ -366,15 +393,44 @@ private:
     return c.beta_start + (1.0 - c.beta_start) * std::min(1.0, static_cast<double>(step) / static_cast<double>(c.beta_steps));
   }
 
-  /// (N·P(i))^(−β) per row, divided by the batch's largest: the importance weights of prioritized replay.
-  void fill_replay_weights(std::size_t n, std::uint64_t step) {
-    const double beta = replay_beta(step);
-    // The largest weight is the least likely row's: normalize by it without a second pass of pow.
-    double smallest = std::numeric_limits<double>::infinity();
-    for (std::size_t i = 0; i < n; ++i) smallest = std::min(smallest, m_metadata[i].relative_draw_probability);
-    for (std::size_t i = 0; i < n; ++i)
-      m_host_weights(i) = static_cast<Scalar>(std::pow(m_metadata[i].relative_draw_probability / smallest, -beta));
+  /// The batch's row weights, divided by their largest: prioritized replay's (N·P(i))^(−β) times the importance
+  /// weights, whichever are on.
+  void fill_weights(std::size_t n, std::uint64_t step) {
+    std::vector<double> weights(n, 1.0);
+    if (m_options.priority_correction.enabled) {
+      const double beta = replay_beta(step);
+      double smallest = std::numeric_limits<double>::infinity();
+      for (std::size_t i = 0; i < n; ++i) smallest = std::min(smallest, m_metadata[i].relative_draw_probability);
+      for (std::size_t i = 0; i < n; ++i) weights[i] = std::pow(m_metadata[i].relative_draw_probability / smallest, -beta);
+    }
+    if (m_importance) {
+      const std::vector<double> importance = m_importance(std::span<const Scalar>(m_host_theta.data(), n * m_posterior.theta_dim()), n);
+      require_extent(importance.size(), n, "osbi::online::OnlineTrainer", "the importance weights' count (batch rows)");
+      double sum = 0, squares = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        require(std::isfinite(importance[i]) && importance[i] >= 0, "osbi::online::OnlineTrainer", "importance weight of batch row ", i,
+                " is ", importance[i], " (θ outside every proposal's support?)");
+        weights[i] *= importance[i];
+        sum += importance[i], squares += importance[i] * importance[i];
+      }
+      const std::lock_guard lock(m_mutex);
+      m_importance_fraction_sum += squares > 0 ? sum * sum / squares / static_cast<double>(n) : 0.0;
+      ++m_importance_steps;
+    }
+    const double largest = checked_largest(weights, "batch");
+    for (std::size_t i = 0; i < n; ++i) m_host_weights(i) = static_cast<Scalar>(weights[i] / largest);
     Kokkos::deep_copy(m_space, m_weights, m_host_weights);
+  }
+
+  /// The largest of `weights`, which must be finite, >= 0 and not all 0.
+  static double checked_largest(const std::vector<double>& weights, const char* what) {
+    double largest = 0;
+    for (const double w : weights) {
+      require(std::isfinite(w) && w >= 0, "osbi::online::OnlineTrainer", what, " weights must be finite and >= 0, not ", w);
+      largest = std::max(largest, w);
+    }
+    require(weights.empty() || largest > 0, "osbi::online::OnlineTrainer", "every ", what, " weight is 0");
+    return largest;
   }
 
   /// Pacing's warm-up factor at the arrivals this batch was drawn at; data-parallel learners use their mean, so
@@ -424,6 +480,7 @@ private:
   Vector<Scalar, Space> m_weights;
   typename Vector<Scalar, Space>::HostMirror m_host_weights;
   std::vector<SampleMetadata> m_metadata;
+  ImportanceWeights m_importance;
   Vector<Scalar, Space> m_initial_parameters;
   std::size_t m_rows = 0;
   std::uint64_t m_arrivals_seen = 0;
@@ -436,6 +493,8 @@ private:
   Counters m_counters;
   double m_idle_seconds = 0, m_staleness_sum = 0, m_loss_sum = 0, m_last_train_loss = 0;
   std::uint64_t m_staleness_count = 0, m_loss_count = 0;
+  double m_importance_fraction_sum = 0; // under m_mutex
+  std::uint64_t m_importance_steps = 0;
 };
 
 } // namespace osbi::online

@@ -80,6 +80,14 @@ struct PipelineOptions {
   std::size_t arrivals_per_step = 1;  ///< deterministic mode: new samples between consecutive batches
   Pacing pacing;                      ///< replay-ratio cap and learning-rate warm-up (none by default)
   PriorityCorrection priority_correction; ///< importance weights for a prioritized buffer (off by default)
+  /// Weight every row by p(θ)/q̄(θ), q̄ the mixture of every proposal version that drew rows so far, each by the rows
+  /// it drew (the balance heuristic; ProposalHistory): what a changing proposal needs to train the posterior with
+  /// NLL (WeightedNllLoss self-normalizes the weights per batch). The validation rows get p/q̄ of their own rounds.
+  /// Needs a SnapshotProposal with prior() (LossDrivenProposal) and in-process workers; not resumable (the
+  /// versions are not in the checkpoint). The trainer evaluates every version at every batch row on the proposal's
+  /// execution space, between the workers' launches there (a batched simulator on that space delays it by up to one
+  /// launch). Off by default.
+  bool importance_weights = false;
   Plasticity plasticity;              ///< pull toward the initial parameters as the arrivals grow (off by default)
   std::uint64_t seed = 0;
   std::ostream* progress = nullptr;   ///< a progress line every progress_seconds; null: silent

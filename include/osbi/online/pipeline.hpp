@@ -21,6 +21,8 @@
 #include <osbi/optim/optimizer.hpp>
 #include <osbi/optim/optimizer_checkpoint.hpp>
 #include <osbi/proposal/proposal.hpp>
+#include <osbi/proposal/proposal_history.hpp>
+#include <osbi/proposal/proposal_mixture.hpp>
 
 #include <osbi/core/error.hpp>
 #include <osbi/io/checkpoint.hpp>
@@ -30,13 +32,22 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <mutex>
+#include <span>
 #include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace osbi::online {
+
+namespace detail {
+/// What PipelineOptions::importance_weights needs: versions to keep, the prior for p, workers that record them.
+template <class P, class Workers>
+concept importance_weightable = SnapshotProposal<P> && requires(const P& proposal) { proposal.prior(); } &&
+                                requires(Workers& workers, std::shared_ptr<ProposalHistory<P>> history) { workers.track_versions(history); };
+} // namespace detail
 
 /*
  * Pipeline<Proposal, Simulator, Buffer, Estimator, Loss, Optimizer> — online SBI (DESIGN.md): `workers` threads
@@ -62,6 +73,11 @@ namespace osbi::online {
  * each step's rate by the arrivals so far. Plasticity (options.plasticity): at train_after · growth^k arrivals,
  * while the simulations go on, the parameters are pulled back toward those of the prepared estimator
  * (θ ← θ₀ + keep · (θ − θ₀)); checkpoints keep θ₀.
+ *
+ * Importance weights (options.importance_weights): with a proposal that changes as training goes (a loss-driven one),
+ * the workers note each version (its snapshot) and count the rows it put in the buffer (ProposalHistory); each batch
+ * row is then weighted by p(θ)/q̄(θ), q̄ the mixture of all versions by their rows so far, so that a weighted NLL
+ * trains the posterior under the prior, not the proposal's.
  *
  * Order of samples: the first validation_size accepted simulations form the validation set; the rest go to the
  * buffer. The first train_after buffer arrivals prepare the estimator (Posterior::prepare: z-scoring of θ in the
@@ -137,6 +153,7 @@ public:
             " must be <= the buffer's capacity = ", m_buffer.capacity());
     if constexpr (Workers::batched)
       require(m_options.simulation_timeout == 0, part, "simulation_timeout applies to point simulators only (a Kokkos launch cannot be abandoned)");
+    if (m_options.importance_weights) weight_by_importance();
     if (m_options.deterministic && !reuses_rows<Buffer>)
       require(m_options.arrivals_per_step >= m_options.batch_size, part, "deterministic mode with a consuming buffer needs arrivals_per_step >= batch_size (",
               m_options.batch_size, "), not ", m_options.arrivals_per_step, ": every batch takes that many rows");
@@ -177,6 +194,8 @@ public:
   void resume(const std::filesystem::path& path) {
     constexpr const char* part = "osbi::online::Pipeline::resume";
     require(!m_ran, part, "resume() must come before run()");
+    require(!m_options.importance_weights, part, "options.importance_weights cannot resume: the proposal versions that drew the "
+                                                 "checkpoint's rows (the q̄ of its weights) are not in the checkpoint");
     const std::size_t parameter_count = estimator().parameters().extent(0);
     // A trainer reads and checks its part first (the buffer and the optimizer each change only once their sections
     // passed); then every process agrees that all could before anything else changes: under MPI, one rank that
@@ -291,6 +310,10 @@ public:
     report.best_step = m_trainer.early_stopping().best_index();
     report.resumed = m_resumed;
     report.plasticity_steps = m_plasticity_steps;
+    if constexpr (detail::importance_weightable<ProposalType, Workers>) {
+      if (m_history) report.proposal_rows = m_history->draws();
+    }
+    report.importance_effective_fraction = m_trainer.importance_effective_fraction();
     if (m_options.restore_best && m_trainer.early_stopping().has_best()) {
       m_trainer.early_stopping().restore_best(m_instances.train, estimator().parameters());
       report.restored_best = true;
@@ -335,6 +358,35 @@ private:
   }
 
   double elapsed() const { return detail::now_seconds() - m_start; }
+
+  /// options.importance_weights: the workers record each proposal version and its rows; the trainer weights every
+  /// batch by p/q̄ of that record.
+  void weight_by_importance() {
+    if constexpr (detail::importance_weightable<ProposalType, Workers>) {
+      m_history = std::make_shared<ProposalHistory<ProposalType>>();
+      m_workers.track_versions(m_history);
+      m_trainer.set_importance_weights(
+          [this](std::span<const Scalar> theta, std::size_t rows) { return importance_weights(theta, rows, m_history->mixture()); });
+    } else {
+      throw InvalidArgument("osbi::online::Pipeline",
+                            "options.importance_weights needs a proposal with snapshot() and prior() (a SnapshotProposal such as "
+                            "LossDrivenProposal) and in-process simulation workers");
+    }
+  }
+
+  /// p(θ)/q(θ) of raw rows (row-major, host), on the proposal's execution-space instance.
+  std::vector<double> importance_weights(std::span<const Scalar> theta, std::size_t rows, const ProposalMixture<ProposalType>& q) const {
+    using ProposalSpace = typename ProposalType::execution_space;
+    const std::size_t d = theta_dim();
+    const std::lock_guard lock(detail::launch_mutex<ProposalSpace>());
+    const ProposalSpace& space = m_instances.simulation.proposal;
+    const Matrix<Scalar, ProposalSpace> view(Kokkos::view_alloc(Kokkos::WithoutInitializing, "osbi::online::Pipeline::weighted_theta"), rows, d);
+    const auto host = Kokkos::create_mirror_view(view);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < d; ++j) host(i, j) = theta[i * d + j];
+    Kokkos::deep_copy(space, view, host);
+    return q.importance_weights(m_proposal.prior(), space, view);
+  }
 
   bool plastic() const { return m_options.plasticity.keep != 1.0; }
 
@@ -381,6 +433,11 @@ private:
     const auto validation = m_workers.validation_set();
     m_trainer.set_validation(validation.validation_theta, validation.validation_x, validation.validation_log_prob,
                              validation.validation_round);
+    if constexpr (detail::importance_weightable<ProposalType, Workers>) {
+      if (m_history && !validation.validation_round.empty())
+        m_trainer.set_validation_weights(importance_weights(validation.validation_theta, validation.validation_round.size(),
+                                                            m_history->mixture(validation.validation_round)));
+    }
     for (;;) {
       // Every trainer takes each stop decision together (Transport::any): under MPI they step in lockstep.
       const auto counters = m_trainer.progress();
@@ -497,6 +554,7 @@ private:
   std::uint64_t m_next_milestone = 0;           // Plasticity's next arrival count
   std::vector<std::uint64_t> m_plasticity_steps; // and the steps it pulled before
   std::uint64_t m_resumed_simulations = 0, m_resumed_samples = 0;
+  std::shared_ptr<typename osbi::detail::proposal_history_of<ProposalType>::type> m_history; // importance_weights only
 };
 
 template <class EstimatorType, Proposal ProposalType, class SimulatorType, SampleBuffer Buffer, optim::Optimizer OptimizerType,

@@ -7,6 +7,7 @@
 #include <osbi/online/options.hpp>
 #include <osbi/online/schedule.hpp>
 #include <osbi/proposal/proposal.hpp>
+#include <osbi/proposal/proposal_history.hpp>
 #include <osbi/simulator/point_simulator.hpp>
 #include <osbi/simulator/simulator.hpp>
 
@@ -213,6 +214,8 @@ public:
                 "not shared between threads), so the point simulator must be copy-constructible (osbi/online/simulation_workers.hpp)");
 
   using State = SimulationState<Scalar>;
+  /// ProposalHistory<ProposalType> for a SnapshotProposal (track_versions), else void.
+  using History = typename osbi::detail::proposal_history_of<ProposalType>::type;
 
   SimulationWorkers(ProposalType& proposal, SimulatorType& simulator, Sink& sink, const PipelineOptions& options,
                     const Instances& instances)
@@ -335,6 +338,13 @@ public:
     m_held.restore_validation(std::move(state));
   }
 
+  /// Importance weights' record (before start): each proposal version is noted in `history` before its first row
+  /// is drawn, and every row offered to the sink is counted under its round (taken back when the sink refuses it).
+  void track_versions(std::shared_ptr<History> history) requires SnapshotProposal<ProposalType> {
+    const std::lock_guard lock(m_mutex);
+    m_history = std::move(history);
+  }
+
   /// The validation set so far (rows × D_θ, rows × D_x, the proposal's log density per row).
   State validation_set() const {
     const std::lock_guard lock(m_mutex);
@@ -401,10 +411,21 @@ private:
     // A proposal updated between these calls would label rows with a round that did not draw them: draw again
     // until the round is the same before and after (a fixed proposal's round never changes: one pass).
     for (std::uint64_t before = proposal_round(m_proposal);;) {
+      // With a history, a round's first draw freezes its version first: if the round is still `before` after the
+      // draw, the rows came from exactly that version.
+      [[maybe_unused]] std::optional<ProposalType> version;
+      if constexpr (SnapshotProposal<ProposalType>) {
+        if (m_history && !m_history->knows(before)) {
+          version.emplace(m_proposal.snapshot());
+          before = static_cast<std::uint64_t>(version->round());
+        }
+      }
       m_proposal.sample(space, RandomStream(m_options.seed, streams::pipeline_proposal).at(chunk), view);
       m_proposal.log_prob(space, view, values);
       const std::uint64_t after = proposal_round(m_proposal);
       if (after == before) {
+        if constexpr (SnapshotProposal<ProposalType>)
+          if (version) m_history->note(*version);
         out.round = after;
         break;
       }
@@ -467,7 +488,12 @@ private:
     if (m_stopping) return;
     ++m_in_delivery;
     lock.unlock();
+    // Counted before the push: the trainer may draw the row the moment it is in.
+    if constexpr (SnapshotProposal<ProposalType>)
+      if (m_history) m_history->count(info.generation, 1);
     const PushResult result = m_sink.push(theta, x, info);
+    if constexpr (SnapshotProposal<ProposalType>)
+      if (m_history && !result.accepted()) m_history->count(info.generation, -1);
     lock.lock();
     --m_in_delivery;
     if (result.accepted()) {
@@ -637,6 +663,7 @@ private:
   std::exception_ptr m_error;
   std::uint64_t m_batches_drawn = 0, m_arrivals = 0;
   detail::HeldRows<Scalar> m_held;
+  std::shared_ptr<History> m_history; // importance weights only
 };
 
 } // namespace osbi::online

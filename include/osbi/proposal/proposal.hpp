@@ -26,6 +26,8 @@ namespace osbi {
  * proposal_round(p) reads it, 0 when absent. A proposal that changes while simulations run must make sample
  * and log_prob safe against its own updates, and bump its round with every change: the pipeline's workers draw
  * again when the round moved during a draw, so each row's round, θ and log density come from one version.
+ * Optional beyond that (SnapshotProposal): p.snapshot() — a frozen copy of the current version, which online
+ * importance weights p/q̄ need to evaluate every version that drew rows (PipelineOptions::importance_weights).
  */
 namespace proposal_requirements {
 
@@ -59,6 +61,13 @@ concept Proposal = proposal_requirements::HasTypes<P> && proposal_requirements::
 template <class P>
 concept VersionedProposal = Proposal<P> && requires(const P& proposal) {
   { proposal.round() } -> std::convertible_to<std::uint64_t>;
+};
+
+/// A VersionedProposal that hands out a copy frozen at its current version: p.snapshot(), whose round() is that
+/// version's and which later changes of p do not reach (what a mixture of every version used keeps: ProposalHistory).
+template <class P>
+concept SnapshotProposal = VersionedProposal<P> && requires(const P& proposal) {
+  { proposal.snapshot() } -> std::same_as<P>;
 };
 
 /// The proposal's current round: p.round() for a VersionedProposal, else 0.
