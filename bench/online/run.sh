@@ -12,6 +12,7 @@
 #      ~400× a training step's cost per sample) and budget OSBI_PDE_SIMBOUND_BUDGET (default 3000), offline with two
 #      simulation workers and two training threads (the whole machine in each phase) vs online (one worker, one
 #      training thread, at once), online paced (--max-replay-ratio 20) and online plastic (--plasticity 0.5);
+#   3d. the online PDE runs of both regimes with the FIFO, FIRO and prioritized buffers (--buffer) instead of the reservoir;
 #   4. the flagship online with the patch-transformer embedding (--embedding transformer) at the same budget:
 #      its best validation NLL against the MLP embedding's (run 3's online run), and both wall times (#14).
 # Environment: OSBI_PDE_GRID (default 96), OSBI_PDE_BUDGET (default 10000). --quick: buffer + two_moons
@@ -57,6 +58,17 @@ for mode in offline online paced plastic; do
   OMP_NUM_THREADS=$threads "$flagship" --grid "$simbound_grid" --budget "$simbound_budget" \
     --output "$OSBI_BENCH_RESULTS/pde-simbound-$mode" "${flag[@]}" > "$OSBI_BENCH_RESULTS/pde-simbound-$mode.txt"
   sed -n "s/^VALIDATION /PDE_SIMBOUND $mode /p; s/^IDLE /PDE_SIMBOUND_IDLE $mode /p" "$OSBI_BENCH_RESULTS/pde-simbound-$mode.txt" \
+    >> "$OSBI_BENCH_RESULTS/ours.txt"
+done
+# 3d. The other buffer kinds online in both regimes, against the reservoir's online runs above: FIFO and FIRO consume
+#     each row once, prioritized replays high-loss rows with importance weights.
+for kind in fifo firo prioritized; do
+  "$flagship" --grid "$grid" --budget "$budget" --buffer "$kind" --output "$OSBI_BENCH_RESULTS/pde-buffer-$kind" \
+    > "$OSBI_BENCH_RESULTS/pde-buffer-$kind.txt"
+  sed -n "s/^VALIDATION /PDE_BUFFER training-bound $kind /p" "$OSBI_BENCH_RESULTS/pde-buffer-$kind.txt" >> "$OSBI_BENCH_RESULTS/ours.txt"
+  "$flagship" --grid "$simbound_grid" --budget "$simbound_budget" --buffer "$kind" \
+    --output "$OSBI_BENCH_RESULTS/pde-simbound-buffer-$kind" > "$OSBI_BENCH_RESULTS/pde-simbound-buffer-$kind.txt"
+  sed -n "s/^VALIDATION /PDE_BUFFER simulation-bound $kind /p" "$OSBI_BENCH_RESULTS/pde-simbound-buffer-$kind.txt" \
     >> "$OSBI_BENCH_RESULTS/ours.txt"
 done
 "$flagship" --grid "$grid" --budget "$budget" --embedding transformer --output "$OSBI_BENCH_RESULTS/pde-transformer" \

@@ -4,7 +4,7 @@
 <c2st>`) and the flagship's (`PDE <mode> <seconds> <validation NLL>`, `PDE_IDLE <mode> <fraction>`,
 `TTA_BUFFER two_moons <cost_ms> <kind> <seconds> <c2st> <run seconds> <final c2st>`,
 `PDE_EMBEDDING <mlp|transformer> <seconds> <validation NLL>`, `PDE paced|plastic ...`, `PDE_SIMBOUND <mode> <seconds> <validation
-NLL>`) into a table and the RESULT lines. Time to NLL: until the validation NLL reaches a level both runs of a pair
+NLL>`, `PDE_BUFFER <training-bound|simulation-bound> <fifo|firo|prioritized> <seconds> <validation NLL>`) into a table and the RESULT lines. Time to NLL: until the validation NLL reaches a level both runs of a pair
 reach (the higher of their best values + 0.5 nats). Standard library only."""
 import math, pathlib, sys
 
@@ -15,6 +15,7 @@ pde = {"offline": [], "online": [], "paced": [], "plastic": []}
 simbound = {"offline": [], "online": [], "paced": [], "plastic": []}
 simbound_idle = {}
 embedding = {}  # mlp / transformer -> [(seconds, validation NLL)]
+pde_buffers = {}  # (regime, kind) -> [(seconds, validation NLL)]
 for line in (results / "ours.txt").read_text().splitlines():
     parts = line.split()
     if line.startswith("osbi online benchmark"):
@@ -31,6 +32,8 @@ for line in (results / "ours.txt").read_text().splitlines():
         simbound[parts[1]].append((float(parts[2]), float(parts[3])))
     elif parts[:1] == ["PDE_SIMBOUND_IDLE"]:
         simbound_idle[parts[1]] = float(parts[2])
+    elif parts[:1] == ["PDE_BUFFER"]:
+        pde_buffers.setdefault((parts[1], parts[2]), []).append((float(parts[3]), float(parts[4])))
     elif parts[:1] == ["PDE_EMBEDDING"]:
         embedding.setdefault(parts[1], []).append((float(parts[2]), float(parts[3])))
     elif parts[:1] == ["PDE_IDLE"] and parts[1] == "online":
@@ -82,6 +85,18 @@ for case, runs, prefix in [("training-bound", pde, "online.pde"), ("simulation-b
             lines.append(f"RESULT {prefix}{name}.final_val_nll_gap_vs_offline {gap:.3f}")
     if runs is simbound and simbound_idle:
         print("  trainer idle: " + ", ".join(f"{m} {v:.2f}" for m, v in simbound_idle.items()))
+for regime, runs in [("training-bound", pde), ("simulation-bound", simbound)]:
+    kinds = [kind for (r, kind) in pde_buffers if r == regime]
+    if not (kinds and runs["offline"] and runs["online"]):
+        continue
+    # The offline-vs-reservoir pair's target, so that every buffer is timed to the same level (a buffer that never
+    # trains well would otherwise set an easy target of its own).
+    target = max(min(v for _, v in runs[mode]) for mode in ("offline", "online")) + 0.5
+    print(f"pde ({regime}), online by buffer kind, to the offline/reservoir target {target:.3f}:")
+    for kind, points in [("reservoir", runs["online"])] + [(k, pde_buffers[(regime, k)]) for k in kinds]:
+        reach = next((t for t, v in points if v <= target), None)
+        print(f"  {kind:<12} best validation NLL {min(v for _, v in points):7.3f}, target "
+              f"{'after %6.1f s' % reach if reach is not None else 'never       '}, last validation at {points[-1][0]:6.1f} s")
 if embedding.get("mlp") and embedding.get("transformer"):
     best_nll = {name: min(v for _, v in points) for name, points in embedding.items()}
     wall = {name: points[-1][0] for name, points in embedding.items()}

@@ -8,7 +8,7 @@
 ///   osbi_example_02_online_advection_diffusion [--output DIR] [--grid N] [--budget SIMULATIONS]
 ///       [--seconds LIMIT] [--seed S] [--estimator nsf|fmpe|npse] [--embedding mlp|transformer] [--offline] [--quick]
 ///       [--resume] [--mpi [--learners L]] [--max-replay-ratio R] [--warmup-arrivals N] [--workers W]
-///       [--plasticity KEEP [--plasticity-growth G]]
+///       [--plasticity KEEP [--plasticity-growth G]] [--buffer reservoir|fifo|firo|prioritized]
 ///
 /// --estimator: a neural spline flow trained by NLL (nsf, the default), flow matching (fmpe: sbi's FMPE network, its
 /// posterior drawn by an adaptive ODE solver) or score diffusion (npse: the VE SDE, drawn through its probability-flow
@@ -35,6 +35,9 @@
 /// --plasticity-growth: the arrivals' factor between two such pulls (default 2).
 /// --workers: simulation worker threads (default 1). bench/online's simulation-bound offline baseline runs 2, so that
 /// "simulate everything, then train" keeps both cores busy in its simulation phase.
+/// --buffer: the buffer between simulations and training (default reservoir); the others (FIFO and FIRO consume each
+/// row once, prioritized replays high-loss rows with importance weights) only in bench/online's build of this file,
+/// online with the NSF and the MLP embedding, where bench/online compares them.
 /// Threads: a worker thread runs the PDE solves (Kokkos::Serial, one core); the main thread trains on the
 /// default execution space (OpenMP: give it OMP_NUM_THREADS = cores − 1), so both proceed at once.
 #include <osbi/osbi.hpp>
@@ -83,7 +86,7 @@ template <class Embedding>
 using Fmpe = osbi::EmbeddedVectorField<Embedding, osbi::FlowMatchingEstimator<Scalar, TrainSpace>>;
 template <class Embedding>
 using Npse = osbi::EmbeddedVectorField<Embedding, osbi::ScoreEstimator<Scalar, TrainSpace>>;
-using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>;
+using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>; // the default: keeps a uniform sample of all arrivals
 
 constexpr std::array<const char*, 6> names{"log10_D", "v_x", "v_y", "x0", "y0", "log10_q"};
 
@@ -103,6 +106,7 @@ struct Options {
   std::uint64_t warmup_arrivals = 0;
   double plasticity_keep = 1.0;
   double plasticity_growth = 2.0;
+  std::string buffer = "reservoir";
 };
 
 Options parse(int argc, char* argv[]) {
@@ -129,6 +133,7 @@ Options parse(int argc, char* argv[]) {
     else if (flag == "--warmup-arrivals") options.warmup_arrivals = std::stoull(value());
     else if (flag == "--plasticity") options.plasticity_keep = std::stod(value());
     else if (flag == "--plasticity-growth") options.plasticity_growth = std::stod(value());
+    else if (flag == "--buffer") options.buffer = value();
     else if (flag == "--quick") options.budget = 3'000, options.grid = 32, options.seconds = 60;
     else if (flag.rfind("--kokkos", 0) == 0) continue;
     else throw osbi::InvalidArgument("example 02", "unknown flag " + flag);
@@ -144,6 +149,14 @@ Options parse(int argc, char* argv[]) {
   osbi::require(!options.mpi, "example 02", "--mpi needs osbi built with -DOSBI_ENABLE_MPI=ON");
 #endif
   osbi::require(options.mpi || options.learners == 1, "example 02", "--learners applies with --mpi");
+  osbi::require(options.buffer == "reservoir" || options.buffer == "fifo" || options.buffer == "firo" || options.buffer == "prioritized",
+                "example 02", "--buffer must be reservoir, fifo, firo or prioritized (got ", options.buffer, ")");
+#if !defined(OSBI_FLAGSHIP_BUFFER_KINDS)
+  osbi::require(options.buffer == "reservoir", "example 02", "--buffer ", options.buffer,
+                ": the other buffers are compiled into bench/online's build of this file (osbi_bench_online_flagship) only");
+#endif
+  osbi::require(options.buffer == "reservoir" || (options.estimator == "nsf" && options.embedding == "mlp" && !options.mpi && !options.offline),
+                "example 02", "--buffer ", options.buffer, " runs the online NSF with the MLP embedding in one process only");
   osbi::require(options.workers >= 1 && options.workers <= 64, "example 02", "--workers must lie in [1, 64] (got ", options.workers, ")");
   return options;
 }
@@ -194,7 +207,7 @@ Model embedded_field(std::size_t x_dim, std::uint64_t seed) {
 }
 
 /// Everything after the choice of estimator: the online run, the posterior for a held-back observation, the files.
-template <class Estimator, class TransportType>
+template <class Estimator, class TransportType, class Buffer = ::Buffer>
 int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& pde,
                  const osbi::AdvectionDiffusion<Scalar, SimulationSpace>& simulator, Estimator estimator,
                  const std::string& loss_name, TransportType transport) {
@@ -223,6 +236,9 @@ int run_flagship(const Options& options, const osbi::AdvectionDiffusionOptions& 
   run.pacing.warmup_arrivals = options.warmup_arrivals;
   run.plasticity.keep = options.plasticity_keep;
   run.plasticity.growth = options.plasticity_growth;
+  run.priority_correction.enabled = osbi::PrioritizedSampleSource<Buffer>; // unbiased replay of a prioritized buffer
+  // A consuming buffer (FIFO/FIRO) trains each row once and ends when the last one is used, often within 100 steps.
+  if constexpr (!osbi::reuses_rows<Buffer>) run.validate_every = 5;
   std::vector<std::array<double, 3>> validations; // step, seconds, validation loss
   const auto start = std::chrono::steady_clock::now();
   run.on_validation = [&](std::uint64_t step, double loss) {
@@ -341,9 +357,20 @@ int run_estimator(const Options& options, const osbi::AdvectionDiffusionOptions&
   if (options.estimator == "npse")
     return run_flagship(options, pde, simulator, embedded_field<Npse<Embedding>>(simulator.x_dim(), options.seed),
                         "score-matching loss", transport);
-  return run_flagship(options, pde, simulator,
-                      Nsf<Embedding>(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed),
-                      "NLL", transport);
+  auto nsf = [&] {
+    return Nsf<Embedding>(simulator.x_dim(), osbi::sbi_default_nsf<Scalar, TrainSpace>(6, 20, options.seed), options.seed);
+  };
+#if defined(OSBI_FLAGSHIP_BUFFER_KINDS)
+  // Each buffer is a pipeline of its own type: compiled for the one combination bench/online compares them in.
+  if constexpr (std::is_same_v<Embedding, MlpEmbedding> && std::is_same_v<TransportType, osbi::online::InProcess>) {
+    using osbi::overflow::Block, osbi::overflow::Evict;
+    if (options.buffer == "fifo") return run_flagship<Nsf<Embedding>, TransportType, osbi::FifoBuffer<Block, Scalar>>(options, pde, simulator, nsf(), "NLL", transport);
+    if (options.buffer == "firo") return run_flagship<Nsf<Embedding>, TransportType, osbi::FiroBuffer<Block, Scalar>>(options, pde, simulator, nsf(), "NLL", transport);
+    if (options.buffer == "prioritized")
+      return run_flagship<Nsf<Embedding>, TransportType, osbi::PrioritizedBuffer<Evict, Scalar>>(options, pde, simulator, nsf(), "NLL", transport);
+  }
+#endif
+  return run_flagship(options, pde, simulator, nsf(), "NLL", transport);
 }
 
 template <class TransportType>
