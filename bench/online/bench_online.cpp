@@ -2,7 +2,7 @@
 /// \brief Online vs offline SBI, measured: time until the posterior is good enough, at an equal
 /// simulation budget, with a simulator of a given cost; and the buffers' overhead per sample.
 ///
-///   osbi_bench_online [--sections buffer,two_moons,buffers] [--costs 1,10] [--budget 10000] [--workers 4]
+///   osbi_bench_online [--sections buffer,two_moons,buffers,breed] [--costs 1,10] [--budget 10000] [--workers 4]
 ///                     [--target 0.6] [--seed 1] [--data <repo>/data]
 ///
 /// two_moons: the simulator sleeps `cost` ms per simulation (a solver running elsewhere — another node
@@ -19,13 +19,18 @@
 /// the reservoir keeps and reuses every row, the prioritized buffer reuses rows by loss with its importance
 /// correction on. Lines: `TTA_BUFFER two_moons <cost_ms> <kind> <seconds to target> <c2st then> <run seconds>
 /// <final c2st>` (the final C2ST: the last snapshot's, at the run's own end, for a comparison at equal wall time).
+/// breed: the online two_moons run at the last cost with a loss-driven proposal (parents updated every 1 000
+/// simulations) trained by weighted NLL with the pipeline's importance weights p/q̄. Line: `TTA_BREED two_moons
+/// <cost_ms> <seconds to target> <c2st then> <run seconds> <final c2st> <mean importance effective fraction>`.
 #include <osbi/buffer/fifo_buffer.hpp>
 #include <osbi/buffer/firo_buffer.hpp>
 #include <osbi/buffer/prioritized_buffer.hpp>
 #include <osbi/buffer/reservoir_buffer.hpp>
 #include <osbi/diagnostics/c2st.hpp>
 #include <osbi/flow/nsf.hpp>
+#include <osbi/loss/weighted_nll.hpp>
 #include <osbi/online/pipeline.hpp>
+#include <osbi/proposal/loss_driven.hpp>
 #include <osbi/simulator/two_moons.hpp>
 
 #include <online/bench_buffer.hpp>
@@ -38,6 +43,8 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -50,7 +57,7 @@ using Space = Kokkos::Serial;
 using Scalar = float;
 
 struct Arguments {
-  std::vector<std::string> sections{"buffer", "two_moons", "buffers"};
+  std::vector<std::string> sections{"buffer", "two_moons", "buffers", "breed"};
   std::vector<double> costs{1.0, 10.0};
   std::size_t budget = 10'000, workers = 4;
   double target = 0.6;
@@ -150,6 +157,33 @@ struct TimeToAccuracy {
   osbi::online::PipelineReport report;
 };
 
+/// The first snapshot at or below the target C2ST (result.seconds, .c2st) and the last one's C2ST (.final_c2st).
+template <class Pipeline>
+void score_snapshots(const Arguments& args, Pipeline& pipeline, const std::vector<Snapshot>& snapshots, TimeToAccuracy& result) {
+  const osbi::bench::SbibmObservation observation(args.data, "two_moons", 1);
+  const auto x0 = observation.observation();
+  const Eigen::MatrixXd reference = observation.reference_samples();
+  // Binary search for the first snapshot at or below the target.
+  std::size_t low = 0, high = snapshots.size();
+  std::vector<double> known(snapshots.size(), -1.0);
+  const auto value = [&](std::size_t k) {
+    if (known[k] < 0) known[k] = snapshot_c2st(pipeline, snapshots[k], x0, reference, args.seed);
+    return known[k];
+  };
+  if (!snapshots.empty()) result.final_c2st = value(snapshots.size() - 1);
+  if (snapshots.empty() || result.final_c2st > args.target) {
+    result.c2st = result.final_c2st;
+    return;
+  }
+  while (low < high) {
+    const std::size_t mid = (low + high) / 2;
+    if (value(mid) <= args.target) high = mid;
+    else low = mid + 1;
+  }
+  result.seconds = snapshots[low].seconds;
+  result.c2st = value(low);
+}
+
 template <class Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>>
 TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool online) {
   const osbi::TwoMoons<Scalar, Space> task;
@@ -194,28 +228,7 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
   result.report = pipeline.run();
   result.run_seconds = clock();
   snapshot(result.run_seconds); // the parameters the run ends with (a consuming buffer's run may end before its first validation)
-  const osbi::bench::SbibmObservation observation(args.data, "two_moons", 1);
-  const auto x0 = observation.observation();
-  const Eigen::MatrixXd reference = observation.reference_samples();
-  // Binary search for the first snapshot at or below the target.
-  std::size_t low = 0, high = snapshots.size();
-  std::vector<double> known(snapshots.size(), -1.0);
-  const auto value = [&](std::size_t k) {
-    if (known[k] < 0) known[k] = snapshot_c2st(pipeline, snapshots[k], x0, reference, args.seed);
-    return known[k];
-  };
-  if (!snapshots.empty()) result.final_c2st = value(snapshots.size() - 1);
-  if (snapshots.empty() || result.final_c2st > args.target) {
-    result.c2st = result.final_c2st;
-    return result;
-  }
-  while (low < high) {
-    const std::size_t mid = (low + high) / 2;
-    if (value(mid) <= args.target) high = mid;
-    else low = mid + 1;
-  }
-  result.seconds = snapshots[low].seconds;
-  result.c2st = value(low);
+  score_snapshots(args, pipeline, snapshots, result);
   return result;
 }
 
@@ -225,10 +238,10 @@ void run_two_moons(const Arguments& args) {
       const auto r = time_to_accuracy(args, cost, online);
       const char* mode = online ? "online" : "offline";
       std::printf("two_moons cost %5.1f ms %-7s: C2ST <= %.2f after %7.1f s (C2ST %.3f; run %.1f s, %llu steps, %s, "
-                  "trainer idle %.0f %%)\n",
+                  "final C2ST %.3f, trainer idle %.0f %%)\n",
                   cost, mode, args.target, r.seconds, r.c2st, r.run_seconds,
                   static_cast<unsigned long long>(r.report.final_metrics.steps),
-                  std::string(osbi::online::stop_reason_name(r.report.reason)).c_str(),
+                  std::string(osbi::online::stop_reason_name(r.report.reason)).c_str(), r.final_c2st,
                   100 * r.report.final_metrics.trainer_idle_fraction);
       std::printf("TTA two_moons %g %s %.3f %.4f\n", cost, mode, r.seconds, r.c2st);
       std::fflush(stdout);
@@ -257,6 +270,124 @@ void run_buffer_kinds(const Arguments& args) {
   buffer_time_to_accuracy<PrioritizedBuffer<overflow::Evict, Scalar>>(args, "prioritized");
 }
 
+// ---- two_moons online with a loss-driven proposal ------------------------------------------------------
+
+/// Every simulation's (θ, x), kept for the proposal's updates (shared by the workers' copies of the simulator).
+struct SimulationRecord {
+  std::mutex mutex;
+  std::vector<double> theta, x; // row-major, 2 values per row each
+};
+
+/// CostlyTwoMoons that also records each (θ, x) it simulates.
+struct RecordedTwoMoons {
+  CostlyTwoMoons inner;
+  std::shared_ptr<SimulationRecord> record;
+  std::size_t theta_dim() const { return 2; }
+  std::size_t x_dim() const { return 2; }
+  void simulate(std::span<const double> theta, std::span<double> x, osbi::RowRandom& rng) const {
+    inner.simulate(theta, x, rng);
+    const std::lock_guard lock(record->mutex);
+    record->theta.insert(record->theta.end(), theta.begin(), theta.end());
+    record->x.insert(record->x.end(), x.begin(), x.end());
+  }
+};
+
+/// Online Breed (#16): the online two_moons run of time_to_accuracy with a LossDrivenProposal instead of the prior,
+/// trained by WeightedNllLoss with the pipeline's importance weights p/q̄ (PipelineOptions::importance_weights). Every
+/// 1 000 simulations (bench/active's round) the 100 rows of highest −log q(θ | x) among the last 2 000 simulated become
+/// the parents (30 % prior draws, kernels of 0.1 prior sd: bench/active's Breed).
+TimeToAccuracy breed_time_to_accuracy(const Arguments& args, double cost_ms) {
+  using Prior = std::decay_t<decltype(osbi::TwoMoons<Scalar, Space>().prior())>;
+  using Proposal = osbi::LossDrivenProposal<Prior>;
+  using Density = osbi::ConditionalNSF<Scalar, Space>;
+  using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>;
+  using Pipeline = osbi::online::Pipeline<Proposal, RecordedTwoMoons, Buffer, Density, osbi::WeightedNllLoss, osbi::optim::Adam<Scalar, Space>>;
+  const osbi::TwoMoons<Scalar, Space> task;
+  osbi::online::PipelineOptions options;
+  options.workers = args.workers;
+  options.seed = args.seed;
+  options.validation_size = args.budget / 10;
+  options.validate_every = 50;
+  options.train_after = 1'000;
+  options.stop.max_simulations = args.budget;
+  options.stop.plateau_patience = 20;
+  options.stop.max_seconds = 600;
+  options.restore_best = false;
+  options.importance_weights = true;
+  osbi::BufferOptions buffer_options;
+  buffer_options.capacity = args.budget;
+  buffer_options.theta_dim = 2;
+  buffer_options.x_dim = 2;
+  buffer_options.seed = args.seed;
+  Buffer buffer(buffer_options);
+  Proposal proposal(task.prior(), {.seed = args.seed});
+  const auto record = std::make_shared<SimulationRecord>();
+  std::vector<Snapshot> snapshots;
+  auto start = std::chrono::steady_clock::now();
+  const auto clock = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  Pipeline* pipeline = nullptr; // set below; the callback runs only inside run()
+  double next = 0;
+  std::size_t next_update = 2'000, updates = 0;
+  const auto snapshot = [&](double now) {
+    const auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pipeline->estimator().parameters());
+    snapshots.push_back({now, std::vector<Scalar>(host.data(), host.data() + host.extent(0))});
+  };
+  options.on_validation = [&](std::uint64_t, double) {
+    const double now = clock();
+    if (now >= next) {
+      next = now + 1.0;
+      snapshot(now);
+    }
+    std::vector<double> theta, x;
+    {
+      const std::lock_guard lock(record->mutex);
+      if (record->theta.size() / 2 < next_update) return;
+      const std::size_t rows = std::min<std::size_t>(2'000, record->theta.size() / 2), first = record->theta.size() / 2 - rows;
+      theta.assign(record->theta.begin() + static_cast<std::ptrdiff_t>(2 * first), record->theta.end());
+      x.assign(record->x.begin() + static_cast<std::ptrdiff_t>(2 * first), record->x.end());
+    }
+    next_update += 1'000;
+    const std::size_t rows = theta.size() / 2;
+    osbi::Matrix<Scalar, Space> t("breed_theta", rows, 2), u("breed_u", rows, 2), c("breed_x", rows, 2);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < 2; ++j) t(i, j) = static_cast<Scalar>(theta[2 * i + j]), c(i, j) = static_cast<Scalar>(x[2 * i + j]);
+    const Space space;
+    pipeline->posterior().to_estimator_space(space, t, u);
+    osbi::Vector<Scalar, Space> log_q("breed_log_q", rows);
+    pipeline->estimator().log_prob(space, u, c, log_q);
+    space.fence();
+    std::vector<double> losses(rows);
+    for (std::size_t i = 0; i < rows; ++i) losses[i] = -static_cast<double>(log_q(i));
+    proposal.update(theta, losses);
+    ++updates;
+  };
+  Pipeline run(osbi::Posterior(osbi::sbi_default_nsf<Scalar, Space>(2, 2, args.seed), task.prior()), proposal,
+               RecordedTwoMoons{CostlyTwoMoons{cost_ms * 1e-3}, record}, buffer, options);
+  pipeline = &run;
+  start = std::chrono::steady_clock::now();
+  TimeToAccuracy result;
+  result.report = run.run();
+  result.run_seconds = clock();
+  snapshot(result.run_seconds);
+  score_snapshots(args, run, snapshots, result);
+  std::printf("two_moons cost %5.1f ms online, breed (p/q̄): %zu proposal updates, %zu versions, importance effective fraction %.3f\n",
+              cost_ms, updates, result.report.proposal_rows.size(), result.report.importance_effective_fraction);
+  return result;
+}
+
+void run_breed(const Arguments& args) {
+  const double cost = args.costs.back();
+  const auto r = breed_time_to_accuracy(args, cost);
+  std::printf("two_moons cost %5.1f ms online, breed      : C2ST <= %.2f after %7.1f s (C2ST %.3f); run %.1f s, %llu steps, %s, "
+              "final C2ST %.3f, trainer idle %.0f %%\n",
+              cost, args.target, r.seconds, r.c2st, r.run_seconds, static_cast<unsigned long long>(r.report.final_metrics.steps),
+              std::string(osbi::online::stop_reason_name(r.report.reason)).c_str(), r.final_c2st,
+              100 * r.report.final_metrics.trainer_idle_fraction);
+  std::printf("TTA_BREED two_moons %g %.3f %.4f %.3f %.4f %.3f\n", cost, r.seconds, r.c2st, r.run_seconds, r.final_c2st,
+              r.report.importance_effective_fraction);
+  std::fflush(stdout);
+}
+
 } // namespace
 
 int main(int argc, char* argv[]) {
@@ -268,6 +399,7 @@ int main(int argc, char* argv[]) {
     if (wants(args, "buffer")) run_buffers();
     if (wants(args, "two_moons")) run_two_moons(args);
     if (wants(args, "buffers")) run_buffer_kinds(args);
+    if (wants(args, "breed")) run_breed(args);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "osbi_bench_online: %s\n", error.what());
     return 1;

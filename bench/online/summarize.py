@@ -11,6 +11,7 @@ import math, pathlib, sys
 results = pathlib.Path(sys.argv[1])
 buffers, tta, idle, header = {}, {}, None, ""
 buffer_kinds = {}  # kind -> (cost ms, seconds to target, c2st then, run seconds, final c2st)
+breed = None  # (cost ms, seconds to target, c2st then, run seconds, final c2st, importance effective fraction)
 pde = {"offline": [], "online": [], "paced": [], "plastic": []}
 simbound = {"offline": [], "online": [], "paced": [], "plastic": []}
 simbound_idle = {}
@@ -22,6 +23,8 @@ for line in (results / "ours.txt").read_text().splitlines():
         header = line
     elif parts[:1] == ["BUFFER"]:
         buffers[(parts[1], int(parts[2]))] = float(parts[3])
+    elif parts[:1] == ["TTA_BREED"]:
+        breed = (float(parts[2]), *map(float, parts[3:8]))
     elif parts[:1] == ["TTA_BUFFER"]:
         buffer_kinds[parts[3]] = (float(parts[2]), *map(float, parts[4:8]))
     elif parts[:1] == ["TTA"]:
@@ -62,6 +65,13 @@ if buffer_kinds:
           "its final C2ST")
     for kind, (cost, seconds, _, run_seconds, final) in buffer_kinds.items():
         print(f"  {kind:<12} cost {cost:g} ms: target after {seconds:7.1f} s; run {run_seconds:6.1f} s, final C2ST {final:.3f}")
+
+if breed:
+    cost, seconds, _, run_seconds, final, ess = breed
+    prior = tta.get(("two_moons", f"{cost:g}", "online"))
+    print(f"two_moons online, cost {cost:g} ms, loss-driven proposal with p/q̄ weights: target after {seconds:.1f} s"
+          + (f" (prior proposal: {prior[0]:.1f} s)" if prior else "")
+          + f"; run {run_seconds:.1f} s, final C2ST {final:.3f}, importance effective fraction {ess:.2f}")
 
 def time_to_nll(name, runs, baseline="offline", other="online"):
     """Seconds until each run reaches the pair's common target, their ratio and the best-NLL gap (other − baseline)."""
