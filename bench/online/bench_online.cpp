@@ -184,9 +184,9 @@ void score_snapshots(const Arguments& args, Pipeline& pipeline, const std::vecto
   result.c2st = value(low);
 }
 
-template <class Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>>
-TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool online) {
-  const osbi::TwoMoons<Scalar, Space> task;
+/// The two_moons runs' pipeline: validation on a tenth of the budget every 50 steps, a plateau of 20 validations;
+/// online trains from 1 000 arrivals, offline once every simulation is in.
+osbi::online::PipelineOptions two_moons_options(const Arguments& args, bool online) {
   osbi::online::PipelineOptions options;
   options.workers = args.workers;
   options.seed = args.seed;
@@ -197,12 +197,25 @@ TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool onli
   options.stop.plateau_patience = 20;
   options.stop.max_seconds = 600;
   options.restore_best = false;
-  options.priority_correction.enabled = osbi::PrioritizedSampleSource<Buffer>;
+  return options;
+}
+
+/// A buffer of capacity = budget (every simulation fits: an equal budget for every kind).
+osbi::BufferOptions two_moons_buffer(const Arguments& args) {
   osbi::BufferOptions buffer_options;
   buffer_options.capacity = args.budget;
   buffer_options.theta_dim = 2;
   buffer_options.x_dim = 2;
   buffer_options.seed = args.seed;
+  return buffer_options;
+}
+
+template <class Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>>
+TimeToAccuracy time_to_accuracy(const Arguments& args, double cost_ms, bool online) {
+  const osbi::TwoMoons<Scalar, Space> task;
+  osbi::online::PipelineOptions options = two_moons_options(args, online);
+  options.priority_correction.enabled = osbi::PrioritizedSampleSource<Buffer>;
+  const osbi::BufferOptions buffer_options = two_moons_buffer(args);
   std::vector<Snapshot> snapshots;
   auto start = std::chrono::steady_clock::now();
   const auto clock = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -303,23 +316,9 @@ TimeToAccuracy breed_time_to_accuracy(const Arguments& args, double cost_ms) {
   using Buffer = osbi::ReservoirBuffer<osbi::overflow::Evict, Scalar>;
   using Pipeline = osbi::online::Pipeline<Proposal, RecordedTwoMoons, Buffer, Density, osbi::WeightedNllLoss, osbi::optim::Adam<Scalar, Space>>;
   const osbi::TwoMoons<Scalar, Space> task;
-  osbi::online::PipelineOptions options;
-  options.workers = args.workers;
-  options.seed = args.seed;
-  options.validation_size = args.budget / 10;
-  options.validate_every = 50;
-  options.train_after = 1'000;
-  options.stop.max_simulations = args.budget;
-  options.stop.plateau_patience = 20;
-  options.stop.max_seconds = 600;
-  options.restore_best = false;
+  osbi::online::PipelineOptions options = two_moons_options(args, true);
   options.importance_weights = true;
-  osbi::BufferOptions buffer_options;
-  buffer_options.capacity = args.budget;
-  buffer_options.theta_dim = 2;
-  buffer_options.x_dim = 2;
-  buffer_options.seed = args.seed;
-  Buffer buffer(buffer_options);
+  Buffer buffer(two_moons_buffer(args));
   Proposal proposal(task.prior(), {.seed = args.seed});
   const auto record = std::make_shared<SimulationRecord>();
   std::vector<Snapshot> snapshots;
