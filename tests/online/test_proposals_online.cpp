@@ -233,6 +233,40 @@ BOOST_AUTO_TEST_CASE(weighted_nll_with_importance_weights_recovers_the_posterior
   BOOST_TEST(worst > 0.2);
 }
 
+// A short run (not statistical, so the sanitizer stages run it): two workers draw while the trainer moves the proposal
+// twice; every row the buffer accepted is counted under the version that drew it, every version that drew is kept,
+// and each batch was weighted (the effective fraction is a mean over the weighted steps).
+BOOST_AUTO_TEST_CASE(importance_weights_count_every_row_under_the_version_that_drew_it) {
+  Buffer buffer = make_buffer();
+  const Prior prior = Prior::diagonal({0.0, 0.0}, {1.0, 1.0});
+  LossDriven proposal(prior, {.prior_fraction = 0.5, .kernel_width = 0.3, .parents = 1});
+  osbi::Posterior<Density> posterior(Density(2, 2), prior);
+  Adam adam(posterior.estimator().parameters().extent(0), {.learning_rate = 1e-3});
+  osbi::online::PipelineOptions options = options_for(400);
+  options.workers = 2;
+  options.importance_weights = true;
+  options.on_validation = [&](std::uint64_t step, double) {
+    if (step == 100) proposal.update({1.0, 1.0}, {1.0});
+    if (step == 200) proposal.update({-1.0, 0.5}, {1.0});
+  };
+  osbi::online::Pipeline<LossDriven, Simulator, Buffer, Density, osbi::WeightedNllLoss, Adam> pipeline(
+      std::move(posterior), proposal, Simulator{}, buffer, std::move(adam), options);
+  const auto report = pipeline.run();
+  BOOST_TEST(report.accounting.consistent());
+  BOOST_TEST(report.final_metrics.steps == 400u);
+  std::uint64_t rows = 0;
+  for (std::size_t k = 0; k < report.proposal_rows.size(); ++k) {
+    BOOST_TEST(report.proposal_rows[k].first <= 2u);
+    if (k > 0) BOOST_TEST(report.proposal_rows[k].first > report.proposal_rows[k - 1].first);
+    rows += report.proposal_rows[k].second;
+  }
+  BOOST_TEST(!report.proposal_rows.empty());
+  BOOST_TEST(report.proposal_rows.front().first == 0u);
+  BOOST_TEST(rows == report.accounting.buffer.accepted());
+  BOOST_TEST(report.importance_effective_fraction > 0.0);
+  BOOST_TEST(report.importance_effective_fraction <= 1.0);
+}
+
 BOOST_AUTO_TEST_CASE(importance_weights_need_a_snapshot_proposal_and_cannot_resume) {
   const Prior prior = Prior::diagonal({0.0, 0.0}, {1.0, 1.0});
   osbi::online::PipelineOptions options = options_for(10);
