@@ -34,8 +34,8 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -374,7 +374,7 @@ private:
     }
   }
 
-  /// p(θ)/q(θ) of raw rows (row-major, host), on the proposal's execution-space instance.
+  /// p(θ)/q̄(θ) of raw rows (row-major, host) for the mixture q̄, on the proposal's execution-space instance.
   std::vector<double> importance_weights(std::span<const Scalar> theta, std::size_t rows, const ProposalMixture<ProposalType>& q) const {
     using ProposalSpace = typename ProposalType::execution_space;
     const std::size_t d = theta_dim();
