@@ -111,6 +111,7 @@ public:
     m_host_arrival = Kokkos::create_mirror_view(m_arrival);
     m_host_uses = Kokkos::create_mirror_view(m_uses);
     m_metadata.resize(n);
+    m_row_weights.resize(n);
   }
 
   EstimatorType& estimator() { return m_posterior.estimator(); }
@@ -396,7 +397,8 @@ private:
   /// The batch's row weights, divided by their largest: prioritized replay's (N·P(i))^(−β) times the importance
   /// weights, whichever are on.
   void fill_weights(std::size_t n, std::uint64_t step) {
-    std::vector<double> weights(n, 1.0);
+    std::vector<double>& weights = m_row_weights; // sized once: no allocation per step
+    std::fill(weights.begin(), weights.begin() + static_cast<std::ptrdiff_t>(n), 1.0);
     if (m_options.priority_correction.enabled) {
       const double beta = replay_beta(step);
       double smallest = std::numeric_limits<double>::infinity();
@@ -406,10 +408,8 @@ private:
     if (m_importance) {
       const std::vector<double> importance = m_importance(std::span<const Scalar>(m_host_theta.data(), n * m_posterior.theta_dim()), n);
       require_extent(importance.size(), n, "osbi::online::OnlineTrainer", "the importance weights' count (batch rows)");
-      double sum = 0, squares = 0;
+      double sum = 0, squares = 0; // checked_largest below refuses non-finite and negative products
       for (std::size_t i = 0; i < n; ++i) {
-        require(std::isfinite(importance[i]) && importance[i] >= 0, "osbi::online::OnlineTrainer", "importance weight of batch row ", i,
-                " is ", importance[i], " (θ outside every proposal's support?)");
         weights[i] *= importance[i];
         sum += importance[i], squares += importance[i] * importance[i];
       }
@@ -417,13 +417,13 @@ private:
       m_importance_fraction_sum += squares > 0 ? sum * sum / squares / static_cast<double>(n) : 0.0;
       ++m_importance_steps;
     }
-    const double largest = checked_largest(weights, "batch");
+    const double largest = checked_largest(std::span<const double>(weights.data(), n), "batch");
     for (std::size_t i = 0; i < n; ++i) m_host_weights(i) = static_cast<Scalar>(weights[i] / largest);
     Kokkos::deep_copy(m_space, m_weights, m_host_weights);
   }
 
   /// The largest of `weights`, which must be finite, >= 0 and not all 0.
-  static double checked_largest(const std::vector<double>& weights, const char* what) {
+  static double checked_largest(std::span<const double> weights, const char* what) {
     double largest = 0;
     for (const double w : weights) {
       require(std::isfinite(w) && w >= 0, "osbi::online::OnlineTrainer", what, " weights must be finite and >= 0, not ", w);
@@ -480,6 +480,7 @@ private:
   Vector<Scalar, Space> m_weights;
   typename Vector<Scalar, Space>::HostMirror m_host_weights;
   std::vector<SampleMetadata> m_metadata;
+  std::vector<double> m_row_weights; // fill_weights' products, batch_size long
   ImportanceWeights m_importance;
   Vector<Scalar, Space> m_initial_parameters;
   std::size_t m_rows = 0;
