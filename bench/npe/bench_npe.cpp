@@ -16,7 +16,6 @@
 ///                                               → `C2ST <file stem> <c2st>`.
 #include <osbi/diagnostics/c2st.hpp>
 #include <osbi/inference/npe.hpp>
-#include <osbi/io/npy.hpp>
 #include <osbi/simulator/gaussian_linear.hpp>
 #include <osbi/simulator/two_moons.hpp>
 
@@ -126,12 +125,8 @@ int main(int argc, char* argv[]) {
   }
   const osbi::bench::SbibmObservation observation(std::filesystem::path(OSBI_REPOSITORY_DATA), "two_moons", 1);
   for (const auto& file : c2st_files) {
-    const auto draws = osbi::read_npy<double>(file);
-    if (draws.rank() != 2 || draws.shape[1] != 2) throw std::invalid_argument(file + ": expected an (n, 2) array");
-    // NumPy's C order is Eigen's row-major layout.
-    const Eigen::MatrixXd samples = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, 2, Eigen::RowMajor>>(
-        draws.data.data(), static_cast<Eigen::Index>(draws.shape[0]), 2);
-    const double accuracy = osbi::diagnostics::c2st(observation.reference_samples(), samples);
+    const double accuracy =
+        osbi::diagnostics::c2st(observation.reference_samples(), osbi::bench::read_npy_draws(file, 2));
     std::printf("C2ST %s %.4f\n", std::filesystem::path(file).stem().c_str(), accuracy);
   }
   const auto wants = [&](const char* section) {

@@ -8,6 +8,9 @@ sbi 0.27 (sbi.jsonl from peer_sbi_npe.py; sbi-c2st.txt: our C2ST of its draws) i
 lines. Standard library only."""
 import json, pathlib, sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
+from kernel_profile_table import print_profile_table, read_profile  # noqa: E402
+
 results = pathlib.Path(sys.argv[1])
 ours, steps, flops, peaks, header = {}, {}, {}, [], ""
 for path in sorted(results.glob("ours-*.txt")):
@@ -63,15 +66,7 @@ groups = [("GEMM", lambda l: l.startswith("osbi::nn::gemm")),
           ("spline", lambda l: "NSF::transform" in l),
           ("optimizer", lambda l: l.startswith("osbi::optim")),
           ("activations", lambda l: "activation" in l or "tanh" in l)]
-profile, profile_steps = {}, {}
-if (results / "profile.txt").exists():
-    for line in (results / "profile.txt").read_text().splitlines():
-        parts = line.split()
-        if parts[:1] == ["PROFILE_STEP"]:
-            profile_steps[(parts[1], int(parts[2]))] = (float(parts[3]), float(parts[4]))
-        elif parts[:1] == ["PROFILE"]:
-            # Labels may hold spaces: the last two fields are the numbers.
-            profile.setdefault((parts[1], int(parts[2])), []).append((" ".join(parts[3:-2]), float(parts[-2]), float(parts[-1])))
+profile_steps, profile = read_profile(results / "profile.txt")
 
 mean = lambda xs: sum(xs) / len(xs)
 peak = max(peaks) if peaks else None
@@ -105,21 +100,8 @@ if runs or sbi_runs:
         print(f"{'osbi ' + flow:<22} {run['seconds']:8.1f} {run['epochs']:7d} {run['c2st']:7.3f}")
     for name, run in sbi_runs.items():
         print(f"{'sbi ' + name:<22} {run['seconds']:8.1f} {run['epochs']:7d} {run['c2st']:7.3f}")
-if profile_steps:
-    names = [name for name, _ in groups] + ["other kernels", "outside kernels"]
-    print("where one training step's time goes (two_moons, one thread; % of the step):")
-    print(f"{'flow':<13} {'batch':>5} {'µs/step':>9} " + " ".join(f"{n:>15}" for n in names) + "   launches/step")
-    for key in sorted(profile_steps):
-        total, inside = profile_steps[key]
-        shares = dict.fromkeys(names, 0.0)
-        launches = 0.0
-        for label, micros, calls in profile.get(key, []):
-            name = next((n for n, match in groups if match(label)), "other kernels")
-            shares[name] += micros
-            launches += calls
-        shares["outside kernels"] = total - inside
-        print(f"{key[0]:<13} {key[1]:>5} {total:9.0f} " + " ".join(f"{100 * shares[n] / total:14.1f}%" for n in names)
-              + f"   {launches:.0f}")
+print_profile_table(profile_steps, profile, groups,
+                    "where one training step's time goes (two_moons, one thread; % of the step):")
 if ("two_moons", 200) in peer:
     print(f"RESULT npe.maf_sbi.train_speedup_vs_torch {mean(ours[('two_moons', 200)]) / peer[('two_moons', 200)]:.2f}")
 for flow in ("maf", "nsf"):

@@ -2,6 +2,8 @@
 /// \brief Reads the sbibm reference data shipped in data/sbibm (observations and bzip2'd reference samples).
 #pragma once
 
+#include <osbi/io/npy.hpp>
+
 #include <Eigen/Dense>
 
 #include <Kokkos_Core.hpp>
@@ -25,6 +27,16 @@ Eigen::MatrixXd to_eigen(const View& samples) {
   for (std::size_t i = 0; i < host.extent(0); ++i)
     for (std::size_t j = 0; j < host.extent(1); ++j) out(i, j) = static_cast<double>(host(i, j));
   return out;
+}
+
+/// Posterior draws saved by a peer (NumPy .npy, float64, n × columns: the sbi peers' draws) as an Eigen matrix.
+inline Eigen::MatrixXd read_npy_draws(const std::string& file, std::size_t columns) {
+  const auto draws = osbi::read_npy<double>(file);
+  if (draws.rank() != 2 || draws.shape[1] != columns)
+    throw std::invalid_argument(file + ": expected an (n, " + std::to_string(columns) + ") array");
+  // NumPy's C order is Eigen's row-major layout.
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      draws.data.data(), static_cast<Eigen::Index>(draws.shape[0]), static_cast<Eigen::Index>(columns));
 }
 
 /// The non-empty items of a comma-separated command-line value ("a,b,,c" → a, b, c).

@@ -2,8 +2,10 @@
 /// \brief Flow matching (FMPE) and score diffusion (NPSE) against sbi 0.27 (bench/vector_field/peer_sbi.py, the same
 /// measurements): training-step throughput, posterior draws per second, a whole two_moons run, C2ST against sampler steps.
 ///
-///   osbi_bench_vector_field [--sections train,sample,run,steps] [--estimators fmpe,npse] [--quick] [--seed 1]
+///   osbi_bench_vector_field [--sections train,sample,run,steps,profile] [--estimators fmpe,npse] [--quick] [--seed 1]
 ///                           [--baseline conditional|marginal] [--time-prior α] [--patience 20] [--data <repo>/data]
+///   osbi_bench_vector_field --c2st a.npy b.npy …   scores other draws (the sbi peer's, two_moons observation 1)
+///                                                 against the same reference instead     → C2ST <file stem> <c2st>
 ///
 /// All on one thread (Kokkos::Serial), sbi's defaults: the 5 × 100 GELU/LayerNorm residual MLP with a 32-feature time
 /// embedding; batch 200, Adam 5e-4, clip 5, 10 % validation, patience 20. Each side samples with its default sampler:
@@ -19,6 +21,9 @@
 ///           Maruyama with k steps; both: the adaptive probability-flow ODE at sbi's tolerances, k = 0)
 ///                                                          → CASE steps <est> <method> <k> <c2st> <draws/s>
 ///           and at atol = rtol = 1e-2, 1e-3, 1e-4                → CASE tolerance <est> <tol> <evaluations> <c2st> <draws/s>
+///   profile where train's step spends its time: 400 more steps with each Kokkos kernel label's wall time summed through
+///           Kokkos' tool callbacks (support/kernel_profile.hpp; not in the default sections)
+///                       → PROFILE <est> 200 <label> <µs/step> <launches/step>, PROFILE_STEP <est> 200 <µs/step> <µs in kernels>
 #include <osbi/diagnostics/c2st.hpp>
 #include <osbi/diffusion/score_estimator.hpp>
 #include <osbi/flow_matching/flow_matching_estimator.hpp>
@@ -28,6 +33,7 @@
 #include <osbi/train/step.hpp>
 
 #include <support/fma_peak.hpp>
+#include <support/kernel_profile.hpp>
 #include <support/sbibm_data.hpp>
 #include <support/timing.hpp>
 
@@ -56,6 +62,7 @@ struct Arguments {
   double time_prior_exponent = 0.0;
   std::size_t patience = 20;
   std::filesystem::path data = OSBI_REPOSITORY_DATA;
+  std::vector<std::string> c2st_files; // --c2st: score these draws instead of running any section
 };
 
 Arguments parse(int argc, char* argv[]) {
@@ -64,6 +71,11 @@ Arguments parse(int argc, char* argv[]) {
     const std::string key = argv[i];
     if (key == "--quick") { args.quick = true; continue; }
     if (key.rfind("--kokkos", 0) == 0) continue;
+    if (key == "--c2st") { // every argument after it is a file
+      args.sections.clear();
+      while (i + 1 < argc) args.c2st_files.emplace_back(argv[++i]);
+      continue;
+    }
     if (i + 1 >= argc) throw std::invalid_argument("missing value after " + key);
     const std::string value = argv[++i];
     if (key == "--sections") args.sections = osbi::bench::split_list(value);
@@ -79,6 +91,10 @@ Arguments parse(int argc, char* argv[]) {
 }
 
 Arguments g_arguments; // the options every estimator here is built with
+
+bool has_section(const Arguments& args, const char* section) {
+  return std::find(args.sections.begin(), args.sections.end(), section) != args.sections.end();
+}
 
 template <class Estimator>
 Estimator make_estimator(std::uint64_t seed) {
@@ -114,20 +130,38 @@ void train_throughput(const std::string& name, const Arguments& args) {
   osbi::DefaultLoss<Estimator> loss;
   osbi::RandomStream loss_rng(args.seed, 5);
   std::size_t step = 0;
-  const double seconds = osbi::bench::seconds_per_call(
-      [&] {
-        const std::size_t b = step++ % (simulations / batch);
-        const auto rows = std::make_pair(b * batch, (b + 1) * batch);
-        osbi::TrainingBatch<Scalar, Space> rows_batch;
-        rows_batch.theta = Kokkos::subview(theta, rows, Kokkos::ALL);
-        rows_batch.x = Kokkos::subview(x, rows, Kokkos::ALL);
-        osbi::training_step(estimator, loss, adam, space, rows_batch, loss_rng.next());
-        space.fence();
-      },
-      args.quick ? 0.3 : 1.0, args.quick ? 3 : 5, 20);
-  std::printf("CASE train %s %.1f\n", name.c_str(), static_cast<double>(batch) / seconds);
-  std::printf("CASE train_flops %s %.0f\n", name.c_str(), training_flops_per_sample(2, 2, typename Estimator::Options{}.network));
-  std::fflush(stdout);
+  const auto one_step = [&] {
+    const std::size_t b = step++ % (simulations / batch);
+    const auto rows = std::make_pair(b * batch, (b + 1) * batch);
+    osbi::TrainingBatch<Scalar, Space> rows_batch;
+    rows_batch.theta = Kokkos::subview(theta, rows, Kokkos::ALL);
+    rows_batch.x = Kokkos::subview(x, rows, Kokkos::ALL);
+    osbi::training_step(estimator, loss, adam, space, rows_batch, loss_rng.next());
+    space.fence();
+  };
+  if (has_section(args, "train")) {
+    const double seconds = osbi::bench::seconds_per_call(one_step, args.quick ? 0.3 : 1.0, args.quick ? 3 : 5, 20);
+    std::printf("CASE train %s %.1f\n", name.c_str(), static_cast<double>(batch) / seconds);
+    std::printf("CASE train_flops %s %.0f\n", name.c_str(), training_flops_per_sample(2, 2, typename Estimator::Options{}.network));
+    std::fflush(stdout);
+  }
+  if (has_section(args, "profile")) {
+    const std::size_t steps = 400;
+    for (int k = 0; k < 20; ++k) one_step(); // warm, as the timed part is
+    osbi::bench::KernelProfile::start();
+    const auto begin = std::chrono::steady_clock::now();
+    for (std::size_t k = 0; k < steps; ++k) one_step();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    const auto kernels = osbi::bench::KernelProfile::stop();
+    const double per_step = 1e6 / static_cast<double>(steps);
+    double inside = 0;
+    for (const auto& kernel : kernels) inside += kernel.seconds;
+    std::printf("PROFILE_STEP %s %zu %.2f %.2f\n", name.c_str(), batch, seconds * per_step, inside * per_step);
+    for (const auto& kernel : kernels)
+      std::printf("PROFILE %s %zu %s %.2f %.2f\n", name.c_str(), batch, kernel.label.c_str(), kernel.seconds * per_step,
+                  static_cast<double>(kernel.calls) / static_cast<double>(steps));
+    std::fflush(stdout);
+  }
 }
 
 template <class Estimator>
@@ -227,10 +261,8 @@ void whole_run(const std::string& name, const Arguments& args, bool with_steps) 
 
 template <class Estimator>
 void run_estimator(const std::string& name, const Arguments& args) {
-  const auto has = [&](const char* section) {
-    return std::find(args.sections.begin(), args.sections.end(), section) != args.sections.end();
-  };
-  if (has("train")) train_throughput<Estimator>(name, args);
+  const auto has = [&](const char* section) { return has_section(args, section); };
+  if (has("train") || has("profile")) train_throughput<Estimator>(name, args);
   if (has("sample")) sample_throughput<Estimator>(name, args);
   if (has("run") || has("steps")) whole_run<Estimator>(name, args, has("steps"));
 }
@@ -242,6 +274,14 @@ int main(int argc, char* argv[]) {
   try {
     const Arguments args = parse(argc, argv);
     g_arguments = args;
+    if (!args.c2st_files.empty()) {
+      const osbi::bench::SbibmObservation observation(args.data, "two_moons", 1);
+      const Eigen::MatrixXd reference = observation.reference_samples();
+      for (const auto& file : args.c2st_files)
+        std::printf("C2ST %s %.4f\n", std::filesystem::path(file).stem().c_str(),
+                    osbi::diagnostics::c2st(reference, osbi::bench::read_npy_draws(file, 2)));
+      return 0;
+    }
     std::printf("osbi vector field benchmark: %s; Kokkos::Serial (1 thread)%s\n", osbi::bench::kokkos_description().c_str(),
                 args.quick ? ", quick" : "");
     if (std::find(args.sections.begin(), args.sections.end(), "train") != args.sections.end())

@@ -18,13 +18,21 @@ done
 results=$OSBI_BENCH_RESULTS
 OMP_NUM_THREADS=1 "$OSBI_BENCH_BINARY" "${quick[@]}" > "$results/ours.txt" 2> "$results/ours.log" || {
   tail -5 "$results/ours.log" >&2; exit 1; }
+# Where our training step's time goes (not timed: the kernel callbacks cost a clock read per launch).
+OMP_NUM_THREADS=1 "$OSBI_BENCH_BINARY" --sections profile > "$results/profile.txt" 2>> "$results/ours.log" || {
+  tail -5 "$results/ours.log" >&2; exit 1; }
 py=""
 if [ "${OSBI_SKIP_SBI:-0}" != 1 ]; then
   py=$("$here/sbi_env.sh") || { echo "[bench vector-field] no sbi 0.27 environment: our figures alone" >&2; py=""; }
 fi
 if [ -n "$py" ]; then
-  "$py" "$here/peer_sbi.py" "${quick[@]}" --out "$results/sbi" > "$results/sbi.jsonl" 2> "$results/sbi.log" || {
-    tail -5 "$results/sbi.log" >&2; echo "[bench vector-field] the sbi peer failed: our figures alone" >&2; }
+  if "$py" "$here/peer_sbi.py" "${quick[@]}" --out "$results/sbi" > "$results/sbi.jsonl" 2> "$results/sbi.log"; then
+    # sbi's two_moons draws scored by our C2ST against the same reference as ours.
+    draws=("$results"/sbi/sbi_*_two_moons_obs1.npy)
+    [ -e "${draws[0]}" ] && "$OSBI_BENCH_BINARY" --c2st "${draws[@]}" > "$results/sbi-c2st.txt" 2>> "$results/ours.log"
+  else
+    tail -5 "$results/sbi.log" >&2; echo "[bench vector-field] the sbi peer failed: our figures alone" >&2
+  fi
 fi
 # The plot needs matplotlib, which the peer's environment has (sbi depends on it); the table needs nothing.
 plot_python=${py:-python3}

@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Tabulates bench/vector_field: our CASE lines (ours.txt) beside sbi 0.27's JSON lines (sbi.jsonl), draws the
-C2ST-against-steps figure (steps.png, when matplotlib is there) and prints the headline figures last:
-RESULT vector_field.<fmpe|npse>.<train|sample>_speedup_vs_sbi (ours / sbi, both measured in this run)."""
+C2ST-against-steps figure (steps.png, when matplotlib is there), adds our C2ST of sbi's draws (sbi-c2st.txt) and
+prints the headline figures last:
+RESULT vector_field.<fmpe|npse>.<train|sample>_speedup_vs_sbi (ours / sbi, both measured in this run). With
+profile.txt (`--sections profile`), where our training step's time goes."""
 import json, pathlib, sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
+from kernel_profile_table import print_profile_table, read_profile  # noqa: E402
 
 results = pathlib.Path(sys.argv[1])
 ours, steps, tolerances, header = {}, [], [], ""
@@ -54,6 +59,13 @@ if peer_file.exists():
             peer[(record["estimator"], "run")] = record["value"]
             peer[(record["estimator"], "epochs")] = record.get("epochs")
 
+# Our C2ST of sbi's two_moons draws (sbi-c2st.txt: `C2ST sbi_<estimator>_two_moons_obs1 <c2st>`).
+if (results / "sbi-c2st.txt").exists():
+    for line in (results / "sbi-c2st.txt").read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == ["C2ST"] and parts[1].startswith("sbi_"):
+            peer[(parts[1].split("_")[1], "c2st")] = float(parts[2])
+
 print(header)
 if environment:
     print(f"peer: sbi {environment.get('sbi')}, torch {environment.get('torch')}, {environment.get('threads')} thread(s), "
@@ -78,8 +90,10 @@ for estimator in ("fmpe", "npse"):
         print(f"{estimator:<10} {'network evaluations per draw call':<34} {ours[(estimator, 'evaluations')]:12d} "
               f"{peer.get((estimator, 'evaluations'), '-'):>12}  (sbi: all calls, its redraws included)")
     if (estimator, "c2st") in ours:
+        theirs = peer.get((estimator, "c2st"))
         print(f"{estimator:<10} {'two_moons 10^4 C2ST (obs 1), epochs':<34} {ours[(estimator, 'c2st')]:12.3f} "
-              f"{'':>12} {'':>9}  ({ours[(estimator, 'epochs')]} epochs; sbi: {peer.get((estimator, 'epochs'), '-')})")
+              f"{(f'{theirs:12.3f}' if theirs else '-'):>12} {'':>9}  ({ours[(estimator, 'epochs')]} epochs; sbi: "
+              f"{peer.get((estimator, 'epochs'), '-')})")
 print("(osbi/sbi: speedup, > 1 is faster; the run row compares wall times. sbi's draws are in sbi/*.npy.)")
 # The training step against the machine's FMA peak (one thread): how far any implementation could go beyond sbi
 # on this machine. Flops are the multiply-adds of the network's dense layers alone, so every figure is a floor.
@@ -96,6 +110,14 @@ if "peak" in ours:
             line += (f"; sbi {theirs:.2f} GFLOP/s ({100 * theirs / ours['peak']:.0f} %); "
                      f"5x sbi would need {500 * theirs / ours['peak']:.0f} % of peak")
         print(line)
+profile_steps, profile = read_profile(results / "profile.txt")
+print_profile_table(profile_steps, profile,
+                    [("GEMM", lambda l: l.startswith("osbi::nn::gemm")),
+                     ("GELU", lambda l: "DenseLayer::activation" in l),
+                     ("layer norm", lambda l: "layer_norm" in l or "block_sum" in l),
+                     ("optimizer", lambda l: l.startswith("osbi::optim"))],
+                    "\nwhere one training step's time goes (batch 200, one thread; % of the step; GEMM includes its "
+                    "fused epilogues):", name_column="estimator")
 if steps:
     print(f"\n{'estimator':<10} {'sampler':<18} {'steps':>6} {'C2ST':>7} {'draws/s':>10}")
     for s in steps:
