@@ -340,6 +340,43 @@ double shared_forward_difference(std::size_t n) {
   return worst / scale;
 }
 
+/// evaluate(u, c, t) against forward(u, c, t), per-row contexts and times, for a network away from its start; the
+/// number of entries whose bits differ.
+template <class Scalar>
+std::size_t evaluate_mismatches(std::size_t n) {
+  using Network = osbi::VectorFieldNetwork<Scalar, Space>;
+  const std::size_t d = 3, k = 4;
+  osbi::VectorFieldNetworkOptions options;
+  options.hidden = 20;
+  options.blocks = 2;
+  options.time.features = 8;
+  Network network(d, k, options);
+  const auto parameters = osbi::testing::normals(network.parameter_count(), 35, 0.3);
+  const auto host_parameters = Kokkos::create_mirror_view(network.parameters());
+  for (std::size_t p = 0; p < parameters.size(); ++p) host_parameters(p) = static_cast<Scalar>(parameters[p]);
+  Kokkos::deep_copy(network.parameters(), host_parameters);
+  const auto u = osbi::testing::device_matrix<Scalar, Space>(osbi::testing::normals(n * d, 36), n, d);
+  const auto c = osbi::testing::device_matrix<Scalar, Space>(osbi::testing::normals(n * k, 37), n, k);
+  std::vector<double> times(n);
+  for (std::size_t i = 0; i < n; ++i) times[i] = static_cast<double>(i % 97) / 96.0;
+  const auto time = osbi::testing::device_vector<Scalar, Space>(times);
+  osbi::Matrix<Scalar, Space> expected("expected", n, d), evaluated("evaluated", n, d);
+  network.forward(Space(), u, c, time, expected);
+  network.evaluate(Space(), u, c, time, evaluated);
+  // Nothing was kept for a backward pass, and the forward's state is no longer claimed either.
+  osbi::Matrix<Scalar, Space> grad_u("grad_u", n, d);
+  BOOST_CHECK_THROW(network.backward(Space(), expected, grad_u), osbi::Error);
+  const auto a = osbi::testing::host_values(expected), b = osbi::testing::host_values(evaluated);
+  double scale = 0;
+  std::size_t mismatches = 0;
+  for (std::size_t e = 0; e < a.size(); ++e) {
+    scale = std::max(scale, std::abs(double(a[e])));
+    mismatches += a[e] == b[e] ? 0 : 1; // NaN counts as a mismatch
+  }
+  BOOST_TEST(scale > 0.1); // the check compares something
+  return mismatches;
+}
+
 /// Draws for one x₀ (the shared path) against draws for the same x₀ repeated per row (the per-row path).
 template <class Estimator>
 double shared_draws_difference(typename Estimator::Options options) {
@@ -378,6 +415,33 @@ BOOST_AUTO_TEST_CASE(shared_forward_equals_the_broadcast_forward) {
   }
 }
 
+// The evaluation-only forward (validation, per-row field evaluations): the same products, sums and normalizations
+// as forward(), each activation fused into its product, so the same bits on a host; 3 000 rows go in chunks.
+BOOST_AUTO_TEST_CASE(evaluate_equals_the_training_forward_bit_for_bit) {
+  for (const std::size_t n : {1u, 37u, 3'000u}) {
+    BOOST_TEST_INFO("rows " << n);
+    BOOST_TEST(evaluate_mismatches<double>(n) == 0u);
+    BOOST_TEST(evaluate_mismatches<float>(n) == 0u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(evaluate_refuses_bad_input) {
+  osbi::VectorFieldNetworkOptions options;
+  options.hidden = 4;
+  options.blocks = 1;
+  options.time.features = 4;
+  osbi::VectorFieldNetwork<double, Space> network(2, 3, options);
+  Matrix u("u", 5, 2), u_wide("uw", 5, 3), out("out", 5, 2), c("c", 5, 3), c_short("cs", 4, 3), c_wide("cw", 5, 4),
+      out_short("o", 4, 2);
+  osbi::Vector<double, Space> time("t", 5), time_short("ts", 4);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u_wide, c, time, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u, c_short, time, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u, c_wide, time, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u, c, time_short, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u, c, time, out_short), osbi::DimensionMismatch);
+  BOOST_CHECK_NO_THROW(network.evaluate(Space(), u, c, time, out));
+}
+
 // The fused block sum and layer norm of the shared path: the same bits as the sum followed by the layer's forward.
 BOOST_AUTO_TEST_CASE(the_fused_block_sum_and_layer_norm_equal_the_two_steps_bit_for_bit) {
   using Network = osbi::VectorFieldNetwork<float, Space>;
@@ -392,7 +456,14 @@ BOOST_AUTO_TEST_CASE(the_fused_block_sum_and_layer_norm_equal_the_two_steps_bit_
   osbi::Matrix<float, Space> sum("sum", n, h), fused("fused", n, h), fused_sum("fused_sum", n, h), expected("expected", n, h);
   Network::add_shared_time(Space(), a, tau, c, sum);
   norm.forward(Space(), sum, expected);
-  Network::add_time_and_normalize(Space(), a, tau, c, norm, fused_sum, fused);
+  Network::add_time_and_normalize(Space(), a, tau, 0, c, norm, fused_sum, fused);
+  BOOST_TEST(osbi::testing::host_values(fused_sum) == osbi::testing::host_values(sum));
+  BOOST_TEST(osbi::testing::host_values(fused) == osbi::testing::host_values(expected));
+  // A row of τ per row (evaluate's case): the same as add_three then the layer's forward.
+  const auto tau_rows = osbi::testing::device_matrix<float, Space>(osbi::testing::normals(n * h, 45), n, h);
+  Network::add_three(Space(), a, tau_rows, c, sum);
+  norm.forward(Space(), sum, expected);
+  Network::add_time_and_normalize(Space(), a, tau_rows, h, c, norm, fused_sum, fused);
   BOOST_TEST(osbi::testing::host_values(fused_sum) == osbi::testing::host_values(sum));
   BOOST_TEST(osbi::testing::host_values(fused) == osbi::testing::host_values(expected));
 }

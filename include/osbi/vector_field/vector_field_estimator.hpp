@@ -662,8 +662,9 @@ private:
                                 ? (1.0 + m_options.time_prior_exponent) / (2.0 + m_options.time_prior_exponent)
                                 : 0.0; // inverse CDF of (1 − s)^{1/(1+α)}: s = 1 − U^{(1+α)/(2+α)}
     noise_rows(space, m_options.path, base, exponent, rng, y0, y_t, noise, mean, u, time);
-    m_network.forward(space, u, context, time, net);
     const bool gradient = pass == LossPass::gradient;
+    if (gradient) m_network.forward(space, u, context, time, net);
+    else m_network.evaluate(space, u, context, time, net); // a validation value: nothing kept for a backward pass
     const Matrix<Scalar, Space> grad = gradient ? m_grad.rows(n) : Matrix<Scalar, Space>();
     const Matrix<Scalar, Space> grad_mean = gradient ? m_grad_mean.rows(n) : Matrix<Scalar, Space>();
     const Matrix<Scalar, Space> grad_log_spread = gradient ? m_grad_log_spread.rows(n) : Matrix<Scalar, Space>();
@@ -683,20 +684,24 @@ private:
   /// Whether every row of a field evaluation has the same context (sampling for one observation): the network then
   /// evaluates the context and time once per call (VectorFieldNetwork::forward_shared) instead of once per row.
   enum class SharedContext { no, yes };
+  /// Whether a backward pass follows a field evaluation (log_prob's divergence): the network then keeps what it needs.
+  enum class BackwardFollows { no, yes };
 
   /// The field the samplers integrate: probability-flow velocity (or the reverse SDE drift) at (y, t).
   void evaluate_field(const Space& space, double t, const ConstMatrix<Scalar, Space>& y,
                       const ConstMatrix<Scalar, Space>& context, FieldKind what, const Matrix<Scalar, Space>& out,
-                      SharedContext shared = SharedContext::no) {
+                      SharedContext shared = SharedContext::no, BackwardFollows backward = BackwardFollows::no) {
     const std::size_t n = y.extent(0);
     const auto mean = m_mean.rows(n), u = m_u.rows(n), net = m_net_out.rows(n);
     const Vector<Scalar, Space> time(m_time.rows(n).data(), n);
     const Baseline base = baseline(context);
     normalize_rows(space, m_options.path, base, t, y, mean, u, time);
-    if (shared == SharedContext::yes && n > 0)
+    if (backward == BackwardFollows::yes)
+      m_network.forward(space, u, context, time, net);
+    else if (shared == SharedContext::yes && n > 0)
       m_network.forward_shared(space, u, Kokkos::subview(context, std::make_pair(0, 1), Kokkos::ALL), t, net);
     else
-      m_network.forward(space, u, context, time, net);
+      m_network.evaluate(space, u, context, time, net);
     combine_field(space, m_options.path, base, t, what, y, mean, net, out);
   }
 
@@ -723,7 +728,7 @@ private:
     const std::size_t n = state.extent(0), d = m_theta_dim;
     const auto y = m_y.rows(n), velocity = m_field.rows(n), probe = m_noise.rows(n), grad_u = m_grad.rows(n);
     copy_from_state(space, state, y);
-    evaluate_field(space, t, y, context, FieldKind::ode, velocity);
+    evaluate_field(space, t, y, context, FieldKind::ode, velocity, SharedContext::no, BackwardFollows::yes);
     // out = [velocity | 0], then the divergence is added into its last column.
     copy_into_state(space, velocity, out);
     const Baseline base = baseline(context);

@@ -214,6 +214,31 @@ public:
     }
   }
 
+  /// out (N × input_dim) = F(u, c, t) as forward() computes it, bit for bit on a host, for evaluation alone (a
+  /// validation loss, field evaluations with per-row contexts): nothing is kept for a backward pass (backward()
+  /// throws until the next forward()), every activation is fused into its product instead of a pass that also forms
+  /// its derivative, and on a host the rows go in chunks whose activations stay in L2 (forward() keeps each layer's
+  /// whole batch for the backward pass: FMPE's validation, 32 draws × 1 000 rows, cost more than its training epoch).
+  void evaluate(const Space& space, const ConstMatrix<Scalar, Space>& u, const ConstMatrix<Scalar, Space>& c,
+                const ConstVector<Scalar, Space>& time, const Matrix<Scalar, Space>& out) {
+    const std::size_t n = u.extent(0);
+    require_extent(u.extent(1), m_input_dim, part, "evaluate: u's column count (input_dim)");
+    require_extent(c.extent(1), m_context_dim, part, "evaluate: c's column count (context_dim)");
+    require_extent(c.extent(0), n, part, "evaluate: c's row count (u's row count)");
+    require_extent(time.extent(0), n, part, "evaluate: time's size (u's row count)");
+    require_extent(out.extent(0), n, part, "evaluate: out's row count (u's row count)");
+    require_extent(out.extent(1), m_input_dim, part, "evaluate: out's column count (input_dim)");
+    m_has_forward = false;
+    if (n == 0) return;
+    std::size_t chunk = n;
+    if constexpr (nn::detail::host_space<Space>) chunk = std::max<std::size_t>(64, host_chunk_bytes / (m_hidden * sizeof(Scalar)));
+    for (std::size_t first = 0; first < n; first += chunk) {
+      const auto rows = std::make_pair(first, std::min(n, first + chunk));
+      evaluate_rows(space, Kokkos::subview(u, rows, Kokkos::ALL), Kokkos::subview(c, rows, Kokkos::ALL),
+                    Kokkos::subview(time, rows), Kokkos::subview(out, rows, Kokkos::ALL));
+    }
+  }
+
   /// Backward of the last forward (see the class comment); grad_c (N × context_dim, skipped when empty) is
   /// OVERWRITTEN with the context gradient.
   void backward(const Space& space, const ConstMatrix<Scalar, Space>& grad_out, const Matrix<Scalar, Space>& grad_u,
@@ -361,12 +386,15 @@ public:
     for_each_entry(space, "osbi::vector_field::VectorFieldNetwork::block_sum_shared_time", out.extent(0),
                    out.extent(1), Sum{a.data(), tau_one.data(), c.data(), out.data(), 0});
   }
-  /// next = norm(a + τ + c) for forward_shared. Host: four rows at a time, each row's sum staying in L1 for its
-  /// statistics and its normalization; the arithmetic and its order are add_shared_time's followed by
-  /// LayerNormLayer::forward's host path (rowwise.hpp), so the bits are too. Devices: those two.
+  /// next = norm(a + τ + c) for forward_shared (τ one row shared by all: tau_stride 0) and evaluate (a row of τ per
+  /// row: tau_stride = the width). Host: four rows at
+  /// a time, each row's sum staying in L1 for its statistics and its normalization; the arithmetic and its order are
+  /// add_three's (add_shared_time's) followed by LayerNormLayer::forward's host path (rowwise.hpp), so the bits are
+  /// too. Devices: those two.
   static void add_time_and_normalize(const Space& space, const ConstMatrix<Scalar, Space>& a,
-                                     const ConstMatrix<Scalar, Space>& tau_one, const ConstMatrix<Scalar, Space>& c,
-                                     Norm& norm, const Matrix<Scalar, Space>& sum, const Matrix<Scalar, Space>& next) {
+                                     const ConstMatrix<Scalar, Space>& tau, std::size_t tau_stride,
+                                     const ConstMatrix<Scalar, Space>& c, Norm& norm, const Matrix<Scalar, Space>& sum,
+                                     const Matrix<Scalar, Space>& next) {
     if constexpr (nn::detail::host_space<Space>) {
       namespace rowwise = nn::kernels::detail;
       using Accumulate = nn::kernels::accumulation_t<Scalar>;
@@ -374,7 +402,7 @@ public:
       if (rows == 0) return;
       const Accumulate inverse_count = Accumulate(1) / static_cast<Accumulate>(columns);
       const Accumulate epsilon = static_cast<Accumulate>(norm.epsilon());
-      const Scalar *a_data = a.data(), *tau_data = tau_one.data(), *c_data = c.data(), *gain = norm.gain().data(),
+      const Scalar *a_data = a.data(), *tau_data = tau.data(), *c_data = c.data(), *gain = norm.gain().data(),
                    *bias = norm.bias().data();
       Scalar *sum_data = sum.data(), *next_data = next.data();
       constexpr std::size_t block = rowwise::host_norm_rows;
@@ -385,7 +413,7 @@ public:
             const Scalar* row_sums[block];
             for (std::size_t r = 0; r < block; ++r) {
               const std::size_t row = rowwise::block_row(first, count, r);
-              if (r < count) Sum{a_data, tau_data, c_data, sum_data, 0}.row(row, columns);
+              if (r < count) Sum{a_data, tau_data, c_data, sum_data, tau_stride}.row(row, columns);
               row_sums[r] = sum_data + row * columns;
             }
             Accumulate mean[block], inv_std[block];
@@ -395,7 +423,8 @@ public:
                                            rowwise::normalize_by<Scalar>(mean[r], inv_std[r]), gain, bias);
           });
     } else {
-      add_shared_time(space, a, tau_one, c, sum);
+      if (tau_stride == 0) add_shared_time(space, a, tau, c, sum);
+      else add_three(space, a, tau, c, sum);
       norm.forward(space, sum, next);
     }
   }
@@ -432,7 +461,36 @@ private:
       const auto state = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
       nn::kernels::dense_forward<nn::activation::GELU>(space, state, m_blocks[k].weight(), m_blocks[k].bias(), a,
                                                        m_workspace);
-      add_time_and_normalize(space, a, tau, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
+      add_time_and_normalize(space, a, tau, 0, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
+    }
+    nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
+                               out, m_workspace);
+  }
+
+  /// evaluate's part for the rows of u, c, time and out: forward()'s layers with the activations fused into their
+  /// products, the input and context branches written straight into the two halves of the merge layer's input.
+  void evaluate_rows(const Space& space, const ConstMatrix<Scalar, Space>& u, const ConstMatrix<Scalar, Space>& c,
+                     const ConstVector<Scalar, Space>& time, const Matrix<Scalar, Space>& out) {
+    using nn::kernels::operand;
+    using nn::kernels::epilogue::BiasActivation;
+    using GeluBias = BiasActivation<Scalar, nn::activation::GELU>;
+    const std::size_t n = u.extent(0), h = m_hidden;
+    const auto merged = m_merged_in.rows(n), h0 = m_hidden_states[0].rows(n);
+    const auto merged_row_stride = static_cast<std::ptrdiff_t>(2 * h);
+    nn::kernels::gemm(space, n, h, m_input_dim, operand(u), operand(m_input_layer.weight()).transposed(), merged.data(),
+                      merged_row_stride, GeluBias{m_input_layer.bias().data()}, m_workspace);
+    nn::kernels::gemm(space, n, h, m_context_dim, operand(c), operand(m_context_layer.weight()).transposed(),
+                      merged.data() + h, merged_row_stride, GeluBias{m_context_layer.bias().data()}, m_workspace);
+    nn::kernels::dense_forward<nn::activation::GELU>(space, merged, m_merge_layer.weight(), m_merge_layer.bias(), h0,
+                                                     m_workspace);
+    const auto features = m_time_features.rows(n), tau = m_time_out.rows(n);
+    m_embedding.forward(space, time, features);
+    nn::kernels::dense_forward(space, features, m_time_layer.weight(), m_time_layer.bias(), tau, m_workspace);
+    for (std::size_t k = 0; k < m_blocks.size(); ++k) {
+      const auto state = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
+      nn::kernels::dense_forward<nn::activation::GELU>(space, state, m_blocks[k].weight(), m_blocks[k].bias(), a,
+                                                       m_workspace);
+      add_time_and_normalize(space, a, tau, h, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
     }
     nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
                                out, m_workspace);
