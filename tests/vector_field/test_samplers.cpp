@@ -22,7 +22,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -300,22 +302,57 @@ BOOST_AUTO_TEST_SUITE(vector_field_shared_context)
 
 namespace {
 
-/// forward_shared(u, c, t) against forward(u, c broadcast, t broadcast) for a network away from its start (random
-/// parameters, so the output layer and the context and time branches all matter); the largest |difference| relative
-/// to the largest |output|.
+/// A small network (3 inputs, 4 context features, 2 blocks × 20) away from its start: random parameters, so the
+/// output layer and the context and time branches all matter.
 template <class Scalar>
-double shared_forward_difference(std::size_t n) {
-  using Network = osbi::VectorFieldNetwork<Scalar, Space>;
-  const std::size_t d = 3, k = 4;
+osbi::VectorFieldNetwork<Scalar, Space> randomized_network(std::uint64_t seed) {
   osbi::VectorFieldNetworkOptions options;
   options.hidden = 20;
   options.blocks = 2;
   options.time.features = 8;
-  Network network(d, k, options);
-  const auto parameters = osbi::testing::normals(network.parameter_count(), 31, 0.3);
+  osbi::VectorFieldNetwork<Scalar, Space> network(3, 4, options);
+  const auto parameters = osbi::testing::normals(network.parameter_count(), seed, 0.3);
   const auto host_parameters = Kokkos::create_mirror_view(network.parameters());
   for (std::size_t p = 0; p < parameters.size(); ++p) host_parameters(p) = static_cast<Scalar>(parameters[p]);
   Kokkos::deep_copy(network.parameters(), host_parameters);
+  return network;
+}
+
+struct ForwardComparison {
+  double scale = 0, worst = 0; // the largest |forward output| and |difference|
+  std::size_t mismatches = 0;  // entries whose bits differ (NaN counts)
+};
+
+/// forward(u, c, time) against what `alternative(out)` writes (an evaluation-only pass of the same network), which
+/// must leave nothing for a backward pass.
+template <class Scalar, class Alternative>
+ForwardComparison against_forward(osbi::VectorFieldNetwork<Scalar, Space>& network,
+                                  const std::type_identity_t<osbi::ConstMatrix<Scalar, Space>>& u,
+                                  const std::type_identity_t<osbi::ConstMatrix<Scalar, Space>>& c,
+                                  const std::type_identity_t<osbi::ConstVector<Scalar, Space>>& time,
+                                  const Alternative& alternative) {
+  const std::size_t n = u.extent(0), d = u.extent(1);
+  osbi::Matrix<Scalar, Space> expected("expected", n, d), other("other", n, d), grad_u("grad_u", n, d);
+  network.forward(Space(), u, c, time, expected);
+  alternative(other);
+  BOOST_CHECK_THROW(network.backward(Space(), expected, grad_u), osbi::Error);
+  const auto a = osbi::testing::host_values(expected), b = osbi::testing::host_values(other);
+  ForwardComparison comparison;
+  for (std::size_t e = 0; e < a.size(); ++e) {
+    comparison.scale = std::max(comparison.scale, std::abs(double(a[e])));
+    comparison.worst = std::max(comparison.worst, std::abs(double(a[e]) - double(b[e])));
+    comparison.mismatches += a[e] == b[e] ? 0 : 1;
+  }
+  BOOST_TEST(comparison.scale > 0.1); // the check compares something
+  return comparison;
+}
+
+/// forward_shared(u, c, t) against forward(u, c broadcast, t broadcast); the largest |difference| relative to the
+/// largest |output|.
+template <class Scalar>
+double shared_forward_difference(std::size_t n) {
+  const std::size_t d = 3, k = 4;
+  auto network = randomized_network<Scalar>(31);
   const auto u = osbi::testing::device_matrix<Scalar, Space>(osbi::testing::normals(n * d, 32), n, d);
   const std::vector<double> c_values = osbi::testing::normals(k, 33);
   std::vector<double> c_rows;
@@ -324,57 +361,25 @@ double shared_forward_difference(std::size_t n) {
   const auto c = osbi::testing::device_matrix<Scalar, Space>(c_rows, n, k);
   const double t = 0.37;
   const auto time = osbi::testing::device_vector<Scalar, Space>(std::vector<double>(n, t));
-  osbi::Matrix<Scalar, Space> expected("expected", n, d), shared("shared", n, d);
-  network.forward(Space(), u, c, time, expected);
-  network.forward_shared(Space(), u, c_one, t, shared);
-  // Nothing was kept for a backward pass.
-  osbi::Matrix<Scalar, Space> grad_u("grad_u", n, d);
-  BOOST_CHECK_THROW(network.backward(Space(), expected, grad_u), osbi::Error);
-  const auto a = osbi::testing::host_values(expected), b = osbi::testing::host_values(shared);
-  double scale = 0, worst = 0;
-  for (std::size_t e = 0; e < a.size(); ++e) {
-    scale = std::max(scale, std::abs(double(a[e])));
-    worst = std::max(worst, std::abs(double(a[e]) - double(b[e])));
-  }
-  BOOST_TEST(scale > 0.1); // the check compares something
-  return worst / scale;
+  const auto comparison = against_forward(network, u, c, time, [&](const osbi::Matrix<Scalar, Space>& out) {
+    network.forward_shared(Space(), u, c_one, t, out);
+  });
+  return comparison.worst / comparison.scale;
 }
 
-/// evaluate(u, c, t) against forward(u, c, t), per-row contexts and times, for a network away from its start; the
-/// number of entries whose bits differ.
+/// evaluate(u, c, t) against forward(u, c, t), per-row contexts and times; the number of entries whose bits differ.
 template <class Scalar>
 std::size_t evaluate_mismatches(std::size_t n) {
-  using Network = osbi::VectorFieldNetwork<Scalar, Space>;
   const std::size_t d = 3, k = 4;
-  osbi::VectorFieldNetworkOptions options;
-  options.hidden = 20;
-  options.blocks = 2;
-  options.time.features = 8;
-  Network network(d, k, options);
-  const auto parameters = osbi::testing::normals(network.parameter_count(), 35, 0.3);
-  const auto host_parameters = Kokkos::create_mirror_view(network.parameters());
-  for (std::size_t p = 0; p < parameters.size(); ++p) host_parameters(p) = static_cast<Scalar>(parameters[p]);
-  Kokkos::deep_copy(network.parameters(), host_parameters);
+  auto network = randomized_network<Scalar>(35);
   const auto u = osbi::testing::device_matrix<Scalar, Space>(osbi::testing::normals(n * d, 36), n, d);
   const auto c = osbi::testing::device_matrix<Scalar, Space>(osbi::testing::normals(n * k, 37), n, k);
   std::vector<double> times(n);
   for (std::size_t i = 0; i < n; ++i) times[i] = static_cast<double>(i % 97) / 96.0;
   const auto time = osbi::testing::device_vector<Scalar, Space>(times);
-  osbi::Matrix<Scalar, Space> expected("expected", n, d), evaluated("evaluated", n, d);
-  network.forward(Space(), u, c, time, expected);
-  network.evaluate(Space(), u, c, time, evaluated);
-  // Nothing was kept for a backward pass, and the forward's state is no longer claimed either.
-  osbi::Matrix<Scalar, Space> grad_u("grad_u", n, d);
-  BOOST_CHECK_THROW(network.backward(Space(), expected, grad_u), osbi::Error);
-  const auto a = osbi::testing::host_values(expected), b = osbi::testing::host_values(evaluated);
-  double scale = 0;
-  std::size_t mismatches = 0;
-  for (std::size_t e = 0; e < a.size(); ++e) {
-    scale = std::max(scale, std::abs(double(a[e])));
-    mismatches += a[e] == b[e] ? 0 : 1; // NaN counts as a mismatch
-  }
-  BOOST_TEST(scale > 0.1); // the check compares something
-  return mismatches;
+  return against_forward(network, u, c, time, [&](const osbi::Matrix<Scalar, Space>& out) {
+           network.evaluate(Space(), u, c, time, out);
+         }).mismatches;
 }
 
 /// Draws for one x₀ (the shared path) against draws for the same x₀ repeated per row (the per-row path).
@@ -425,23 +430,6 @@ BOOST_AUTO_TEST_CASE(evaluate_equals_the_training_forward_bit_for_bit) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(evaluate_refuses_bad_input) {
-  osbi::VectorFieldNetworkOptions options;
-  options.hidden = 4;
-  options.blocks = 1;
-  options.time.features = 4;
-  osbi::VectorFieldNetwork<double, Space> network(2, 3, options);
-  Matrix u("u", 5, 2), u_wide("uw", 5, 3), out("out", 5, 2), c("c", 5, 3), c_short("cs", 4, 3), c_wide("cw", 5, 4),
-      out_short("o", 4, 2);
-  osbi::Vector<double, Space> time("t", 5), time_short("ts", 4);
-  BOOST_CHECK_THROW(network.evaluate(Space(), u_wide, c, time, out), osbi::DimensionMismatch);
-  BOOST_CHECK_THROW(network.evaluate(Space(), u, c_short, time, out), osbi::DimensionMismatch);
-  BOOST_CHECK_THROW(network.evaluate(Space(), u, c_wide, time, out), osbi::DimensionMismatch);
-  BOOST_CHECK_THROW(network.evaluate(Space(), u, c, time_short, out), osbi::DimensionMismatch);
-  BOOST_CHECK_THROW(network.evaluate(Space(), u, c, time, out_short), osbi::DimensionMismatch);
-  BOOST_CHECK_NO_THROW(network.evaluate(Space(), u, c, time, out));
-}
-
 // The fused block sum and layer norm of the shared path: the same bits as the sum followed by the layer's forward.
 BOOST_AUTO_TEST_CASE(the_fused_block_sum_and_layer_norm_equal_the_two_steps_bit_for_bit) {
   using Network = osbi::VectorFieldNetwork<float, Space>;
@@ -481,7 +469,7 @@ BOOST_AUTO_TEST_CASE(draws_for_one_observation_equal_draws_for_it_repeated) {
   BOOST_TEST(shared_draws_difference<Npse>(euler_maruyama) <= 1e-9);
 }
 
-BOOST_AUTO_TEST_CASE(shared_forward_refuses_bad_input) {
+BOOST_AUTO_TEST_CASE(evaluation_only_forwards_refuse_bad_input) {
   osbi::VectorFieldNetworkOptions options;
   options.hidden = 4;
   options.blocks = 1;
@@ -493,6 +481,15 @@ BOOST_AUTO_TEST_CASE(shared_forward_refuses_bad_input) {
   BOOST_CHECK_THROW(network.forward_shared(Space(), u, c_one, 0.5, out_short), osbi::DimensionMismatch);
   BOOST_CHECK_THROW(network.forward_shared(Space(), u, c_one, std::nan(""), out), osbi::InvalidArgument);
   BOOST_CHECK_NO_THROW(network.forward_shared(Space(), u, c_one, 0.5, out));
+  // evaluate: per-row contexts and times.
+  Matrix u_wide("uw", 5, 3), c("c5", 5, 3), c_short("cs", 4, 3), c_rows_wide("cw5", 5, 4);
+  osbi::Vector<double, Space> time("t", 5), time_short("ts", 4);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u_wide, c, time, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u, c_short, time, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u, c_rows_wide, time, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u, c, time_short, out), osbi::DimensionMismatch);
+  BOOST_CHECK_THROW(network.evaluate(Space(), u, c, time, out_short), osbi::DimensionMismatch);
+  BOOST_CHECK_NO_THROW(network.evaluate(Space(), u, c, time, out));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

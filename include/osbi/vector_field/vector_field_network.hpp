@@ -144,12 +144,7 @@ public:
   void forward(const Space& space, const ConstMatrix<Scalar, Space>& u, const ConstMatrix<Scalar, Space>& c,
                const ConstVector<Scalar, Space>& time, const Matrix<Scalar, Space>& out) {
     const std::size_t n = u.extent(0);
-    require_extent(u.extent(1), m_input_dim, part, "forward: u's column count (input_dim)");
-    require_extent(c.extent(1), m_context_dim, part, "forward: c's column count (context_dim)");
-    require_extent(c.extent(0), n, part, "forward: c's row count (u's row count)");
-    require_extent(time.extent(0), n, part, "forward: time's size (u's row count)");
-    require_extent(out.extent(0), n, part, "forward: out's row count (u's row count)");
-    require_extent(out.extent(1), m_input_dim, part, "forward: out's column count (input_dim)");
+    check_rows("forward", u, c, time, out);
     m_batch = n;
     m_has_forward = true;
     const auto input_out = m_input_out.rows(n), context_out = m_context_out.rows(n), merged = m_merged_in.rows(n);
@@ -205,8 +200,7 @@ public:
     nn::kernels::dense_forward(space, features, m_time_layer.weight(), m_time_layer.bias(), tau, m_workspace);
     // Per row, in chunks on a host: a chunk's activations stay in L2 from one layer to the next instead of streaming
     // through memory between them (10 000 draws of two_moons: 13 % more FMPE draws/s, 19 % NPSE, one thread).
-    std::size_t chunk = n;
-    if constexpr (nn::detail::host_space<Space>) chunk = std::max<std::size_t>(64, host_chunk_bytes / (h * sizeof(Scalar)));
+    const std::size_t chunk = chunk_rows(n);
     for (std::size_t first = 0; first < n; first += chunk) {
       const auto rows = std::make_pair(first, std::min(n, first + chunk));
       forward_shared_rows(space, Kokkos::subview(u, rows, Kokkos::ALL), input_half, merge_bias, tau,
@@ -222,16 +216,10 @@ public:
   void evaluate(const Space& space, const ConstMatrix<Scalar, Space>& u, const ConstMatrix<Scalar, Space>& c,
                 const ConstVector<Scalar, Space>& time, const Matrix<Scalar, Space>& out) {
     const std::size_t n = u.extent(0);
-    require_extent(u.extent(1), m_input_dim, part, "evaluate: u's column count (input_dim)");
-    require_extent(c.extent(1), m_context_dim, part, "evaluate: c's column count (context_dim)");
-    require_extent(c.extent(0), n, part, "evaluate: c's row count (u's row count)");
-    require_extent(time.extent(0), n, part, "evaluate: time's size (u's row count)");
-    require_extent(out.extent(0), n, part, "evaluate: out's row count (u's row count)");
-    require_extent(out.extent(1), m_input_dim, part, "evaluate: out's column count (input_dim)");
+    check_rows("evaluate", u, c, time, out);
     m_has_forward = false;
     if (n == 0) return;
-    std::size_t chunk = n;
-    if constexpr (nn::detail::host_space<Space>) chunk = std::max<std::size_t>(64, host_chunk_bytes / (m_hidden * sizeof(Scalar)));
+    const std::size_t chunk = chunk_rows(n);
     for (std::size_t first = 0; first < n; first += chunk) {
       const auto rows = std::make_pair(first, std::min(n, first + chunk));
       evaluate_rows(space, Kokkos::subview(u, rows, Kokkos::ALL), Kokkos::subview(c, rows, Kokkos::ALL),
@@ -440,7 +428,8 @@ public:
 
 private:
   static constexpr const char* part = "osbi::VectorFieldNetwork";
-  /// forward_shared's chunk: rows whose hidden activations take this many bytes per buffer (512 float rows of 100).
+  /// forward_shared's and evaluate's chunk: rows whose hidden activations take this many bytes per buffer (512 float
+  /// rows of 100).
   static constexpr std::size_t host_chunk_bytes = 200 * 1024;
 
   /// forward_shared's per-row part for the rows of u and out, given the per-call merge bias and τ.
@@ -465,6 +454,27 @@ private:
     }
     nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
                                out, m_workspace);
+  }
+
+  /// forward's and evaluate's shape checks; `step` names the caller in the errors.
+  void check_rows(const char* step, const ConstMatrix<Scalar, Space>& u, const ConstMatrix<Scalar, Space>& c,
+                  const ConstVector<Scalar, Space>& time, const Matrix<Scalar, Space>& out) const {
+    const std::size_t n = u.extent(0);
+    const std::string name(step);
+    require_extent(u.extent(1), m_input_dim, part, name + ": u's column count (input_dim)");
+    require_extent(c.extent(1), m_context_dim, part, name + ": c's column count (context_dim)");
+    require_extent(c.extent(0), n, part, name + ": c's row count (u's row count)");
+    require_extent(time.extent(0), n, part, name + ": time's size (u's row count)");
+    require_extent(out.extent(0), n, part, name + ": out's row count (u's row count)");
+    require_extent(out.extent(1), m_input_dim, part, name + ": out's column count (input_dim)");
+  }
+
+  /// The rows forward_shared and evaluate take per chunk: host_chunk_bytes of activations per buffer on a host (at
+  /// least 64 rows), all n on a device (where a launch's rows are its parallelism).
+  std::size_t chunk_rows(std::size_t n) const {
+    std::size_t rows = n;
+    if constexpr (nn::detail::host_space<Space>) rows = std::max<std::size_t>(64, host_chunk_bytes / (m_hidden * sizeof(Scalar)));
+    return rows;
   }
 
   /// evaluate's part for the rows of u, c, time and out: forward()'s layers with the activations fused into their
