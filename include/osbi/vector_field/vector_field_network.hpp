@@ -375,10 +375,9 @@ public:
                    out.extent(1), Sum{a.data(), tau_one.data(), c.data(), out.data(), 0});
   }
   /// next = norm(a + τ + c) for forward_shared (τ one row shared by all: tau_stride 0) and evaluate (a row of τ per
-  /// row: tau_stride = the width). Host: four rows at
-  /// a time, each row's sum staying in L1 for its statistics and its normalization; the arithmetic and its order are
-  /// add_three's (add_shared_time's) followed by LayerNormLayer::forward's host path (rowwise.hpp), so the bits are
-  /// too. Devices: those two.
+  /// row: tau_stride = the width). Host: four rows at a time, each row's sum staying in L1 for its statistics and its
+  /// normalization; the arithmetic and its order are add_three's (add_shared_time's) followed by
+  /// LayerNormLayer::forward's host path (rowwise.hpp), so the bits are too. Devices: those two.
   static void add_time_and_normalize(const Space& space, const ConstMatrix<Scalar, Space>& a,
                                      const ConstMatrix<Scalar, Space>& tau, std::size_t tau_stride,
                                      const ConstMatrix<Scalar, Space>& c, Norm& norm, const Matrix<Scalar, Space>& sum,
