@@ -681,24 +681,23 @@ private:
     return total / static_cast<double>(n);
   }
 
-  /// Whether every row of a field evaluation has the same context (sampling for one observation): the network then
-  /// evaluates the context and time once per call (VectorFieldNetwork::forward_shared) instead of once per row.
-  enum class SharedContext { no, yes };
-  /// Whether a backward pass follows a field evaluation (log_prob's divergence): the network then keeps what it needs.
-  enum class BackwardFollows { no, yes };
+  /// How a field evaluation runs the network: per row, keeping nothing (VectorFieldNetwork::evaluate); for rows that
+  /// share one context (sampling for one observation: forward_shared evaluates the context and time once per call);
+  /// or keeping what a backward pass needs (log_prob's divergence: forward).
+  enum class NetworkPass { per_row, shared_context, keep_for_backward };
 
   /// The field the samplers integrate: probability-flow velocity (or the reverse SDE drift) at (y, t).
   void evaluate_field(const Space& space, double t, const ConstMatrix<Scalar, Space>& y,
                       const ConstMatrix<Scalar, Space>& context, FieldKind what, const Matrix<Scalar, Space>& out,
-                      SharedContext shared = SharedContext::no, BackwardFollows backward = BackwardFollows::no) {
+                      NetworkPass pass = NetworkPass::per_row) {
     const std::size_t n = y.extent(0);
     const auto mean = m_mean.rows(n), u = m_u.rows(n), net = m_net_out.rows(n);
     const Vector<Scalar, Space> time(m_time.rows(n).data(), n);
     const Baseline base = baseline(context);
     normalize_rows(space, m_options.path, base, t, y, mean, u, time);
-    if (backward == BackwardFollows::yes)
+    if (pass == NetworkPass::keep_for_backward)
       m_network.forward(space, u, context, time, net);
-    else if (shared == SharedContext::yes && n > 0)
+    else if (pass == NetworkPass::shared_context && n > 0)
       m_network.forward_shared(space, u, Kokkos::subview(context, std::make_pair(0, 1), Kokkos::ALL), t, net);
     else
       m_network.evaluate(space, u, context, time, net);
@@ -708,9 +707,9 @@ private:
   struct SampleField {
     VectorFieldEstimator& estimator;
     ConstMatrix<Scalar, Space> context;
-    SharedContext shared;
+    NetworkPass pass;
     void operator()(const Space& space, double t, const ConstMatrix<Scalar, Space>& y, const Matrix<Scalar, Space>& out) {
-      estimator.evaluate_field(space, t, y, context, FieldKind::ode, out, shared);
+      estimator.evaluate_field(space, t, y, context, FieldKind::ode, out, pass);
     }
   };
 
@@ -728,7 +727,7 @@ private:
     const std::size_t n = state.extent(0), d = m_theta_dim;
     const auto y = m_y.rows(n), velocity = m_field.rows(n), probe = m_noise.rows(n), grad_u = m_grad.rows(n);
     copy_from_state(space, state, y);
-    evaluate_field(space, t, y, context, FieldKind::ode, velocity, SharedContext::no, BackwardFollows::yes);
+    evaluate_field(space, t, y, context, FieldKind::ode, velocity, NetworkPass::keep_for_backward);
     // out = [velocity | 0], then the divergence is added into its last column.
     copy_into_state(space, velocity, out);
     const Baseline base = baseline(context);
@@ -756,9 +755,9 @@ private:
     const Path path = m_options.path;
     initial_rows(space, path, baseline(context), rng.split(0), y);
     const VectorFieldSamplerOptions& sampler = m_options.sampler;
-    const SharedContext shared = broadcast ? SharedContext::yes : SharedContext::no;
+    const NetworkPass pass = broadcast ? NetworkPass::shared_context : NetworkPass::per_row;
     if (sampler.method == SamplingMethod::ode) {
-      SampleField field{*this, context, shared};
+      SampleField field{*this, context, pass};
       m_last_solve = solve_ode<Scalar>(space, field, y, path.t_max, path.t_min, sampler.ode);
     } else {
       const double h = (path.t_max - path.t_min) / static_cast<double>(sampler.sde_steps);
@@ -766,7 +765,7 @@ private:
       m_last_solve = OdeSolveReport{sampler.sde_steps, sampler.sde_steps, 0};
       for (std::size_t step = 0; step < sampler.sde_steps; ++step) {
         const double t = path.t_max - h * static_cast<double>(step);
-        evaluate_field(space, t, y, context, FieldKind::sde_drift, drift, shared);
+        evaluate_field(space, t, y, context, FieldKind::sde_drift, drift, pass);
         euler_maruyama_rows(space, rng.split(static_cast<std::uint32_t>(step + 1)), h,
                             std::sqrt(std::max(path_diffusion_squared(path, t), 0.0)), drift, y);
       }

@@ -445,11 +445,19 @@ private:
     nn::kernels::gemm(space, n, h, h, operand(input_out), operand(input_half).transposed(), h0.data(),
                       static_cast<std::ptrdiff_t>(h), BiasActivation<Scalar, nn::activation::GELU>{merge_bias.data()},
                       m_workspace);
+    blocks_and_output(space, n, tau, 0, out);
+  }
+
+  /// The evaluation-only passes' common end, from h₀ (in m_hidden_states[0]) for n rows: the residual blocks with
+  /// their activations fused and each block's sum and norm in one pass, then the output layer. τ is one row shared
+  /// by all (tau_stride 0, forward_shared) or a row per row (tau_stride = the width, evaluate).
+  void blocks_and_output(const Space& space, std::size_t n, const ConstMatrix<Scalar, Space>& tau, std::size_t tau_stride,
+                         const Matrix<Scalar, Space>& out) {
     for (std::size_t k = 0; k < m_blocks.size(); ++k) {
       const auto state = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
       nn::kernels::dense_forward<nn::activation::GELU>(space, state, m_blocks[k].weight(), m_blocks[k].bias(), a,
                                                        m_workspace);
-      add_time_and_normalize(space, a, tau, 0, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
+      add_time_and_normalize(space, a, tau, tau_stride, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
     }
     nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
                                out, m_workspace);
@@ -495,14 +503,7 @@ private:
     const auto features = m_time_features.rows(n), tau = m_time_out.rows(n);
     m_embedding.forward(space, time, features);
     nn::kernels::dense_forward(space, features, m_time_layer.weight(), m_time_layer.bias(), tau, m_workspace);
-    for (std::size_t k = 0; k < m_blocks.size(); ++k) {
-      const auto state = m_hidden_states[k].rows(n), a = m_block_out[k].rows(n), sum = m_block_sum[k].rows(n);
-      nn::kernels::dense_forward<nn::activation::GELU>(space, state, m_blocks[k].weight(), m_blocks[k].bias(), a,
-                                                       m_workspace);
-      add_time_and_normalize(space, a, tau, h, state, m_norms[k], sum, m_hidden_states[k + 1].rows(n));
-    }
-    nn::kernels::dense_forward(space, m_hidden_states.back().rows(n), m_output_layer.weight(), m_output_layer.bias(),
-                               out, m_workspace);
+    blocks_and_output(space, n, tau, h, out);
   }
 
   static std::size_t check_dim(std::size_t value, const char* name) {
