@@ -397,7 +397,7 @@ private:
   /// The batch's row weights, divided by their largest: prioritized replay's (N·P(i))^(−β) times the importance
   /// weights, whichever are on.
   void fill_weights(std::size_t n, std::uint64_t step) {
-    std::vector<double>& weights = m_row_weights; // sized once: no allocation per step
+    std::vector<double>& weights = m_row_weights; // sized once (the importance callback still returns its own vector)
     std::fill(weights.begin(), weights.begin() + static_cast<std::ptrdiff_t>(n), 1.0);
     if (m_options.priority_correction.enabled) {
       const double beta = replay_beta(step);
@@ -408,7 +408,7 @@ private:
     if (m_importance) {
       const std::vector<double> importance = m_importance(std::span<const Scalar>(m_host_theta.data(), n * m_posterior.theta_dim()), n);
       require_extent(importance.size(), n, "osbi::online::OnlineTrainer", "the importance weights' count (batch rows)");
-      double sum = 0, squares = 0; // checked_largest below refuses non-finite and negative products
+      double sum = 0, squares = 0; // checked_largest below refuses non-finite and negative products, naming the cause
       for (std::size_t i = 0; i < n; ++i) {
         weights[i] *= importance[i];
         sum += importance[i], squares += importance[i] * importance[i];
@@ -417,7 +417,9 @@ private:
       m_importance_fraction_sum += squares > 0 ? sum * sum / squares / static_cast<double>(n) : 0.0;
       ++m_importance_steps;
     }
-    const double largest = checked_largest(std::span<const double>(weights.data(), n), "batch");
+    const double largest = checked_largest(std::span<const double>(weights.data(), n),
+                                           m_importance ? "batch (replay × importance p/q̄: a θ outside every proposal's support?)"
+                                                        : "batch");
     for (std::size_t i = 0; i < n; ++i) m_host_weights(i) = static_cast<Scalar>(weights[i] / largest);
     Kokkos::deep_copy(m_space, m_weights, m_host_weights);
   }
