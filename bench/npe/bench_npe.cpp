@@ -75,17 +75,12 @@ void profile_steps(const std::string& task_name, const auto& task) {
     for (const std::size_t batch : {std::size_t{200}, std::size_t{1024}}) {
       const std::size_t steps = batch == 200 ? 400 : 80;
       const auto timing = osbi::bench::flow_step_timing<Space>(flow, task, 10'000, batch, 0.3, 1, 20, steps);
+      const auto& profile = timing.profile;
       const double per_step = 1e6 / static_cast<double>(steps);
-      double inside = 0;
-      for (const auto& kernel : timing.kernels) inside += kernel.seconds;
       const std::string name = osbi::bench::flow_name(flow);
       std::printf("%s %s batch %zu: %.1f µs/step, %.1f µs in %zu kernel labels\n", task_name.c_str(), name.c_str(), batch,
-                  timing.profiled_seconds * per_step, inside * per_step, timing.kernels.size());
-      std::printf("PROFILE_STEP %s %zu %.2f %.2f\n", name.c_str(), batch, timing.profiled_seconds * per_step, inside * per_step);
-      for (const auto& kernel : timing.kernels)
-        std::printf("PROFILE %s %zu %s %.2f %.2f\n", name.c_str(), batch, kernel.label.c_str(), kernel.seconds * per_step,
-                    static_cast<double>(kernel.calls) / static_cast<double>(steps));
-      std::fflush(stdout);
+                  profile.seconds * per_step, profile.seconds_in_kernels() * per_step, profile.kernels.size());
+      osbi::bench::print_profile(name, batch, profile);
     }
 }
 

@@ -44,9 +44,7 @@ inline std::string flow_name(StepFlow flow) {
 /// over that many further steps.
 struct StepTiming {
   double samples_per_second = 0;
-  std::vector<KernelProfile::Entry> kernels;
-  double profiled_seconds = 0;
-  std::size_t profiled_steps = 0;
+  ProfiledCalls profile; // empty when profile_steps is 0
 };
 
 namespace detail {
@@ -80,15 +78,7 @@ StepTiming flow_step_timing(const Task& task, Flow flow, std::size_t simulations
   };
   StepTiming out;
   out.samples_per_second = static_cast<double>(batch) / seconds_per_call(one_step, min_seconds, repeats, warmup);
-  if (profile_steps > 0) {
-    // After the timed runs, so that the callbacks' own cost (a clock read and a map update per launch) stays out of them.
-    KernelProfile::start();
-    const auto begin = std::chrono::steady_clock::now();
-    for (std::size_t k = 0; k < profile_steps; ++k) one_step();
-    out.profiled_seconds = seconds_since(begin);
-    out.kernels = KernelProfile::stop();
-    out.profiled_steps = profile_steps;
-  }
+  if (profile_steps > 0) out.profile = profile_calls(one_step, profile_steps);
   return out;
 }
 

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -105,5 +107,45 @@ private:
     s.copies.pop_back();
   }
 };
+
+/// What profile_calls measured: the wall time of `calls` calls and each kernel label's totals over them.
+struct ProfiledCalls {
+  double seconds = 0;
+  std::size_t calls = 0;
+  std::vector<KernelProfile::Entry> kernels;
+
+  double seconds_in_kernels() const {
+    double inside = 0;
+    for (const auto& kernel : kernels) inside += kernel.seconds;
+    return inside;
+  }
+};
+
+/// `calls` calls of `call` under KernelProfile. Run it after any timed calls: the callbacks' own cost (a clock read and
+/// a map update per launch) stays out of those.
+template <class Call>
+ProfiledCalls profile_calls(const Call& call, std::size_t calls) {
+  ProfiledCalls out;
+  out.calls = calls;
+  KernelProfile::start();
+  const auto begin = std::chrono::steady_clock::now();
+  for (std::size_t k = 0; k < calls; ++k) call();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  out.kernels = KernelProfile::stop();
+  return out;
+}
+
+/// The lines bench/support/kernel_profile_table.py reads, per call (a training step):
+///   PROFILE_STEP <name> <batch> <µs/step> <µs/step inside kernels>
+///   PROFILE <name> <batch> <label> <µs/step> <launches/step>
+inline void print_profile(const std::string& name, std::size_t batch, const ProfiledCalls& profile) {
+  const double per_call = 1e6 / static_cast<double>(profile.calls);
+  std::printf("PROFILE_STEP %s %zu %.2f %.2f\n", name.c_str(), batch, profile.seconds * per_call,
+              profile.seconds_in_kernels() * per_call);
+  for (const auto& kernel : profile.kernels)
+    std::printf("PROFILE %s %zu %s %.2f %.2f\n", name.c_str(), batch, kernel.label.c_str(), kernel.seconds * per_call,
+                static_cast<double>(kernel.calls) / static_cast<double>(profile.calls));
+  std::fflush(stdout);
+}
 
 } // namespace osbi::bench

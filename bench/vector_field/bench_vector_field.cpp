@@ -146,21 +146,8 @@ void train_throughput(const std::string& name, const Arguments& args) {
     std::fflush(stdout);
   }
   if (has_section(args, "profile")) {
-    const std::size_t steps = 400;
     for (int k = 0; k < 20; ++k) one_step(); // warm, as the timed part is
-    osbi::bench::KernelProfile::start();
-    const auto begin = std::chrono::steady_clock::now();
-    for (std::size_t k = 0; k < steps; ++k) one_step();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-    const auto kernels = osbi::bench::KernelProfile::stop();
-    const double per_step = 1e6 / static_cast<double>(steps);
-    double inside = 0;
-    for (const auto& kernel : kernels) inside += kernel.seconds;
-    std::printf("PROFILE_STEP %s %zu %.2f %.2f\n", name.c_str(), batch, seconds * per_step, inside * per_step);
-    for (const auto& kernel : kernels)
-      std::printf("PROFILE %s %zu %s %.2f %.2f\n", name.c_str(), batch, kernel.label.c_str(), kernel.seconds * per_step,
-                  static_cast<double>(kernel.calls) / static_cast<double>(steps));
-    std::fflush(stdout);
+    osbi::bench::print_profile(name, batch, osbi::bench::profile_calls(one_step, 400));
   }
 }
 
