@@ -250,6 +250,9 @@ private:
   using Buffer = nn::detail::BatchBuffer<Scalar, ExecutionSpace>;
   static constexpr const char* part = Transform::part;
   static constexpr std::size_t saved_count = detail::saved_count_v<transform_type>;
+  /// Whether the transform kernels run L rows at once through the transform's lane path (host spaces only).
+  static constexpr bool lanes_on_host = Kokkos::SpaceAccessibility<ExecutionSpace, Kokkos::HostSpace>::accessible &&
+                                        detail::EvaluatesLanes<transform_type, Scalar>;
   static constexpr double log_two_pi = 1.83787706640934548356;
 
   static std::string view_label(std::string_view step) { return detail::flow_label(part, step); }
@@ -287,6 +290,39 @@ public:
       const auto permutation = m_stack.forward_permutation(k);
       const bool first = k == 0;
       const Matrix<Scalar, ExecutionSpace> saved = saved_rows(k, batch);
+      if constexpr (lanes_on_host) {
+        // L rows at once through the transform's lane path (a plain lambda: this branch exists on host spaces only).
+        constexpr int L = detail::transform_lanes<Scalar>;
+        Kokkos::parallel_for(
+            kernel_label("transform"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, (batch + L - 1) / L),
+            [=](const std::size_t group) {
+              const std::size_t row0 = group * L;
+              const int count = static_cast<int>(batch - row0 < std::size_t(L) ? batch - row0 : std::size_t(L));
+              Scalar total[L], values[L], out[L], log_dets[L];
+              const Scalar* parameters[L];
+              for (int l = 0; l < count; ++l)
+                total[l] = first ? Scalar(0) : log_det(row0 + l, 0);
+              for (std::size_t m = 0; m < dim; ++m) {
+                for (int l = 0; l < L; ++l) {
+                  const std::size_t i = row0 + static_cast<std::size_t>(l < count ? l : 0);
+                  values[l] = y(i, m);
+                  parameters[l] = &params(i, outputs * m);
+                }
+                transform.template forward_lanes<L>(count, values, parameters, out, log_dets);
+                for (int l = 0; l < count; ++l) {
+                  transformed(row0 + l, m) = out[l];
+                  total[l] += log_dets[l];
+                }
+              }
+              for (int l = 0; l < count; ++l) {
+                const std::size_t i = row0 + l;
+                for (std::size_t j = 0; j < dim; ++j)
+                  next(i, j) = transformed(i, static_cast<std::size_t>(permutation(j)));
+                log_det(i, 0) = total[l];
+              }
+            });
+        continue;
+      }
       Kokkos::parallel_for(
           kernel_label("transform"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
           KOKKOS_LAMBDA(const std::size_t i) {
@@ -347,16 +383,43 @@ public:
       const auto inverse = m_stack.inverse_permutation(k);
       const ConstMatrix<Scalar, ExecutionSpace> saved = saved_rows(k, batch);
       // z_m = τ(y_m) with z_m = y_{k+1, π⁻¹(m)}; L also holds w·ℓ_m.
-      Kokkos::parallel_for(
-          kernel_label("transform_backward"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
-          KOKKOS_LAMBDA(const std::size_t i) {
-            for (std::size_t m = 0; m < dim; ++m) {
-              const Scalar grad_z = upstream(i, static_cast<std::size_t>(inverse(m)));
-              grad_direct(i, m) = detail::backward_saved(transform, y(i, m), &params(i, outputs * m),
-                                                         saved_at(saved, i, m), grad_z, weight(i),
-                                                         &grad_params(i, outputs * m));
-            }
-          });
+      if constexpr (lanes_on_host) {
+        constexpr int L = detail::transform_lanes<Scalar>;
+        Kokkos::parallel_for(
+            kernel_label("transform_backward"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, (batch + L - 1) / L),
+            [=](const std::size_t group) {
+              const std::size_t row0 = group * L;
+              const int count = static_cast<int>(batch - row0 < std::size_t(L) ? batch - row0 : std::size_t(L));
+              Scalar values[L], grad_z[L], weights[L], grad_values[L];
+              const Scalar* parameters[L];
+              Scalar* grad_parameters[L];
+              for (std::size_t m = 0; m < dim; ++m) {
+                for (int l = 0; l < L; ++l) {
+                  const std::size_t i = row0 + static_cast<std::size_t>(l < count ? l : 0);
+                  values[l] = y(i, m);
+                  parameters[l] = &params(i, outputs * m);
+                  grad_parameters[l] = &grad_params(i, outputs * m);
+                  grad_z[l] = upstream(i, static_cast<std::size_t>(inverse(m)));
+                  weights[l] = weight(i);
+                }
+                transform.template backward_lanes<L>(count, values, parameters, grad_z, weights, grad_parameters,
+                                                     grad_values);
+                for (int l = 0; l < count; ++l)
+                  grad_direct(row0 + l, m) = grad_values[l];
+              }
+            });
+      } else {
+        Kokkos::parallel_for(
+            kernel_label("transform_backward"), Kokkos::RangePolicy<ExecutionSpace>(space, 0, batch),
+            KOKKOS_LAMBDA(const std::size_t i) {
+              for (std::size_t m = 0; m < dim; ++m) {
+                const Scalar grad_z = upstream(i, static_cast<std::size_t>(inverse(m)));
+                grad_direct(i, m) =
+                    detail::backward_saved(transform, y(i, m), &params(i, outputs * m), saved_at(saved, i, m), grad_z,
+                                           weight(i), &grad_params(i, outputs * m));
+              }
+            });
+      }
       // θ is data and the standardization is fixed: the first MADE needs an input gradient only for grad_theta.
       const bool input_gradient = k > 0 || want_theta;
       m_stack[k].backward(space, grad_params, input_gradient ? grad_made : Matrix<Scalar, ExecutionSpace>(),

@@ -43,6 +43,13 @@ namespace osbi {
  *   e.backward(y, p, saved, ḡ_z, ḡ_ℓ, grad_p)  as backward(y, p, ḡ_z, ḡ_ℓ, grad_p), with saved as that forward left
  *                                              it; the same results to the bit.
  * detail::saved_count_v<E> is 0 for a transform without them.
+ *
+ * Optionally, for host spaces, E evaluates L = detail::transform_lanes<Scalar> elements at once (one loop over the
+ * lanes per step, which the compiler vectorizes; detail::EvaluatesLanes), with the same results as element by
+ * element up to rounding:
+ *   e.forward_lanes<L>(count, y[L], p[L], z[L], log_det[L])
+ *   e.backward_lanes<L>(count, y[L], p[L], ḡ_z[L], ḡ_ℓ[L], grad_p[L], ḡ_y[L])
+ * with p and grad_p arrays of pointers; only the first `count` lanes are read and their grad_p written.
  */
 namespace elementwise_transform_requirements {
 
@@ -117,6 +124,23 @@ KOKKOS_INLINE_FUNCTION Scalar backward_saved(const E& e, Scalar y, const Scalar*
   else
     return e.backward(y, parameters, grad_value, grad_log_det, grad_parameters);
 }
+
+/// Elements a host kernel hands at once to a transform's forward_lanes / backward_lanes: 64 bytes of Scalar (one
+/// AVX-512 vector, two AVX2 ones).
+template <class Scalar>
+inline constexpr int transform_lanes = static_cast<int>(64 / sizeof(Scalar));
+
+/// Whether E evaluates lanes of elements at once on the host (forward_lanes / backward_lanes, as
+/// RationalQuadraticSpline) and keeps nothing for its backward: the flows then take that path on host spaces.
+template <class E, class Scalar>
+concept EvaluatesLanes =
+    saved_count_v<E> == 0 &&
+    requires(const E& e, const Scalar (&values)[transform_lanes<Scalar>],
+             const Scalar* const (&parameters)[transform_lanes<Scalar>], Scalar (&out)[transform_lanes<Scalar>],
+             Scalar* const (&grad_parameters)[transform_lanes<Scalar>]) {
+      e.template forward_lanes<transform_lanes<Scalar>>(1, values, parameters, out, out);
+      e.template backward_lanes<transform_lanes<Scalar>>(1, values, parameters, values, values, grad_parameters, out);
+    };
 
 /// The y of an ElementwiseTransform's inverse, whichever of its two documented forms it returns.
 template <class Scalar>
