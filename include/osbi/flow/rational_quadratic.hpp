@@ -163,46 +163,17 @@ public:
     if (!(x >= -m_tail_bound && x <= m_tail_bound)) return grad_value;
     const Axis widths_axis = widths(parameters), heights_axis = heights(parameters);
     const Bin bin = bin_of(x, parameters, widths_axis, heights_axis);
-    const Scalar one(1), two(2);
-    const Scalar w = bin.width, h = bin.height, d0 = bin.d_low, d1 = bin.d_high;
-    const Scalar xi = (x - bin.x_low) / w;
-    const Scalar t = xi * (one - xi);
-    const Scalar delta = h / w;
-    const Scalar curvature = d0 + d1 - two * delta;
-    const Scalar shape = delta * xi * xi + d0 * t; // y = Y_b + h·shape/denominator
-    const Scalar denominator = delta + curvature * t;
-    const Scalar slope = d1 * xi * xi + two * delta * t + d0 * (one - xi) * (one - xi); // dy/dx = δ²·slope/den²
-    const Scalar inverse_denominator = one / denominator, inverse_slope = one / slope;
-    const Scalar ratio = shape * inverse_denominator;
-
-    // Partials of y and ℓ = log|dy/dx| in (ξ, δ, h, d_b, d_{b+1}), then the chain to (x, X_b, w, Y_b).
-    const Scalar dy_dxi = h * delta * slope * inverse_denominator * inverse_denominator;
-    const Scalar dl_dxi = (two * d1 * xi + two * delta * (one - two * xi) - two * d0 * (one - xi)) * inverse_slope -
-                          two * curvature * (one - two * xi) * inverse_denominator;
-    const Scalar dy_ddelta = h * (xi * xi - ratio * (one - two * t)) * inverse_denominator;
-    const Scalar dl_ddelta = two / delta + two * t * inverse_slope - two * (one - two * t) * inverse_denominator;
-    const Scalar dy_dd0 = h * t * (one - ratio) * inverse_denominator;
-    const Scalar dl_dd0 = (one - xi) * (one - xi) * inverse_slope - two * t * inverse_denominator;
-    const Scalar dy_dd1 = -h * ratio * t * inverse_denominator;
-    const Scalar dl_dd1 = xi * xi * inverse_slope - two * t * inverse_denominator;
-
-    const Scalar grad_xi = grad_value * dy_dxi + grad_log_det * dl_dxi;
-    const Scalar grad_delta = grad_value * dy_ddelta + grad_log_det * dl_ddelta;
-    const Scalar grad_height = grad_value * ratio + grad_delta / w;
-    const Scalar grad_width = -(grad_delta * delta + grad_xi * xi) / w;
-    const Scalar grad_x_low = -grad_xi / w;
-    const Scalar grad_y_low = grad_value;
-
-    axis_backward(widths_axis, bin.index, grad_x_low, grad_width, grad_parameters);
-    axis_backward(heights_axis, bin.index, grad_y_low, grad_height, grad_parameters + m_bins);
-    const Scalar grad_d0 = grad_value * dy_dd0 + grad_log_det * dl_dd0;
-    const Scalar grad_d1 = grad_value * dy_dd1 + grad_log_det * dl_dd1;
+    const BinGradient g =
+        bin_gradient(x - bin.x_low, bin.width, bin.height, bin.d_low, bin.d_high, grad_value, grad_log_det);
+    axis_backward(widths_axis, bin.index, g.x_low, g.width, grad_parameters);
+    axis_backward(heights_axis, bin.index, g.y_low, g.height, grad_parameters + m_bins);
+    const Scalar grad_d0 = g.d_low, grad_d1 = g.d_high;
     const Scalar* slope_logits = parameters + 2 * m_bins;
     Scalar* grad_slopes = grad_parameters + 2 * m_bins;
     // d_k = m_d + softplus(u_d,k−1) for interior knots only; the end slopes are constants.
     if (bin.index > 0) grad_slopes[bin.index - 1] = grad_d0 * detail::sigmoid(slope_logits[bin.index - 1]);
     if (bin.index + 1 < m_bins) grad_slopes[bin.index] = grad_d1 * detail::sigmoid(slope_logits[bin.index]);
-    return grad_xi / w;
+    return g.x;
   }
 
   /// Host only: forward() of Lanes elements at once, element l being (x[l], parameters[l]); value and log_det
@@ -242,41 +213,21 @@ public:
                       Scalar* const (&grad_parameters)[Lanes], Scalar (&grad_x)[Lanes]) const {
     LaneBins<Lanes> lanes;
     lanes_locate(count, x, parameters, lanes);
-    const Scalar one(1), two(2), zero(0);
+    const Scalar zero(0);
     // Per lane: ∂L/∂knot and ∂L/∂extent on both axes, ∂L/∂d at both ends of the bin (as backward()).
     Scalar grad_x_low[Lanes], grad_width[Lanes], grad_y_low[Lanes], grad_height[Lanes], grad_d0[Lanes], grad_d1[Lanes];
     for (int l = 0; l < Lanes; ++l) {
-      const Scalar gv = grad_value[l], gl = grad_log_det[l];
-      const Scalar w = lanes.width[l], h = lanes.height[l], d0 = lanes.d_low[l], d1 = lanes.d_high[l];
-      const Scalar xi = (lanes.x[l] - lanes.x_low[l]) / w;
-      const Scalar t = xi * (one - xi);
-      const Scalar delta = h / w;
-      const Scalar curvature = d0 + d1 - two * delta;
-      const Scalar shape = delta * xi * xi + d0 * t;
-      const Scalar denominator = delta + curvature * t;
-      const Scalar slope = d1 * xi * xi + two * delta * t + d0 * (one - xi) * (one - xi);
-      const Scalar inverse_denominator = one / denominator, inverse_slope = one / slope;
-      const Scalar ratio = shape * inverse_denominator;
-      const Scalar dy_dxi = h * delta * slope * inverse_denominator * inverse_denominator;
-      const Scalar dl_dxi = (two * d1 * xi + two * delta * (one - two * xi) - two * d0 * (one - xi)) * inverse_slope -
-                            two * curvature * (one - two * xi) * inverse_denominator;
-      const Scalar dy_ddelta = h * (xi * xi - ratio * (one - two * t)) * inverse_denominator;
-      const Scalar dl_ddelta = two / delta + two * t * inverse_slope - two * (one - two * t) * inverse_denominator;
-      const Scalar dy_dd0 = h * t * (one - ratio) * inverse_denominator;
-      const Scalar dl_dd0 = (one - xi) * (one - xi) * inverse_slope - two * t * inverse_denominator;
-      const Scalar dy_dd1 = -h * ratio * t * inverse_denominator;
-      const Scalar dl_dd1 = xi * xi * inverse_slope - two * t * inverse_denominator;
-      const Scalar grad_xi = gv * dy_dxi + gl * dl_dxi;
-      const Scalar grad_delta = gv * dy_ddelta + gl * dl_ddelta;
-      const bool inside = lanes.inside[l] != Scalar(0);
+      const BinGradient g = bin_gradient(lanes.x[l] - lanes.x_low[l], lanes.width[l], lanes.height[l], lanes.d_low[l],
+                                         lanes.d_high[l], grad_value[l], grad_log_det[l]);
+      const bool inside = lanes.inside[l] != zero;
       // Outside the spline every parameter gradient is 0 and the map is the identity.
-      grad_height[l] = pick(inside, gv * ratio + grad_delta / w, zero);
-      grad_width[l] = pick(inside, -(grad_delta * delta + grad_xi * xi) / w, zero);
-      grad_x_low[l] = pick(inside, -grad_xi / w, zero);
-      grad_y_low[l] = pick(inside, gv, zero);
-      grad_d0[l] = pick(inside, gv * dy_dd0 + gl * dl_dd0, zero);
-      grad_d1[l] = pick(inside, gv * dy_dd1 + gl * dl_dd1, zero);
-      grad_x[l] = pick(inside, grad_xi / w, gv);
+      grad_height[l] = pick(inside, g.height, zero);
+      grad_width[l] = pick(inside, g.width, zero);
+      grad_x_low[l] = pick(inside, g.x_low, zero);
+      grad_y_low[l] = pick(inside, g.y_low, zero);
+      grad_d0[l] = pick(inside, g.d_low, zero);
+      grad_d1[l] = pick(inside, g.d_high, zero);
+      grad_x[l] = pick(inside, g.x, grad_value[l]);
     }
     Scalar row[Lanes];
     const auto store = [&](std::size_t q) {
@@ -309,6 +260,46 @@ private:
       return nn::activation::select_float(condition, if_true, if_false);
     else
       return condition ? if_true : if_false;
+  }
+
+  /// ∂L/∂(x, X_b, w, Y_b, h, d_b, d_{b+1}) for L = ḡ_y·y + ḡ_ℓ·log|dy/dx| in a bin (offset = x − X_b): backward()'s
+  /// and backward_lanes' one formula.
+  struct BinGradient {
+    Scalar x, x_low, width, y_low, height, d_low, d_high;
+  };
+  KOKKOS_FORCEINLINE_FUNCTION static BinGradient bin_gradient(Scalar offset, Scalar w, Scalar h, Scalar d0, Scalar d1,
+                                                              Scalar grad_value, Scalar grad_log_det) {
+    const Scalar one(1), two(2);
+    const Scalar xi = offset / w;
+    const Scalar t = xi * (one - xi);
+    const Scalar delta = h / w;
+    const Scalar curvature = d0 + d1 - two * delta;
+    const Scalar shape = delta * xi * xi + d0 * t; // y = Y_b + h·shape/denominator
+    const Scalar denominator = delta + curvature * t;
+    const Scalar slope = d1 * xi * xi + two * delta * t + d0 * (one - xi) * (one - xi); // dy/dx = δ²·slope/den²
+    const Scalar inverse_denominator = one / denominator, inverse_slope = one / slope;
+    const Scalar ratio = shape * inverse_denominator;
+
+    // Partials of y and ℓ = log|dy/dx| in (ξ, δ, h, d_b, d_{b+1}), then the chain to (x, X_b, w, Y_b).
+    const Scalar dy_dxi = h * delta * slope * inverse_denominator * inverse_denominator;
+    const Scalar dl_dxi = (two * d1 * xi + two * delta * (one - two * xi) - two * d0 * (one - xi)) * inverse_slope -
+                          two * curvature * (one - two * xi) * inverse_denominator;
+    const Scalar dy_ddelta = h * (xi * xi - ratio * (one - two * t)) * inverse_denominator;
+    const Scalar dl_ddelta = two / delta + two * t * inverse_slope - two * (one - two * t) * inverse_denominator;
+    const Scalar dy_dd0 = h * t * (one - ratio) * inverse_denominator;
+    const Scalar dl_dd0 = (one - xi) * (one - xi) * inverse_slope - two * t * inverse_denominator;
+    const Scalar dy_dd1 = -h * ratio * t * inverse_denominator;
+    const Scalar dl_dd1 = xi * xi * inverse_slope - two * t * inverse_denominator;
+
+    const Scalar grad_xi = grad_value * dy_dxi + grad_log_det * dl_dxi;
+    const Scalar grad_delta = grad_value * dy_ddelta + grad_log_det * dl_ddelta;
+    return {grad_xi / w,
+            -grad_xi / w,
+            -(grad_delta * delta + grad_xi * xi) / w,
+            grad_value,
+            grad_value * ratio + grad_delta / w,
+            grad_value * dy_dd0 + grad_log_det * dl_dd0,
+            grad_value * dy_dd1 + grad_log_det * dl_dd1};
   }
 
   /// forward_lanes' and backward_lanes' state, lane by lane: the parameters (transposed), both softmaxes, and the bin
