@@ -117,13 +117,7 @@ public:
 
   KOKKOS_INLINE_FUNCTION SplineValue<Scalar> forward(Scalar x, const Scalar* parameters) const {
     if (!(x >= -m_tail_bound && x <= m_tail_bound)) return {x, Scalar(0)};
-    const Bin bin = bin_of(x, parameters, widths(parameters), heights(parameters));
-    const Scalar xi = (x - bin.x_low) / bin.width;
-    const Scalar t = xi * (Scalar(1) - xi);
-    const Scalar delta = bin.height / bin.width;
-    const Scalar numerator = bin.height * (delta * xi * xi + bin.d_low * t);
-    const Scalar denominator = delta + (bin.d_low + bin.d_high - Scalar(2) * delta) * t;
-    return {bin.y_low + numerator / denominator, log_slope(bin, xi, t, delta, denominator)};
+    return in_bin(bin_of(x, parameters, widths(parameters), heights(parameters)), x);
   }
 
   KOKKOS_INLINE_FUNCTION SplineValue<Scalar> inverse(Scalar y, const Scalar* parameters) const {
@@ -186,22 +180,12 @@ public:
                      Scalar (&value)[Lanes], Scalar (&log_det)[Lanes]) const {
     LaneBins<Lanes> lanes;
     lanes_locate(count, x, parameters, lanes);
-    const Scalar one(1), two(2);
     for (int l = 0; l < Lanes; ++l) {
-      const Scalar xi = (lanes.x[l] - lanes.x_low[l]) / lanes.width[l];
-      const Scalar t = xi * (one - xi);
-      const Scalar delta = lanes.height[l] / lanes.width[l];
-      const Scalar d_low = lanes.d_low[l], d_high = lanes.d_high[l];
-      const Scalar numerator = lanes.height[l] * (delta * xi * xi + d_low * t);
-      const Scalar denominator = delta + (d_low + d_high - two * delta) * t;
-      const Scalar one_minus = one - xi;
-      const Scalar slope_numerator =
-          delta * delta * (d_high * xi * xi + two * delta * t + d_low * one_minus * one_minus);
-      const Scalar log_slope =
-          nn::activation::log_positive(slope_numerator) - two * nn::activation::log_positive(denominator);
-      const bool inside = lanes.inside[l] != Scalar(0);
-      value[l] = pick(inside, lanes.y_low[l] + numerator / denominator, lanes.x[l]);
-      log_det[l] = pick(inside, log_slope, Scalar(0));
+      const Bin bin{
+          0, lanes.x_low[l], lanes.width[l], lanes.y_low[l], lanes.height[l], lanes.d_low[l], lanes.d_high[l]};
+      const SplineValue<Scalar> inside = in_bin(bin, lanes.x[l]);
+      value[l] = pick(lanes.inside[l] != Scalar(0), inside.value, lanes.x[l]);
+      log_det[l] = pick(lanes.inside[l] != Scalar(0), inside.log_det, Scalar(0));
     }
   }
 
@@ -541,6 +525,16 @@ private:
     knots_at(heights_axis, bin.index, bin.y_low, bin.height);
     slopes(parameters, bin);
     return bin;
+  }
+
+  /// y and log|dy/dx| at x in `bin`: forward()'s and forward_lanes' one formula.
+  KOKKOS_FORCEINLINE_FUNCTION static SplineValue<Scalar> in_bin(const Bin& bin, Scalar x) {
+    const Scalar xi = (x - bin.x_low) / bin.width;
+    const Scalar t = xi * (Scalar(1) - xi);
+    const Scalar delta = bin.height / bin.width;
+    const Scalar numerator = bin.height * (delta * xi * xi + bin.d_low * t);
+    const Scalar denominator = delta + (bin.d_low + bin.d_high - Scalar(2) * delta) * t;
+    return {bin.y_low + numerator / denominator, log_slope(bin, xi, t, delta, denominator)};
   }
 
   /// log(δ²·(d_{b+1}ξ² + 2δξ(1 − ξ) + d_b(1 − ξ)²)) − 2·log(denominator).
